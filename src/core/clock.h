@@ -1,0 +1,23 @@
+// Time is injected so tests (and later lifecycle rules) can move it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace berth {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::chrono::system_clock::time_point now() const = 0;
+  int64_t now_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(now().time_since_epoch()).count();
+  }
+};
+
+class SystemClock final : public Clock {
+ public:
+  std::chrono::system_clock::time_point now() const override { return std::chrono::system_clock::now(); }
+};
+
+}  // namespace berth

@@ -1,0 +1,34 @@
+#include "core/result.h"
+
+namespace berth {
+
+std::string_view to_string(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kBlobUnknown: return "BlobUnknown";
+    case ErrorCode::kBlobUploadUnknown: return "BlobUploadUnknown";
+    case ErrorCode::kBlobUploadInvalid: return "BlobUploadInvalid";
+    case ErrorCode::kDigestInvalid: return "DigestInvalid";
+    case ErrorCode::kManifestUnknown: return "ManifestUnknown";
+    case ErrorCode::kManifestInvalid: return "ManifestInvalid";
+    case ErrorCode::kManifestBlobUnknown: return "ManifestBlobUnknown";
+    case ErrorCode::kManifestTooLarge: return "ManifestTooLarge";
+    case ErrorCode::kNameUnknown: return "NameUnknown";
+    case ErrorCode::kNameInvalid: return "NameInvalid";
+    case ErrorCode::kTagInvalid: return "TagInvalid";
+    case ErrorCode::kRepositoryExists: return "RepositoryExists";
+    case ErrorCode::kRepositoryNotEmpty: return "RepositoryNotEmpty";
+    case ErrorCode::kSizeInvalid: return "SizeInvalid";
+    case ErrorCode::kRangeInvalid: return "RangeInvalid";
+    case ErrorCode::kPayloadTooLarge: return "PayloadTooLarge";
+    case ErrorCode::kInvalidParameter: return "InvalidParameter";
+    case ErrorCode::kUnauthorized: return "Unauthorized";
+    case ErrorCode::kDenied: return "Denied";
+    case ErrorCode::kUnsupported: return "Unsupported";
+    case ErrorCode::kTooManyRequests: return "TooManyRequests";
+    case ErrorCode::kUnavailable: return "Unavailable";
+    case ErrorCode::kInternal: return "Internal";
+  }
+  return "Unknown";
+}
+
+}  // namespace berth

@@ -1,0 +1,71 @@
+// Errors are values at every module boundary. Codes are protocol-agnostic: the OCI
+// and ECR layers each map them once (oci/errors.cpp, later ecr/errors.cpp).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <tl/expected.hpp>
+
+namespace berth {
+
+// One code per outcome a client can tell apart.
+enum class ErrorCode {
+  kBlobUnknown,
+  kBlobUploadUnknown,
+  kBlobUploadInvalid,
+  kDigestInvalid,
+  kManifestUnknown,
+  kManifestInvalid,
+  kManifestBlobUnknown,
+  kManifestTooLarge,
+  kNameUnknown,
+  kNameInvalid,
+  kTagInvalid,
+  kRepositoryExists,
+  kRepositoryNotEmpty,
+  kSizeInvalid,
+  kRangeInvalid,
+  kPayloadTooLarge,
+  kInvalidParameter,
+  kUnauthorized,
+  kDenied,
+  kUnsupported,
+  kTooManyRequests,
+  kUnavailable,
+  kInternal,
+};
+
+std::string_view to_string(ErrorCode code);
+
+struct Error {
+  ErrorCode code;
+  std::string message;  // safe to show a client: never a secret, never a host path
+};
+
+template <class T = void>
+using Result = tl::expected<T, Error>;
+
+inline tl::unexpected<Error> fail(ErrorCode code, std::string message) {
+  return tl::unexpected<Error>(Error{code, std::move(message)});
+}
+
+}  // namespace berth
+
+#define BERTH_CONCAT_INNER(a, b) a##b
+#define BERTH_CONCAT(a, b) BERTH_CONCAT_INNER(a, b)
+
+// BERTH_TRY(auto x, expr);  returns expr's error early, else binds its value.
+#define BERTH_TRY(decl, expr) BERTH_TRY_IMPL(BERTH_CONCAT(berth_try_, __LINE__), decl, expr)
+#define BERTH_TRY_IMPL(tmp, decl, expr)                            \
+  auto tmp = (expr);                                               \
+  if (!tmp) return ::tl::unexpected<::berth::Error>(std::move(tmp).error()); \
+  decl = std::move(*tmp)
+
+// BERTH_TRY_VOID(expr);  for Result<void>.
+#define BERTH_TRY_VOID(expr)                                                 \
+  do {                                                                       \
+    auto berth_try_void_ = (expr);                                           \
+    if (!berth_try_void_) return ::tl::unexpected<::berth::Error>(std::move(berth_try_void_).error()); \
+  } while (0)

@@ -1,0 +1,128 @@
+// Rows: repositories, manifests, tags, which blobs each repository may use, and upload
+// sessions. Knows nothing of bytes on disk or of HTTP. Every method is one transaction,
+// so no reader ever sees half of a push.
+//
+// Implementations: SqliteMetaStore (sqlite/), later PostgresMetaStore. Blocking,
+// thread-safe, never throws. Times are milliseconds since the Unix epoch, passed in by
+// the caller (the registry owns the clock).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/digest.h"
+#include "core/result.h"
+
+namespace berth::store {
+
+struct Repository {
+  int64_t id = 0;
+  std::string name;
+  int64_t created_at_ms = 0;
+};
+
+struct ManifestRecord {
+  Digest digest;
+  std::string media_type;
+  std::string artifact_type;          // empty when none
+  std::optional<Digest> subject;
+  std::string content;                // the bytes as pushed (at most 4 MiB)
+  int64_t pushed_at_ms = 0;
+  std::optional<int64_t> last_pulled_at_ms;
+};
+
+struct NewManifest {
+  Digest digest;
+  std::string media_type;
+  std::string artifact_type;
+  std::optional<Digest> subject;
+  std::string content;
+  std::string annotations_json = "{}";  // top-level annotations, for the referrers API
+  std::vector<Digest> blobs;            // config + layers: must be linked to the repository
+  std::vector<Digest> children;         // index entries: must be manifests in the repository
+  std::optional<std::string> tag;
+};
+
+struct PutManifestOutcome {
+  bool created = false;                 // false when the manifest already existed
+  std::optional<Digest> previous_tag_target;  // the digest the tag pointed at before, if moved
+};
+
+struct Referrer {
+  Digest digest;
+  std::string media_type;
+  std::string artifact_type;
+  int64_t size = 0;
+  std::string annotations_json = "{}";
+};
+
+struct UploadRecord {
+  std::string id;
+  std::string repository;
+  uint64_t offset = 0;          // bytes durably staged and hashed
+  std::string hash_state;       // crypto::Sha256::save_state() at `offset`
+  int64_t started_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+class MetaStore {
+ public:
+  virtual ~MetaStore() = default;
+
+  // Repositories. kRepositoryExists, kNameUnknown.
+  [[nodiscard]] virtual Result<Repository> create_repository(const std::string& name, int64_t now_ms) = 0;
+  [[nodiscard]] virtual Result<Repository> get_repository(const std::string& name) = 0;
+  // Names in lexical (byte) order strictly after `after`, at most `limit`.
+  [[nodiscard]] virtual Result<std::vector<std::string>> list_repositories(const std::string& after,
+                                                                           size_t limit) = 0;
+  // kRepositoryNotEmpty unless force or the repository holds no manifests.
+  [[nodiscard]] virtual Result<void> delete_repository(const std::string& name, bool force) = 0;
+
+  // Blob links. A blob is recorded once (digest, size) and linked to each repository
+  // that pushed or mounted it. kNameUnknown when the repository does not exist.
+  [[nodiscard]] virtual Result<void> link_blob(const std::string& repository, const Digest& digest, uint64_t size,
+                                               int64_t now_ms) = 0;
+  // kBlobUnknown unless the blob is linked to the repository.
+  [[nodiscard]] virtual Result<uint64_t> linked_blob_size(const std::string& repository, const Digest& digest) = 0;
+  // Size of a blob linked to any repository (for mounts without `from`); kBlobUnknown.
+  [[nodiscard]] virtual Result<uint64_t> any_blob_size(const Digest& digest) = 0;
+  [[nodiscard]] virtual Result<void> unlink_blob(const std::string& repository, const Digest& digest) = 0;
+
+  // Manifests. In one transaction: checks that every `blobs` entry is linked
+  // (kManifestBlobUnknown naming the first missing digest) and every `children` entry is
+  // a manifest of the repository (kManifestBlobUnknown), stores the manifest if new,
+  // and points the tag at it.
+  [[nodiscard]] virtual Result<PutManifestOutcome> put_manifest(const std::string& repository,
+                                                                const NewManifest& manifest, int64_t now_ms) = 0;
+  [[nodiscard]] virtual Result<ManifestRecord> get_manifest(const std::string& repository,
+                                                            const Digest& digest) = 0;  // kManifestUnknown
+  [[nodiscard]] virtual Result<ManifestRecord> get_tagged_manifest(const std::string& repository,
+                                                                   const std::string& tag) = 0;  // kManifestUnknown
+  // Tags in lexical order strictly after `after`, at most `limit`.
+  [[nodiscard]] virtual Result<std::vector<std::string>> list_tags(const std::string& repository,
+                                                                   const std::string& after, size_t limit) = 0;
+  // Deletes the manifest and every tag pointing at it. kManifestUnknown.
+  [[nodiscard]] virtual Result<void> delete_manifest(const std::string& repository, const Digest& digest) = 0;
+  [[nodiscard]] virtual Result<void> delete_tag(const std::string& repository, const std::string& tag) = 0;
+  // Manifests of the repository whose subject is `subject`, optionally only those with
+  // the given artifact type, ordered by digest.
+  [[nodiscard]] virtual Result<std::vector<Referrer>> referrers(const std::string& repository, const Digest& subject,
+                                                                const std::optional<std::string>& artifact_type) = 0;
+  [[nodiscard]] virtual Result<void> record_pull(const std::string& repository, const Digest& digest,
+                                                 int64_t now_ms) = 0;
+
+  // Upload sessions. kBlobUploadUnknown when absent.
+  [[nodiscard]] virtual Result<void> create_upload(const UploadRecord& upload) = 0;
+  [[nodiscard]] virtual Result<UploadRecord> get_upload(const std::string& id) = 0;
+  // Compare-and-set: succeeds only while the stored offset is still `expected_offset`
+  // (else kRangeInvalid), so two writers to one upload cannot both advance it.
+  [[nodiscard]] virtual Result<void> advance_upload(const std::string& id, uint64_t expected_offset,
+                                                    uint64_t new_offset, const std::string& hash_state,
+                                                    int64_t now_ms) = 0;
+  [[nodiscard]] virtual Result<void> delete_upload(const std::string& id) = 0;
+  [[nodiscard]] virtual Result<std::vector<UploadRecord>> uploads_idle_since(int64_t before_ms) = 0;
+};
+
+}  // namespace berth::store
