@@ -1,0 +1,317 @@
+#include "store/blob/fs/fs_blob_store.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/blob/blob_store_conformance.h"
+
+namespace berth::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh temporary directory per test; the store's root is a not-yet-existing
+// directory inside it, so open() has to create the tree.
+class FsFactory {
+ public:
+  FsFactory() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/berth-blob-XXXXXX";
+    if (::mkdtemp(pattern.data()) != nullptr) dir_ = pattern;
+  }
+  ~FsFactory() {
+    std::error_code ec;
+    if (!dir_.empty()) fs::remove_all(dir_, ec);
+  }
+  FsFactory(const FsFactory&) = delete;
+  FsFactory& operator=(const FsFactory&) = delete;
+
+  Result<std::unique_ptr<BlobStore>> make() {
+    if (dir_.empty()) return fail(ErrorCode::kInternal, "mkdtemp failed");
+    BERTH_TRY(auto store, FsBlobStore::open(root()));
+    return std::unique_ptr<BlobStore>(std::move(store));
+  }
+
+  const std::string& dir() const { return dir_; }
+  std::string root() const { return dir_ + "/data"; }
+
+ private:
+  std::string dir_;
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(Fs, BlobStoreConformance, ::testing::Types<FsFactory>);
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+mode_t mode_of(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
+
+// Every regular file under blobs/, checked against the digest its path names. Blobs
+// never change, so those in `verified` are counted without hashing them again.
+struct BlobScan {
+  int files = 0;
+  std::vector<std::string> bad;  // paths whose bytes do not hash to their name
+};
+
+BlobScan scan_blobs(const fs::path& root, std::set<std::string>* verified = nullptr) {
+  BlobScan scan;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root / "blobs", ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    ++scan.files;
+    const fs::path& path = it->path();
+    if (verified != nullptr && verified->count(path.string()) != 0) continue;
+    const std::string algorithm = path.parent_path().parent_path().filename();
+    const auto expected = Digest::parse(algorithm + ":" + path.filename().string());
+    const std::string bytes = slurp(path);
+    const bool ok = expected && path.parent_path().filename() == expected->hex().substr(0, 2) &&
+                    crypto::digest_of(expected->algorithm(), bytes) == *expected;
+    if (!ok) {
+      scan.bad.push_back(path.string());
+    } else if (verified != nullptr) {
+      verified->insert(path.string());
+    }
+  }
+  return scan;
+}
+
+class FsBlobStoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<BlobStore> open_store() {
+    auto made = factory_.make();
+    EXPECT_TRUE(made) << made.error().message;
+    return made ? std::move(*made) : nullptr;
+  }
+  fs::path root() const { return factory_.root(); }
+
+  FsFactory factory_;
+};
+
+TEST_F(FsBlobStoreTest, LayoutFollowsDistribution) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  EXPECT_TRUE(fs::is_directory(root() / "blobs" / "sha256"));
+  EXPECT_TRUE(fs::is_directory(root() / "blobs" / "sha512"));
+  EXPECT_TRUE(fs::is_directory(root() / "uploads"));
+
+  auto staged = conformance::stage(*store, "layer bytes");
+  ASSERT_TRUE(staged);
+  EXPECT_EQ(slurp(root() / "uploads" / *staged / "data"), "layer bytes");
+
+  const Digest digest = crypto::sha256("layer bytes");
+  ASSERT_TRUE(store->commit_upload(*staged, digest, 11));
+  const fs::path blob = root() / "blobs" / "sha256" / digest.hex().substr(0, 2) / digest.hex();
+  EXPECT_TRUE(fs::is_regular_file(blob));
+  EXPECT_EQ(slurp(blob), "layer bytes");
+  EXPECT_FALSE(fs::exists(root() / "uploads" / *staged));  // the whole upload directory
+
+  auto staged512 = conformance::stage(*store, "layer bytes");
+  ASSERT_TRUE(staged512);
+  const Digest digest512 = crypto::digest_of(DigestAlgorithm::kSha512, "layer bytes");
+  ASSERT_TRUE(store->commit_upload(*staged512, digest512, 11));
+  EXPECT_EQ(slurp(root() / "blobs" / "sha512" / digest512.hex().substr(0, 2) / digest512.hex()), "layer bytes");
+}
+
+TEST_F(FsBlobStoreTest, AnUploadThatIsNeverCommittedLeavesNothingUnderBlobs) {
+  std::string staged;
+  {
+    auto store = open_store();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->create_upload(new_uuid()));  // an empty upload too
+    staged = new_uuid();
+    ASSERT_TRUE(store->create_upload(staged));
+    auto writer = store->append_upload(staged, 0);
+    ASSERT_TRUE(writer);
+    ASSERT_TRUE((*writer)->write(conformance::pattern_bytes(300000, 3)));
+    ASSERT_TRUE((*writer)->flush());
+    // The process "dies" here: no commit, no delete.
+  }
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(scan_blobs(root()).files, 0);
+  auto uploads = store->list_uploads();
+  ASSERT_TRUE(uploads);
+  EXPECT_TRUE(conformance::contains(*uploads, staged));  // for upload expiry to find
+  EXPECT_EQ(conformance::read_upload(*store, staged).value_or("?"), conformance::pattern_bytes(300000, 3));
+}
+
+// kill -9 at random moments of a stream of pushes: whatever is under blobs/ must be
+// whole (hash to its name), and the store must open and work afterwards.
+TEST_F(FsBlobStoreTest, KilledAtAnyMomentNeverLeavesAPartialBlob) {
+  ASSERT_TRUE(open_store());  // create the tree once, in the parent
+  constexpr int kKills = 12;
+  std::set<std::string> verified;
+  for (int round = 0; round < kKills; ++round) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      auto store = FsBlobStore::open(factory_.root());
+      if (!store) ::_exit(2);
+      for (uint32_t i = 0;; ++i) {
+        const uint32_t seed = static_cast<uint32_t>(round) * 100000u + i;
+        const std::string bytes = conformance::pattern_bytes(32 * 1024 + (seed * 7919u) % (768 * 1024), seed);
+        std::vector<std::string> pieces;
+        for (size_t at = 0; at < bytes.size(); at += 128 * 1024) pieces.push_back(bytes.substr(at, 128 * 1024));
+        if (!conformance::push(**store, pieces)) ::_exit(3);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 + (round * 37) % 120));
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, WNOHANG), 0) << "the pushing child stopped early, status " << status;
+    ASSERT_EQ(::kill(child, SIGKILL), 0);
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status));
+
+    const BlobScan scan = scan_blobs(root(), &verified);
+    EXPECT_TRUE(scan.bad.empty()) << "partial or wrong blob: " << scan.bad.front();
+  }
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  EXPECT_GT(verified.size(), 0u) << "no push ever completed: the test proved nothing";
+  auto uploads = store->list_uploads();
+  ASSERT_TRUE(uploads);
+  for (const auto& id : *uploads) EXPECT_TRUE(store->delete_upload(id));  // what upload expiry will do
+  EXPECT_TRUE(fs::is_empty(root() / "uploads"));
+  auto info = conformance::push(*store, {"after the crashes"});
+  ASSERT_TRUE(info);
+  EXPECT_EQ(conformance::read_blob(*store, info->digest).value_or("?"), "after the crashes");
+}
+
+TEST_F(FsBlobStoreTest, PermissionBitsKeepOtherUsersOut) {
+  const mode_t old_umask = ::umask(022);
+  auto store = open_store();
+  ::umask(old_umask);
+  ASSERT_TRUE(store);
+  auto staged = conformance::stage(*store, "private layer");
+  ASSERT_TRUE(staged);
+  EXPECT_EQ(mode_of(root() / "uploads" / *staged), 0750u);
+  EXPECT_EQ(mode_of(root() / "uploads" / *staged / "data"), 0640u);
+  const Digest digest = crypto::sha256("private layer");
+  ASSERT_TRUE(store->commit_upload(*staged, digest, 13));
+  for (const fs::path& dir : {root(), root() / "blobs", root() / "blobs" / "sha256", root() / "blobs" / "sha512",
+                              root() / "uploads", root() / "blobs" / "sha256" / digest.hex().substr(0, 2)}) {
+    EXPECT_EQ(mode_of(dir), 0750u) << dir;
+  }
+  EXPECT_EQ(mode_of(root() / "blobs" / "sha256" / digest.hex().substr(0, 2) / digest.hex()), 0640u);
+}
+
+TEST_F(FsBlobStoreTest, ReopeningTheRootKeepsBlobs) {
+  Digest digest = crypto::sha256("");
+  {
+    auto store = open_store();
+    ASSERT_TRUE(store);
+    auto info = conformance::push(*store, {"kept ", "across ", "restarts"});
+    ASSERT_TRUE(info);
+    digest = info->digest;
+  }
+  // The same root spelled with a trailing slash, and relative to another directory.
+  for (const std::string& spelling : {factory_.root() + "/", factory_.root() + "/../data"}) {
+    auto store = FsBlobStore::open(spelling);
+    ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ(conformance::read_blob(**store, digest).value_or("?"), "kept across restarts");
+  }
+  EXPECT_EQ(scan_blobs(root()).files, 1);
+}
+
+TEST_F(FsBlobStoreTest, OpenCreatesMissingParents) {
+  auto store = FsBlobStore::open(factory_.dir() + "/a/b/c");
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_TRUE(fs::is_directory(fs::path(factory_.dir()) / "a" / "b" / "c" / "blobs" / "sha256"));
+}
+
+TEST_F(FsBlobStoreTest, NativeHandleIsTheBlobFile) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  auto info = conformance::push(*store, {"sendfile me"});
+  ASSERT_TRUE(info);
+  auto reader = store->open(info->digest);
+  ASSERT_TRUE(reader);
+  const int fd = (*reader)->native_handle();
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(::fcntl(fd, F_GETFD) & FD_CLOEXEC);  // never leaks into a child process
+  char buffer[32];
+  const ssize_t n = ::pread(fd, buffer, sizeof buffer, 0);
+  ASSERT_EQ(n, 11);
+  EXPECT_EQ(std::string(buffer, 11), "sendfile me");
+}
+
+// POSIX keeps an unlinked file readable through open descriptors: garbage collection
+// can remove a blob while a pull is still sending it.
+TEST_F(FsBlobStoreTest, AnOpenReaderOutlivesRemove) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  const std::string bytes = conformance::pattern_bytes(200000, 9);
+  auto info = conformance::push(*store, {bytes});
+  ASSERT_TRUE(info);
+  auto reader = store->open(info->digest);
+  ASSERT_TRUE(reader);
+  ASSERT_TRUE(store->remove(info->digest));
+  EXPECT_EQ(conformance::code_of(store->stat(info->digest)), ErrorCode::kBlobUnknown);
+  EXPECT_EQ(conformance::read_all(**reader).value_or("?"), bytes);
+}
+
+TEST_F(FsBlobStoreTest, ErrorMessagesNeverShowHostPaths) {
+  {
+    std::ofstream(factory_.dir() + "/plain-file") << "not a directory";
+    auto store = FsBlobStore::open(factory_.dir() + "/plain-file");
+    ASSERT_FALSE(store);
+    EXPECT_EQ(store.error().message.find(factory_.dir()), std::string::npos) << store.error().message;
+    auto nested = FsBlobStore::open(factory_.dir() + "/plain-file/root");
+    ASSERT_FALSE(nested);
+    EXPECT_EQ(nested.error().message.find(factory_.dir()), std::string::npos) << nested.error().message;
+  }
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  // A directory where a blob file belongs (a hand-made mess) is an internal error.
+  const Digest digest = crypto::sha256("mess");
+  fs::create_directories(root() / "blobs" / "sha256" / digest.hex().substr(0, 2) / digest.hex() / "x");
+  auto info = store->stat(digest);
+  ASSERT_FALSE(info);
+  EXPECT_EQ(info.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(info.error().message.find(factory_.dir()), std::string::npos) << info.error().message;
+  auto reader = store->open(digest);
+  ASSERT_FALSE(reader);
+  EXPECT_EQ(reader.error().message.find(factory_.dir()), std::string::npos) << reader.error().message;
+  auto removed = store->remove(digest);
+  ASSERT_FALSE(removed);
+  EXPECT_EQ(removed.error().message.find(factory_.dir()), std::string::npos) << removed.error().message;
+}
+
+TEST_F(FsBlobStoreTest, StrayEntriesUnderUploadsAreNotUploads) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  fs::create_directories(root() / "uploads" / "lost+found");
+  std::ofstream(root() / "uploads" / "notes.txt") << "x";
+  auto staged = conformance::stage(*store, "x");
+  ASSERT_TRUE(staged);
+  std::ofstream(root() / "uploads" / *staged / "extra") << "left by hand";
+  auto uploads = store->list_uploads();
+  ASSERT_TRUE(uploads);
+  EXPECT_EQ(*uploads, std::vector<std::string>{*staged});
+  ASSERT_TRUE(store->delete_upload(*staged));  // removes the extra file too
+  EXPECT_FALSE(fs::exists(root() / "uploads" / *staged));
+}
+
+}  // namespace
+}  // namespace berth::store
