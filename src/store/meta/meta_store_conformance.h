@@ -1,0 +1,781 @@
+// The behaviour every MetaStore must show, as one GoogleTest typed-test suite. An
+// implementation's test instantiates it with a factory type:
+//
+//   struct SqliteFactory {
+//     std::unique_ptr<berth::store::MetaStore> make();  // a fresh, empty store
+//   };
+//   INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, MetaStoreConformance, ::testing::Types<SqliteFactory>);
+//
+// One factory object is built per test, before the store, and destroyed after it, so
+// it can own a temporary directory or a scratch database schema.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "core/digest.h"
+#include "core/result.h"
+#include "store/meta/meta_store.h"
+
+namespace berth::store {
+namespace conformance {
+
+// A valid sha256 digest spelling `seed` (at most 32 bytes) in hex, zero-padded. Distinct
+// seeds give distinct digests, and digests sort in the same order as their seeds.
+inline Digest digest_of(std::string_view seed) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char c : seed.substr(0, 32)) {
+    hex.push_back(kHex[c >> 4]);
+    hex.push_back(kHex[c & 0xf]);
+  }
+  hex.resize(64, '0');
+  return Digest::from_parts(DigestAlgorithm::kSha256, hex);
+}
+
+template <class T>
+::testing::AssertionResult succeeded(const Result<T>& result) {
+  if (result) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "failed with " << to_string(result.error().code) << ": "
+                                       << result.error().message;
+}
+
+template <class T>
+::testing::AssertionResult fails_with(const Result<T>& result, ErrorCode code) {
+  if (result) return ::testing::AssertionFailure() << "succeeded, expected " << to_string(code);
+  if (result.error().code != code) {
+    return ::testing::AssertionFailure() << "failed with " << to_string(result.error().code) << " ("
+                                         << result.error().message << "), expected " << to_string(code);
+  }
+  if (result.error().message.empty()) return ::testing::AssertionFailure() << "error without a message";
+  return ::testing::AssertionSuccess();
+}
+
+// An image manifest whose content names its seed (with a NUL byte, so stores must
+// keep content as bytes, not as C strings).
+inline NewManifest image(const std::string& seed, std::vector<Digest> blobs = {},
+                         std::optional<std::string> tag = std::nullopt) {
+  return NewManifest{
+      .digest = digest_of(seed),
+      .media_type = "application/vnd.oci.image.manifest.v1+json",
+      .artifact_type = "",
+      .subject = std::nullopt,
+      .content = std::string("{\"seed\":\"") + seed + "\"}" + std::string(1, '\0') + "\xff",
+      .annotations_json = "{}",
+      .blobs = std::move(blobs),
+      .children = {},
+      .tag = std::move(tag),
+  };
+}
+
+}  // namespace conformance
+
+template <class Factory>
+class MetaStoreConformance : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = factory_.make();
+    ASSERT_NE(store_, nullptr);
+  }
+  void TearDown() override { store_.reset(); }
+
+  MetaStore& store() { return *store_; }
+
+  Repository create(const std::string& name, int64_t now_ms = 1000) {
+    auto repo = store_->create_repository(name, now_ms);
+    EXPECT_TRUE(conformance::succeeded(repo)) << name;
+    return repo ? *repo : Repository{};
+  }
+  // Links the blobs a conformance::image() may reference.
+  void link(const std::string& repository, const std::vector<Digest>& digests, uint64_t size = 10) {
+    for (const Digest& d : digests) {
+      EXPECT_TRUE(conformance::succeeded(store_->link_blob(repository, d, size, 2000))) << d.str();
+    }
+  }
+  PutManifestOutcome put(const std::string& repository, const NewManifest& manifest, int64_t now_ms = 3000) {
+    auto outcome = store_->put_manifest(repository, manifest, now_ms);
+    EXPECT_TRUE(conformance::succeeded(outcome)) << manifest.digest.str();
+    return outcome ? *outcome : PutManifestOutcome{};
+  }
+  std::vector<std::string> all_tags(const std::string& repository) {
+    auto tags = store_->list_tags(repository, "", 1000);
+    EXPECT_TRUE(conformance::succeeded(tags));
+    return tags ? *tags : std::vector<std::string>{};
+  }
+
+  Factory factory_;
+  std::unique_ptr<MetaStore> store_;
+};
+
+TYPED_TEST_SUITE_P(MetaStoreConformance);
+
+using conformance::digest_of;
+using conformance::fails_with;
+using conformance::image;
+using conformance::succeeded;
+
+// ---- repositories ----
+
+TYPED_TEST_P(MetaStoreConformance, CreateAndGetRepository) {
+  MetaStore& s = this->store();
+  auto created = s.create_repository("team/app", 1234);
+  ASSERT_TRUE(succeeded(created));
+  EXPECT_EQ(created->name, "team/app");
+  EXPECT_EQ(created->created_at_ms, 1234);
+
+  auto got = s.get_repository("team/app");
+  ASSERT_TRUE(succeeded(got));
+  EXPECT_EQ(got->id, created->id);
+  EXPECT_EQ(got->name, "team/app");
+  EXPECT_EQ(got->created_at_ms, 1234);
+
+  auto other = s.create_repository("team/other", 5678);
+  ASSERT_TRUE(succeeded(other));
+  EXPECT_NE(other->id, created->id);
+
+  EXPECT_TRUE(fails_with(s.create_repository("team/app", 9999), ErrorCode::kRepositoryExists));
+  EXPECT_EQ(s.get_repository("team/app")->created_at_ms, 1234);  // the failed create changed nothing
+  EXPECT_TRUE(fails_with(s.get_repository("team/missing"), ErrorCode::kNameUnknown));
+  EXPECT_TRUE(fails_with(s.get_repository("team"), ErrorCode::kNameUnknown));  // no prefix matching
+}
+
+TYPED_TEST_P(MetaStoreConformance, ListRepositoriesInByteOrderWithPagination) {
+  MetaStore& s = this->store();
+  // Byte order: '-' < '.' < '/' < '0' < '_' < 'a'. Created out of order.
+  const std::vector<std::string> sorted = {"a-b", "a.b", "a/b", "a0", "a_b", "ab", "b"};
+  for (const char* name : {"ab", "a_b", "b", "a/b", "a-b", "a0", "a.b"}) this->create(name);
+
+  auto all = s.list_repositories("", 100);
+  ASSERT_TRUE(succeeded(all));
+  EXPECT_EQ(*all, sorted);
+
+  std::vector<std::string> paged;
+  std::string after;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = s.list_repositories(after, 3);
+    ASSERT_TRUE(succeeded(page));
+    EXPECT_LE(page->size(), 3u);
+    if (page->empty()) break;
+    paged.insert(paged.end(), page->begin(), page->end());
+    after = page->back();
+  }
+  EXPECT_EQ(paged, sorted);
+
+  // `after` need not be an existing name; it is strictly exclusive.
+  EXPECT_EQ(*s.list_repositories("a/", 2), (std::vector<std::string>{"a/b", "a0"}));
+  EXPECT_EQ(*s.list_repositories("a0", 100), (std::vector<std::string>{"a_b", "ab", "b"}));
+  EXPECT_TRUE(s.list_repositories("b", 100)->empty());
+  EXPECT_TRUE(s.list_repositories("", 0)->empty());
+}
+
+TYPED_TEST_P(MetaStoreConformance, DeleteEmptyRepository) {
+  MetaStore& s = this->store();
+  this->create("empty");
+  this->create("blobs-only");
+  this->link("blobs-only", {digest_of("layer")});
+  ASSERT_TRUE(succeeded(s.delete_repository("empty", false)));
+  // Linked blobs alone do not make a repository "not empty".
+  ASSERT_TRUE(succeeded(s.delete_repository("blobs-only", false)));
+  EXPECT_TRUE(fails_with(s.get_repository("empty"), ErrorCode::kNameUnknown));
+  EXPECT_TRUE(fails_with(s.get_repository("blobs-only"), ErrorCode::kNameUnknown));
+  EXPECT_TRUE(s.list_repositories("", 10)->empty());
+  EXPECT_TRUE(fails_with(s.any_blob_size(digest_of("layer")), ErrorCode::kBlobUnknown));
+  EXPECT_TRUE(fails_with(s.delete_repository("empty", false), ErrorCode::kNameUnknown));
+  EXPECT_TRUE(fails_with(s.delete_repository("empty", true), ErrorCode::kNameUnknown));
+}
+
+TYPED_TEST_P(MetaStoreConformance, DeleteRepositoryWithManifestsNeedsForce) {
+  MetaStore& s = this->store();
+  this->create("app");
+  this->link("app", {digest_of("config"), digest_of("layer")});
+  this->put("app", image("m1", {digest_of("config"), digest_of("layer")}, "v1"));
+  ASSERT_TRUE(succeeded(s.create_upload(UploadRecord{.id = "u1", .repository = "app", .offset = 0,
+                                                     .hash_state = "h", .started_at_ms = 1, .updated_at_ms = 1})));
+
+  EXPECT_TRUE(fails_with(s.delete_repository("app", false), ErrorCode::kRepositoryNotEmpty));
+  // Refused: nothing changed.
+  EXPECT_TRUE(succeeded(s.get_tagged_manifest("app", "v1")));
+  EXPECT_TRUE(succeeded(s.linked_blob_size("app", digest_of("layer"))));
+  EXPECT_TRUE(succeeded(s.get_upload("u1")));
+
+  ASSERT_TRUE(succeeded(s.delete_repository("app", true)));
+  EXPECT_TRUE(fails_with(s.get_repository("app"), ErrorCode::kNameUnknown));
+  EXPECT_TRUE(fails_with(s.get_upload("u1"), ErrorCode::kBlobUploadUnknown));
+  EXPECT_TRUE(fails_with(s.any_blob_size(digest_of("layer")), ErrorCode::kBlobUnknown));
+
+  // A new repository with the same name starts empty.
+  this->create("app");
+  EXPECT_TRUE(this->all_tags("app").empty());
+  EXPECT_TRUE(fails_with(s.get_manifest("app", digest_of("m1")), ErrorCode::kManifestUnknown));
+  EXPECT_TRUE(fails_with(s.get_tagged_manifest("app", "v1"), ErrorCode::kManifestUnknown));
+  EXPECT_TRUE(fails_with(s.linked_blob_size("app", digest_of("layer")), ErrorCode::kBlobUnknown));
+}
+
+// ---- blobs ----
+
+TYPED_TEST_P(MetaStoreConformance, BlobLinks) {
+  MetaStore& s = this->store();
+  this->create("a");
+  this->create("b");
+  const Digest layer = digest_of("layer");
+  const uint64_t big = 5ull << 30;  // 5 GiB: sizes are 64-bit
+
+  EXPECT_TRUE(fails_with(s.any_blob_size(layer), ErrorCode::kBlobUnknown));
+  ASSERT_TRUE(succeeded(s.link_blob("a", layer, big, 100)));
+  EXPECT_EQ(*s.linked_blob_size("a", layer), big);
+  EXPECT_EQ(*s.any_blob_size(layer), big);
+  // Linked to a, not to b: a blob is readable only where it was pushed or mounted.
+  EXPECT_TRUE(fails_with(s.linked_blob_size("b", layer), ErrorCode::kBlobUnknown));
+
+  // Linking again (a re-push) and mounting into b.
+  ASSERT_TRUE(succeeded(s.link_blob("a", layer, big, 200)));
+  ASSERT_TRUE(succeeded(s.link_blob("b", layer, big, 300)));
+  EXPECT_EQ(*s.linked_blob_size("b", layer), big);
+
+  // Empty blobs exist (the empty layer, the empty config).
+  ASSERT_TRUE(succeeded(s.link_blob("a", digest_of("empty"), 0, 100)));
+  EXPECT_EQ(*s.linked_blob_size("a", digest_of("empty")), 0u);
+
+  ASSERT_TRUE(succeeded(s.unlink_blob("a", layer)));
+  EXPECT_TRUE(fails_with(s.linked_blob_size("a", layer), ErrorCode::kBlobUnknown));
+  EXPECT_TRUE(fails_with(s.unlink_blob("a", layer), ErrorCode::kBlobUnknown));
+  EXPECT_EQ(*s.any_blob_size(layer), big);  // still linked to b
+  ASSERT_TRUE(succeeded(s.unlink_blob("b", layer)));
+  EXPECT_TRUE(fails_with(s.any_blob_size(layer), ErrorCode::kBlobUnknown));
+  EXPECT_TRUE(fails_with(s.unlink_blob("b", digest_of("never")), ErrorCode::kBlobUnknown));
+
+  // Relinking after an unlink works.
+  ASSERT_TRUE(succeeded(s.link_blob("a", layer, big, 400)));
+  EXPECT_EQ(*s.linked_blob_size("a", layer), big);
+}
+
+// ---- manifests ----
+
+TYPED_TEST_P(MetaStoreConformance, PutAndGetManifest) {
+  MetaStore& s = this->store();
+  this->create("app");
+  this->link("app", {digest_of("config"), digest_of("layer")});
+  NewManifest m = image("m1", {digest_of("config"), digest_of("layer"), digest_of("layer")}, "v1");
+  m.artifact_type = "application/vnd.example+type";
+  m.subject = digest_of("subject");
+
+  auto outcome = s.put_manifest("app", m, 4242);
+  ASSERT_TRUE(succeeded(outcome));
+  EXPECT_TRUE(outcome->created);
+  EXPECT_FALSE(outcome->previous_tag_target);
+
+  for (auto got : {s.get_manifest("app", m.digest), s.get_tagged_manifest("app", "v1")}) {
+    ASSERT_TRUE(succeeded(got));
+    EXPECT_EQ(got->digest, m.digest);
+    EXPECT_EQ(got->media_type, m.media_type);
+    EXPECT_EQ(got->artifact_type, m.artifact_type);
+    EXPECT_EQ(got->subject, m.subject);
+    EXPECT_EQ(got->content, m.content);  // bytes exactly, NUL and 0xff included
+    EXPECT_EQ(got->pushed_at_ms, 4242);
+    EXPECT_FALSE(got->last_pulled_at_ms);
+  }
+
+  // Without subject or artifact type.
+  this->put("app", image("m2"));
+  auto plain = s.get_manifest("app", digest_of("m2"));
+  ASSERT_TRUE(succeeded(plain));
+  EXPECT_FALSE(plain->subject);
+  EXPECT_EQ(plain->artifact_type, "");
+  EXPECT_EQ(this->all_tags("app"), (std::vector<std::string>{"v1"}));  // m2 had no tag
+}
+
+TYPED_TEST_P(MetaStoreConformance, RePutIsIdempotent) {
+  MetaStore& s = this->store();
+  this->create("app");
+  this->link("app", {digest_of("layer")});
+  const NewManifest m = image("m1", {digest_of("layer")}, "v1");
+  EXPECT_TRUE(this->put("app", m, 100).created);
+
+  auto again = s.put_manifest("app", m, 200);
+  ASSERT_TRUE(succeeded(again));
+  EXPECT_FALSE(again->created);
+  EXPECT_FALSE(again->previous_tag_target);  // the tag already pointed here
+  auto got = s.get_manifest("app", m.digest);
+  ASSERT_TRUE(succeeded(got));
+  EXPECT_EQ(got->pushed_at_ms, 100);  // first push time kept
+  EXPECT_EQ(got->content, m.content);
+  EXPECT_EQ(this->all_tags("app"), (std::vector<std::string>{"v1"}));
+
+  // The same manifest in another repository is a separate record.
+  this->create("other");
+  this->link("other", {digest_of("layer")});
+  EXPECT_TRUE(this->put("other", m, 300).created);
+}
+
+TYPED_TEST_P(MetaStoreConformance, TagMoveReportsPreviousTarget) {
+  MetaStore& s = this->store();
+  this->create("app");
+  EXPECT_FALSE(this->put("app", image("m1", {}, "latest")).previous_tag_target);
+
+  auto moved = s.put_manifest("app", image("m2", {}, "latest"), 5000);
+  ASSERT_TRUE(succeeded(moved));
+  EXPECT_TRUE(moved->created);
+  EXPECT_EQ(moved->previous_tag_target, digest_of("m1"));
+  EXPECT_EQ(s.get_tagged_manifest("app", "latest")->digest, digest_of("m2"));
+  EXPECT_TRUE(succeeded(s.get_manifest("app", digest_of("m1"))));  // untagged, not deleted
+
+  // Moving back to an existing manifest: not created, previous reported.
+  auto back = s.put_manifest("app", image("m1", {}, "latest"), 6000);
+  ASSERT_TRUE(succeeded(back));
+  EXPECT_FALSE(back->created);
+  EXPECT_EQ(back->previous_tag_target, digest_of("m2"));
+  EXPECT_EQ(s.get_tagged_manifest("app", "latest")->digest, digest_of("m1"));
+
+  // A second tag on the same manifest.
+  auto second = s.put_manifest("app", image("m1", {}, "stable"), 7000);
+  ASSERT_TRUE(succeeded(second));
+  EXPECT_FALSE(second->created);
+  EXPECT_FALSE(second->previous_tag_target);
+  EXPECT_EQ(this->all_tags("app"), (std::vector<std::string>{"latest", "stable"}));
+}
+
+TYPED_TEST_P(MetaStoreConformance, PutManifestWithUnlinkedBlobWritesNothing) {
+  MetaStore& s = this->store();
+  this->create("app");
+  this->create("other");
+  this->link("app", {digest_of("config")});
+  this->link("other", {digest_of("layer")});  // linked elsewhere does not count
+  this->put("app", image("old", {digest_of("config")}, "v1"));
+
+  const NewManifest bad = image("new", {digest_of("config"), digest_of("layer"), digest_of("layer2")}, "v1");
+  auto r = s.put_manifest("app", bad, 5000);
+  ASSERT_TRUE(fails_with(r, ErrorCode::kManifestBlobUnknown));
+  EXPECT_NE(r.error().message.find(digest_of("layer").str()), std::string::npos) << r.error().message;
+
+  EXPECT_TRUE(fails_with(s.get_manifest("app", bad.digest), ErrorCode::kManifestUnknown));
+  EXPECT_EQ(s.get_tagged_manifest("app", "v1")->digest, digest_of("old"));  // tag not moved
+
+  // And with a tag that did not exist before: not created.
+  NewManifest bad_new_tag = bad;
+  bad_new_tag.tag = "v2";
+  EXPECT_TRUE(fails_with(s.put_manifest("app", bad_new_tag, 5000), ErrorCode::kManifestBlobUnknown));
+  EXPECT_EQ(this->all_tags("app"), (std::vector<std::string>{"v1"}));
+
+  // Once the blobs are linked, the same push succeeds.
+  this->link("app", {digest_of("layer"), digest_of("layer2")});
+  EXPECT_TRUE(this->put("app", bad_new_tag).created);
+}
+
+TYPED_TEST_P(MetaStoreConformance, PutIndexChecksChildren) {
+  MetaStore& s = this->store();
+  this->create("app");
+  this->create("other");
+  this->put("app", image("amd64"));
+  this->put("other", image("arm64"));  // in another repository only
+
+  NewManifest index = image("index", {}, "multi");
+  index.media_type = "application/vnd.oci.image.index.v1+json";
+  index.children = {digest_of("amd64"), digest_of("arm64")};
+  auto r = s.put_manifest("app", index, 5000);
+  ASSERT_TRUE(fails_with(r, ErrorCode::kManifestBlobUnknown));
+  EXPECT_NE(r.error().message.find(digest_of("arm64").str()), std::string::npos) << r.error().message;
+  EXPECT_TRUE(fails_with(s.get_manifest("app", index.digest), ErrorCode::kManifestUnknown));
+  EXPECT_TRUE(this->all_tags("app").empty());
+
+  this->put("app", image("arm64"));
+  auto ok = s.put_manifest("app", index, 6000);
+  ASSERT_TRUE(succeeded(ok));
+  EXPECT_TRUE(ok->created);
+  EXPECT_EQ(s.get_tagged_manifest("app", "multi")->media_type, index.media_type);
+}
+
+TYPED_TEST_P(MetaStoreConformance, GetUnknownManifest) {
+  MetaStore& s = this->store();
+  this->create("app");
+  this->create("other");
+  this->put("other", image("m1", {}, "v1"));
+  EXPECT_TRUE(fails_with(s.get_manifest("app", digest_of("m1")), ErrorCode::kManifestUnknown));
+  EXPECT_TRUE(fails_with(s.get_tagged_manifest("app", "v1"), ErrorCode::kManifestUnknown));
+  EXPECT_TRUE(fails_with(s.get_tagged_manifest("other", "v2"), ErrorCode::kManifestUnknown));
+}
+
+TYPED_TEST_P(MetaStoreConformance, ListTagsInByteOrderWithPagination) {
+  MetaStore& s = this->store();
+  this->create("app");
+  this->create("other");
+  this->put("other", image("x", {}, "zzz-other-repo"));
+  // Byte order: digits < uppercase < '_' < lowercase.
+  const std::vector<std::string> sorted = {"1.0", "10", "9", "V1", "_x", "latest", "v1", "v1.1", "v10"};
+  int n = 0;
+  for (const char* tag : {"v10", "latest", "9", "_x", "v1", "1.0", "V1", "v1.1", "10"}) {
+    this->put("app", image("m" + std::to_string(n++ % 3), {}, tag));
+  }
+  EXPECT_EQ(this->all_tags("app"), sorted);
+
+  std::vector<std::string> paged;
+  std::string after;
+  for (int pages = 0; pages < 20; ++pages) {
+    auto page = s.list_tags("app", after, 2);
+    ASSERT_TRUE(succeeded(page));
+    EXPECT_LE(page->size(), 2u);
+    if (page->empty()) break;
+    paged.insert(paged.end(), page->begin(), page->end());
+    after = page->back();
+  }
+  EXPECT_EQ(paged, sorted);
+  EXPECT_EQ(*s.list_tags("app", "latest", 2), (std::vector<std::string>{"v1", "v1.1"}));
+  EXPECT_EQ(*s.list_tags("app", "v", 100), (std::vector<std::string>{"v1", "v1.1", "v10"}));
+  EXPECT_TRUE(s.list_tags("app", "v10", 100)->empty());
+  EXPECT_TRUE(s.list_tags("app", "", 0)->empty());
+
+  this->create("untagged");
+  this->put("untagged", image("m"));
+  EXPECT_TRUE(this->all_tags("untagged").empty());
+}
+
+TYPED_TEST_P(MetaStoreConformance, DeleteManifestRemovesItsTags) {
+  MetaStore& s = this->store();
+  this->create("app");
+  this->link("app", {digest_of("layer")});
+  this->put("app", image("m1", {digest_of("layer")}, "a"));
+  this->put("app", image("m1", {digest_of("layer")}, "b"));
+  this->put("app", image("m2", {digest_of("layer")}, "c"));
+
+  ASSERT_TRUE(succeeded(s.delete_manifest("app", digest_of("m1"))));
+  EXPECT_TRUE(fails_with(s.get_manifest("app", digest_of("m1")), ErrorCode::kManifestUnknown));
+  EXPECT_TRUE(fails_with(s.get_tagged_manifest("app", "a"), ErrorCode::kManifestUnknown));
+  EXPECT_TRUE(fails_with(s.get_tagged_manifest("app", "b"), ErrorCode::kManifestUnknown));
+  EXPECT_EQ(this->all_tags("app"), (std::vector<std::string>{"c"}));
+  EXPECT_EQ(s.get_tagged_manifest("app", "c")->digest, digest_of("m2"));
+  EXPECT_TRUE(succeeded(s.linked_blob_size("app", digest_of("layer"))));  // blobs stay linked
+
+  EXPECT_TRUE(fails_with(s.delete_manifest("app", digest_of("m1")), ErrorCode::kManifestUnknown));
+  EXPECT_TRUE(fails_with(s.delete_manifest("app", digest_of("never")), ErrorCode::kManifestUnknown));
+
+  // Pushing it again creates it afresh, without the old tags.
+  auto again = s.put_manifest("app", image("m1", {digest_of("layer")}), 9000);
+  ASSERT_TRUE(succeeded(again));
+  EXPECT_TRUE(again->created);
+  EXPECT_EQ(s.get_manifest("app", digest_of("m1"))->pushed_at_ms, 9000);
+  EXPECT_EQ(this->all_tags("app"), (std::vector<std::string>{"c"}));
+
+  // A manifest listed by an index can be deleted; the index stays.
+  NewManifest index = image("index", {}, "multi");
+  index.children = {digest_of("m1"), digest_of("m2")};
+  this->put("app", index);
+  ASSERT_TRUE(succeeded(s.delete_manifest("app", digest_of("m1"))));
+  EXPECT_TRUE(succeeded(s.get_tagged_manifest("app", "multi")));
+  ASSERT_TRUE(succeeded(s.delete_manifest("app", index.digest)));
+  EXPECT_TRUE(succeeded(s.get_manifest("app", digest_of("m2"))));
+}
+
+TYPED_TEST_P(MetaStoreConformance, DeleteTag) {
+  MetaStore& s = this->store();
+  this->create("app");
+  this->put("app", image("m1", {}, "a"));
+  this->put("app", image("m1", {}, "b"));
+  ASSERT_TRUE(succeeded(s.delete_tag("app", "a")));
+  EXPECT_TRUE(fails_with(s.get_tagged_manifest("app", "a"), ErrorCode::kManifestUnknown));
+  EXPECT_EQ(s.get_tagged_manifest("app", "b")->digest, digest_of("m1"));
+  EXPECT_TRUE(succeeded(s.get_manifest("app", digest_of("m1"))));  // the manifest stays
+  EXPECT_EQ(this->all_tags("app"), (std::vector<std::string>{"b"}));
+  EXPECT_TRUE(fails_with(s.delete_tag("app", "a"), ErrorCode::kManifestUnknown));
+  EXPECT_TRUE(fails_with(s.delete_tag("app", "never"), ErrorCode::kManifestUnknown));
+}
+
+TYPED_TEST_P(MetaStoreConformance, Referrers) {
+  MetaStore& s = this->store();
+  this->create("app");
+  this->create("other");
+  const Digest subject = digest_of("subject");  // need not exist: referrers may come first
+  auto referrer = [&](const std::string& seed, const std::string& artifact_type, const Digest& subj) {
+    NewManifest m = image(seed);
+    m.artifact_type = artifact_type;
+    m.subject = subj;
+    m.annotations_json = "{\"seed\":\"" + seed + "\"}";
+    return m;
+  };
+  // Pushed out of digest order.
+  this->put("app", referrer("r3-sig", "application/sig", subject));
+  this->put("app", referrer("r1-sbom", "application/sbom", subject));
+  this->put("app", referrer("r2-sig", "application/sig", subject));
+  this->put("app", referrer("r4-else", "application/sig", digest_of("other-subject")));
+  this->put("other", referrer("r5-other-repo", "application/sig", subject));
+  this->put("app", image("plain"));
+
+  auto all = s.referrers("app", subject, std::nullopt);
+  ASSERT_TRUE(succeeded(all));
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].digest, digest_of("r1-sbom"));
+  EXPECT_EQ((*all)[1].digest, digest_of("r2-sig"));
+  EXPECT_EQ((*all)[2].digest, digest_of("r3-sig"));
+  const NewManifest r1 = referrer("r1-sbom", "application/sbom", subject);
+  EXPECT_EQ((*all)[0].media_type, r1.media_type);
+  EXPECT_EQ((*all)[0].artifact_type, "application/sbom");
+  EXPECT_EQ((*all)[0].size, static_cast<int64_t>(r1.content.size()));
+  EXPECT_EQ((*all)[0].annotations_json, r1.annotations_json);
+
+  auto sigs = s.referrers("app", subject, std::string("application/sig"));
+  ASSERT_TRUE(succeeded(sigs));
+  ASSERT_EQ(sigs->size(), 2u);
+  EXPECT_EQ((*sigs)[0].digest, digest_of("r2-sig"));
+  EXPECT_EQ((*sigs)[1].digest, digest_of("r3-sig"));
+
+  EXPECT_TRUE(s.referrers("app", subject, std::string("application/none"))->empty());
+  EXPECT_TRUE(s.referrers("app", digest_of("nothing"), std::nullopt)->empty());
+
+  ASSERT_TRUE(succeeded(s.delete_manifest("app", digest_of("r2-sig"))));
+  sigs = s.referrers("app", subject, std::string("application/sig"));
+  ASSERT_TRUE(succeeded(sigs));
+  ASSERT_EQ(sigs->size(), 1u);
+  EXPECT_EQ((*sigs)[0].digest, digest_of("r3-sig"));
+}
+
+TYPED_TEST_P(MetaStoreConformance, RecordPull) {
+  MetaStore& s = this->store();
+  this->create("app");
+  this->put("app", image("m1", {}, "v1"));
+  ASSERT_TRUE(succeeded(s.record_pull("app", digest_of("m1"), 7000)));
+  EXPECT_EQ(s.get_manifest("app", digest_of("m1"))->last_pulled_at_ms, 7000);
+  EXPECT_EQ(s.get_tagged_manifest("app", "v1")->last_pulled_at_ms, 7000);
+  ASSERT_TRUE(succeeded(s.record_pull("app", digest_of("m1"), 8000)));
+  EXPECT_EQ(s.get_manifest("app", digest_of("m1"))->last_pulled_at_ms, 8000);
+  EXPECT_EQ(s.get_manifest("app", digest_of("m1"))->pushed_at_ms, 3000);
+  EXPECT_TRUE(fails_with(s.record_pull("app", digest_of("never"), 9000), ErrorCode::kManifestUnknown));
+}
+
+// ---- uploads ----
+
+TYPED_TEST_P(MetaStoreConformance, UploadLifecycle) {
+  MetaStore& s = this->store();
+  this->create("app");
+  const std::string state0 = std::string("state\0zero", 10);
+  ASSERT_TRUE(succeeded(s.create_upload(UploadRecord{.id = "u1", .repository = "app", .offset = 0,
+                                                     .hash_state = state0, .started_at_ms = 100,
+                                                     .updated_at_ms = 100})));
+  auto got = s.get_upload("u1");
+  ASSERT_TRUE(succeeded(got));
+  EXPECT_EQ(got->id, "u1");
+  EXPECT_EQ(got->repository, "app");
+  EXPECT_EQ(got->offset, 0u);
+  EXPECT_EQ(got->hash_state, state0);
+  EXPECT_EQ(got->started_at_ms, 100);
+  EXPECT_EQ(got->updated_at_ms, 100);
+
+  const uint64_t far = 6ull << 30;
+  ASSERT_TRUE(succeeded(s.advance_upload("u1", 0, far, "state-far", 200)));
+  got = s.get_upload("u1");
+  ASSERT_TRUE(succeeded(got));
+  EXPECT_EQ(got->offset, far);
+  EXPECT_EQ(got->hash_state, "state-far");
+  EXPECT_EQ(got->started_at_ms, 100);
+  EXPECT_EQ(got->updated_at_ms, 200);
+
+  // Compare-and-set: a stale writer fails and changes nothing.
+  EXPECT_TRUE(fails_with(s.advance_upload("u1", 0, 10, "stale", 300), ErrorCode::kRangeInvalid));
+  EXPECT_TRUE(fails_with(s.advance_upload("u1", far + 1, far + 2, "stale", 300), ErrorCode::kRangeInvalid));
+  got = s.get_upload("u1");
+  ASSERT_TRUE(succeeded(got));
+  EXPECT_EQ(got->offset, far);
+  EXPECT_EQ(got->hash_state, "state-far");
+  EXPECT_EQ(got->updated_at_ms, 200);
+
+  EXPECT_TRUE(fails_with(s.advance_upload("nope", 0, 10, "x", 300), ErrorCode::kBlobUploadUnknown));
+  EXPECT_TRUE(fails_with(s.get_upload("nope"), ErrorCode::kBlobUploadUnknown));
+
+  ASSERT_TRUE(succeeded(s.delete_upload("u1")));
+  EXPECT_TRUE(fails_with(s.get_upload("u1"), ErrorCode::kBlobUploadUnknown));
+  EXPECT_TRUE(fails_with(s.delete_upload("u1"), ErrorCode::kBlobUploadUnknown));
+  EXPECT_TRUE(fails_with(s.advance_upload("u1", far, far + 1, "x", 400), ErrorCode::kBlobUploadUnknown));
+}
+
+TYPED_TEST_P(MetaStoreConformance, UploadsIdleSince) {
+  MetaStore& s = this->store();
+  this->create("a");
+  this->create("b");
+  auto upload = [](const std::string& id, const std::string& repository, int64_t t) {
+    return UploadRecord{.id = id, .repository = repository, .offset = 0, .hash_state = "s",
+                        .started_at_ms = t, .updated_at_ms = t};
+  };
+  ASSERT_TRUE(succeeded(s.create_upload(upload("u100", "a", 100))));
+  ASSERT_TRUE(succeeded(s.create_upload(upload("u200", "b", 200))));
+  ASSERT_TRUE(succeeded(s.create_upload(upload("u300", "a", 300))));
+
+  auto ids = [&](int64_t before) {
+    std::vector<std::string> out;
+    auto idle = s.uploads_idle_since(before);
+    EXPECT_TRUE(succeeded(idle));
+    if (idle) {
+      for (const UploadRecord& u : *idle) out.push_back(u.id);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(ids(250), (std::vector<std::string>{"u100", "u200"}));
+  EXPECT_EQ(ids(200), (std::vector<std::string>{"u100"}));  // strictly before
+  EXPECT_TRUE(ids(100).empty());
+
+  // Activity refreshes an upload.
+  ASSERT_TRUE(succeeded(s.advance_upload("u100", 0, 5, "s5", 400)));
+  EXPECT_EQ(ids(250), (std::vector<std::string>{"u200"}));
+  auto idle = s.uploads_idle_since(1000);
+  ASSERT_TRUE(succeeded(idle));
+  ASSERT_EQ(idle->size(), 3u);
+  for (const UploadRecord& u : *idle) {
+    EXPECT_EQ(u.repository, u.id == "u200" ? "b" : "a");
+  }
+}
+
+// ---- errors that every repository-scoped call shares ----
+
+TYPED_TEST_P(MetaStoreConformance, UnknownRepository) {
+  MetaStore& s = this->store();
+  this->create("exists");
+  const std::string r = "missing";
+  const Digest d = digest_of("d");
+  constexpr ErrorCode k = ErrorCode::kNameUnknown;
+  EXPECT_TRUE(fails_with(s.get_repository(r), k));
+  EXPECT_TRUE(fails_with(s.delete_repository(r, false), k));
+  EXPECT_TRUE(fails_with(s.link_blob(r, d, 1, 1), k));
+  EXPECT_TRUE(fails_with(s.linked_blob_size(r, d), k));
+  EXPECT_TRUE(fails_with(s.unlink_blob(r, d), k));
+  EXPECT_TRUE(fails_with(s.put_manifest(r, image("m", {}, "t"), 1), k));
+  EXPECT_TRUE(fails_with(s.get_manifest(r, d), k));
+  EXPECT_TRUE(fails_with(s.get_tagged_manifest(r, "t"), k));
+  EXPECT_TRUE(fails_with(s.list_tags(r, "", 10), k));
+  EXPECT_TRUE(fails_with(s.delete_manifest(r, d), k));
+  EXPECT_TRUE(fails_with(s.delete_tag(r, "t"), k));
+  EXPECT_TRUE(fails_with(s.referrers(r, d, std::nullopt), k));
+  EXPECT_TRUE(fails_with(s.record_pull(r, d, 1), k));
+  EXPECT_TRUE(fails_with(s.create_upload(UploadRecord{.id = "u", .repository = r, .offset = 0, .hash_state = "",
+                                                  .started_at_ms = 1, .updated_at_ms = 1}), k));
+  // None of it created anything.
+  EXPECT_EQ(*s.list_repositories("", 10), (std::vector<std::string>{"exists"}));
+  EXPECT_TRUE(fails_with(s.any_blob_size(d), ErrorCode::kBlobUnknown));
+  EXPECT_TRUE(fails_with(s.get_upload("u"), ErrorCode::kBlobUploadUnknown));
+}
+
+// ---- concurrency ----
+
+// Writers push and retag while readers resolve tags: catches lost updates, torn reads
+// and locking bugs (run under TSan or ASan).
+TYPED_TEST_P(MetaStoreConformance, ConcurrentPushesAndReads) {
+  MetaStore& s = this->store();
+  this->create("busy");
+  const Digest layer = digest_of("layer");
+  this->link("busy", {layer}, 77);
+  constexpr int kWriters = 4;
+  constexpr int kPerWriter = 15;
+  constexpr int kReaders = 3;
+
+  std::atomic<int> writers_left{kWriters};
+  std::atomic<int> reads{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < kPerWriter; ++i) {
+        const std::string seed = "w" + std::to_string(w) + "-" + std::to_string(i);
+        auto own = s.put_manifest("busy", image(seed, {layer}, seed), 1000 + i);
+        EXPECT_TRUE(succeeded(own)) << seed;
+        if (own) {
+          EXPECT_TRUE(own->created) << seed;
+        }
+        auto latest = s.put_manifest("busy", image(seed, {layer}, "latest"), 1000 + i);
+        EXPECT_TRUE(succeeded(latest)) << seed;
+        if (latest) {
+          EXPECT_FALSE(latest->created) << seed;
+        }
+      }
+      writers_left.fetch_sub(1);
+    });
+  }
+  for (int r = 0; r < kReaders; ++r) {
+    threads.emplace_back([&] {
+      do {
+        auto latest = s.get_tagged_manifest("busy", "latest");
+        if (latest) {
+          // Whatever "latest" points at is a whole manifest, content matching digest.
+          const std::string prefix = "{\"seed\":\"";
+          const auto end = latest->content.find('"', prefix.size());
+          ASSERT_NE(end, std::string::npos);
+          EXPECT_EQ(latest->digest, digest_of(latest->content.substr(prefix.size(), end - prefix.size())));
+        } else {
+          EXPECT_EQ(latest.error().code, ErrorCode::kManifestUnknown);
+        }
+        auto tags = s.list_tags("busy", "", 1000);
+        EXPECT_TRUE(succeeded(tags));
+        auto size = s.linked_blob_size("busy", layer);
+        EXPECT_TRUE(succeeded(size));
+        if (size) {
+          EXPECT_EQ(*size, 77u);
+        }
+        reads.fetch_add(1);
+      } while (writers_left.load() > 0);
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  EXPECT_GT(reads.load(), 0);
+  const auto tags = this->all_tags("busy");
+  EXPECT_EQ(tags.size(), static_cast<size_t>(kWriters * kPerWriter + 1));
+  for (int w = 0; w < kWriters; ++w) {
+    for (int i = 0; i < kPerWriter; ++i) {
+      const std::string seed = "w" + std::to_string(w) + "-" + std::to_string(i);
+      auto got = s.get_tagged_manifest("busy", seed);
+      ASSERT_TRUE(succeeded(got)) << seed;
+      EXPECT_EQ(got->digest, digest_of(seed));
+    }
+  }
+}
+
+// Many writers race to advance one upload from the same offset: exactly one wins.
+TYPED_TEST_P(MetaStoreConformance, ConcurrentUploadAdvanceIsCompareAndSet) {
+  MetaStore& s = this->store();
+  this->create("app");
+  ASSERT_TRUE(succeeded(s.create_upload(UploadRecord{.id = "u", .repository = "app", .offset = 0,
+                                                     .hash_state = "s0", .started_at_ms = 1,
+                                                     .updated_at_ms = 1})));
+  constexpr int kThreads = 6;
+  constexpr int kRounds = 10;
+  std::atomic<int> wins{0};
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (uint64_t round = 0; round < kRounds; ++round) {
+        // Everyone tries to move round*10 -> round*10+10; losers retry the next round.
+        auto r = s.advance_upload("u", round * 10, round * 10 + 10, "s" + std::to_string(t), 2);
+        if (r) {
+          wins.fetch_add(1);
+        } else {
+          EXPECT_EQ(r.error().code, ErrorCode::kRangeInvalid) << r.error().message;
+          conflicts.fetch_add(1);
+        }
+        // Wait until the round's winner has moved the offset on.
+        for (;;) {
+          auto u = s.get_upload("u");
+          ASSERT_TRUE(succeeded(u));
+          if (u->offset >= round * 10 + 10) break;
+          std::this_thread::yield();
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wins.load(), kRounds);
+  EXPECT_EQ(conflicts.load(), kRounds * (kThreads - 1));
+  EXPECT_EQ(s.get_upload("u")->offset, static_cast<uint64_t>(kRounds * 10));
+}
+
+REGISTER_TYPED_TEST_SUITE_P(MetaStoreConformance, CreateAndGetRepository, ListRepositoriesInByteOrderWithPagination,
+                            DeleteEmptyRepository, DeleteRepositoryWithManifestsNeedsForce, BlobLinks,
+                            PutAndGetManifest, RePutIsIdempotent, TagMoveReportsPreviousTarget,
+                            PutManifestWithUnlinkedBlobWritesNothing, PutIndexChecksChildren, GetUnknownManifest,
+                            ListTagsInByteOrderWithPagination, DeleteManifestRemovesItsTags, DeleteTag, Referrers,
+                            RecordPull, UploadLifecycle, UploadsIdleSince, UnknownRepository,
+                            ConcurrentPushesAndReads, ConcurrentUploadAdvanceIsCompareAndSet);
+
+}  // namespace berth::store

@@ -1,0 +1,891 @@
+#include "store/meta/sqlite/sqlite_meta_store.h"
+
+#include <climits>
+#include <cstdint>
+#include <exception>
+#include <iterator>
+#include <limits>
+#include <stdexcept>
+#include <unordered_map>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include "core/log.h"
+
+namespace berth::store {
+namespace sqlite_detail {
+namespace {
+
+constexpr size_t kMaxIdleReaders = 32;
+
+// Migrations, applied in order inside one BEGIN IMMEDIATE transaction; migration i
+// takes the schema from version i to i + 1 (PRAGMA user_version). Never edit one that
+// has shipped: append a new one.
+//
+// Notes on the shape:
+// - Every table that hangs off a repository cascades from repositories(id), so a
+//   forced repository delete is one DELETE. AUTOINCREMENT so an id is never reused
+//   (later per-repository settings, policies and audit rows may key on it).
+// - blobs is the registry-wide record of content (digest, size, first seen);
+//   repository_blobs says which repository may use it. A blobs row with no
+//   repository_blobs and no manifest_blob_refs row is garbage: the foreign keys on
+//   blobs(digest) stop GC from deleting a row something still references.
+// - manifest_blob_refs and manifest_children keep what each manifest references, for
+//   GC marking and storage accounting; they cascade away with their manifest.
+//   Children carry no foreign key to the child manifest: deleting a manifest that an
+//   index lists is allowed (as in distribution); GC treats listed children as live.
+// - tags cascade from their manifest, which is how delete_manifest removes them.
+// - manifests.content is the last column: it can be 4 MiB on overflow pages, and
+//   SQLite reads a row's columns in order, so queries that do not select it (referrers,
+//   later image listings) never touch those pages.
+// - Times are INTEGER milliseconds since the Unix epoch; TEXT compares bytewise
+//   (BINARY collation), which gives the lexical order the API promises.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE repositories (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  name        TEXT NOT NULL UNIQUE,
+  created_at  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE blobs (
+  digest      TEXT PRIMARY KEY,
+  size        INTEGER NOT NULL CHECK (size >= 0),
+  created_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE repository_blobs (
+  repository_id  INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  digest         TEXT NOT NULL REFERENCES blobs (digest),
+  linked_at      INTEGER NOT NULL,
+  PRIMARY KEY (repository_id, digest)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX repository_blobs_by_digest ON repository_blobs (digest);
+
+CREATE TABLE manifests (
+  repository_id     INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  digest            TEXT NOT NULL,
+  media_type        TEXT NOT NULL,
+  artifact_type     TEXT NOT NULL DEFAULT '',
+  subject_digest    TEXT,
+  size              INTEGER NOT NULL CHECK (size >= 0),
+  annotations_json  TEXT NOT NULL DEFAULT '{}',
+  pushed_at         INTEGER NOT NULL,
+  last_pulled_at    INTEGER,
+  content           BLOB NOT NULL,
+  PRIMARY KEY (repository_id, digest)
+) STRICT;
+CREATE INDEX manifests_by_subject ON manifests (repository_id, subject_digest, digest)
+  WHERE subject_digest IS NOT NULL;
+
+CREATE TABLE manifest_blob_refs (
+  repository_id    INTEGER NOT NULL,
+  manifest_digest  TEXT NOT NULL,
+  blob_digest      TEXT NOT NULL REFERENCES blobs (digest),
+  PRIMARY KEY (repository_id, manifest_digest, blob_digest),
+  FOREIGN KEY (repository_id, manifest_digest) REFERENCES manifests (repository_id, digest) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+CREATE INDEX manifest_blob_refs_by_blob ON manifest_blob_refs (blob_digest);
+
+CREATE TABLE manifest_children (
+  repository_id  INTEGER NOT NULL,
+  parent_digest  TEXT NOT NULL,
+  child_digest   TEXT NOT NULL,
+  PRIMARY KEY (repository_id, parent_digest, child_digest),
+  FOREIGN KEY (repository_id, parent_digest) REFERENCES manifests (repository_id, digest) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+CREATE INDEX manifest_children_by_child ON manifest_children (repository_id, child_digest);
+
+CREATE TABLE tags (
+  repository_id    INTEGER NOT NULL,
+  name             TEXT NOT NULL,
+  manifest_digest  TEXT NOT NULL,
+  updated_at       INTEGER NOT NULL,
+  PRIMARY KEY (repository_id, name),
+  FOREIGN KEY (repository_id, manifest_digest) REFERENCES manifests (repository_id, digest) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+CREATE INDEX tags_by_manifest ON tags (repository_id, manifest_digest);
+
+CREATE TABLE uploads (
+  id             TEXT PRIMARY KEY,
+  repository_id  INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  byte_offset    INTEGER NOT NULL CHECK (byte_offset >= 0),
+  hash_state     BLOB NOT NULL,
+  started_at     INTEGER NOT NULL,
+  updated_at     INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX uploads_by_repository ON uploads (repository_id);
+CREATE INDEX uploads_by_updated_at ON uploads (updated_at);
+)sql",
+};
+static_assert(std::size(kMigrations) == SqliteMetaStore::kSchemaVersion,
+              "kSchemaVersion must equal the number of migrations");
+
+// Statements. Each is prepared once per connection and cached under its address.
+constexpr char kBegin[] = "BEGIN";
+constexpr char kBeginImmediate[] = "BEGIN IMMEDIATE";
+constexpr char kCommit[] = "COMMIT";
+
+constexpr char kRepositoryId[] = "SELECT id FROM repositories WHERE name = ?1";
+constexpr char kInsertRepository[] =
+    "INSERT INTO repositories (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING RETURNING id";
+constexpr char kGetRepository[] = "SELECT id, name, created_at FROM repositories WHERE name = ?1";
+constexpr char kListRepositories[] = "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2";
+constexpr char kRepositoryHasManifests[] = "SELECT EXISTS (SELECT 1 FROM manifests WHERE repository_id = ?1)";
+constexpr char kDeleteRepository[] = "DELETE FROM repositories WHERE id = ?1";
+
+constexpr char kInsertBlob[] =
+    "INSERT INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO NOTHING";
+constexpr char kBlobSize[] = "SELECT size FROM blobs WHERE digest = ?1";
+// A re-link refreshes linked_at, so a later GC grace period counts from the newest push.
+constexpr char kLinkBlob[] =
+    "INSERT INTO repository_blobs (repository_id, digest, linked_at) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (repository_id, digest) DO UPDATE SET linked_at = excluded.linked_at";
+// One statement, so it distinguishes an unknown repository from an unknown blob
+// without a transaction (hot path).
+constexpr char kLinkedBlobSize[] =
+    "SELECT r.id, b.size FROM repositories r "
+    "LEFT JOIN repository_blobs rb ON rb.repository_id = r.id AND rb.digest = ?2 "
+    "LEFT JOIN blobs b ON b.digest = rb.digest "
+    "WHERE r.name = ?1";
+constexpr char kAnyBlobSize[] =
+    "SELECT b.size FROM blobs b WHERE b.digest = ?1 "
+    "AND EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)";
+constexpr char kBlobLinked[] = "SELECT 1 FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2";
+constexpr char kUnlinkBlob[] = "DELETE FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2";
+
+constexpr char kManifestExists[] = "SELECT 1 FROM manifests WHERE repository_id = ?1 AND digest = ?2";
+constexpr char kInsertManifest[] =
+    "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject_digest, size, "
+    "annotations_json, pushed_at, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+    "ON CONFLICT (repository_id, digest) DO NOTHING";
+constexpr char kInsertBlobRef[] =
+    "INSERT INTO manifest_blob_refs (repository_id, manifest_digest, blob_digest) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT DO NOTHING";
+constexpr char kInsertChild[] =
+    "INSERT INTO manifest_children (repository_id, parent_digest, child_digest) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT DO NOTHING";
+constexpr char kTagTarget[] = "SELECT manifest_digest FROM tags WHERE repository_id = ?1 AND name = ?2";
+constexpr char kUpsertTag[] =
+    "INSERT INTO tags (repository_id, name, manifest_digest, updated_at) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (repository_id, name) DO UPDATE SET manifest_digest = excluded.manifest_digest, "
+    "updated_at = excluded.updated_at WHERE tags.manifest_digest <> excluded.manifest_digest";
+// Manifest reads: one statement each (hot path); a NULL manifest column with a
+// repository id means "repository exists, manifest does not".
+constexpr char kGetManifest[] =
+    "SELECT r.id, m.media_type, m.artifact_type, m.subject_digest, m.pushed_at, m.last_pulled_at, m.content "
+    "FROM repositories r "
+    "LEFT JOIN manifests m ON m.repository_id = r.id AND m.digest = ?2 "
+    "WHERE r.name = ?1";
+constexpr char kGetTaggedManifest[] =
+    "SELECT r.id, m.media_type, m.artifact_type, m.subject_digest, m.pushed_at, m.last_pulled_at, m.content, "
+    "m.digest "
+    "FROM repositories r "
+    "LEFT JOIN tags t ON t.repository_id = r.id AND t.name = ?2 "
+    "LEFT JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest "
+    "WHERE r.name = ?1";
+constexpr char kListTags[] = "SELECT name FROM tags WHERE repository_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3";
+constexpr char kDeleteManifest[] = "DELETE FROM manifests WHERE repository_id = ?1 AND digest = ?2";
+constexpr char kDeleteTag[] = "DELETE FROM tags WHERE repository_id = ?1 AND name = ?2";
+constexpr char kReferrers[] =
+    "SELECT digest, media_type, artifact_type, size, annotations_json FROM manifests "
+    "WHERE repository_id = ?1 AND subject_digest = ?2 AND (?3 IS NULL OR artifact_type = ?3) "
+    "ORDER BY digest";
+// max(): two pulls finishing out of order never move the time backwards.
+constexpr char kRecordPull[] =
+    "UPDATE manifests SET last_pulled_at = max(coalesce(last_pulled_at, ?3), ?3) "
+    "WHERE repository_id = ?1 AND digest = ?2";
+
+constexpr char kInsertUpload[] =
+    "INSERT INTO uploads (id, repository_id, byte_offset, hash_state, started_at, updated_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING";
+constexpr char kGetUpload[] =
+    "SELECT u.id, r.name, u.byte_offset, u.hash_state, u.started_at, u.updated_at "
+    "FROM uploads u JOIN repositories r ON r.id = u.repository_id WHERE u.id = ?1";
+constexpr char kAdvanceUpload[] =
+    "UPDATE uploads SET byte_offset = ?3, hash_state = ?4, updated_at = ?5 WHERE id = ?1 AND byte_offset = ?2";
+constexpr char kUploadOffset[] = "SELECT byte_offset FROM uploads WHERE id = ?1";
+constexpr char kDeleteUpload[] = "DELETE FROM uploads WHERE id = ?1";
+constexpr char kUploadsIdleSince[] =
+    "SELECT u.id, r.name, u.byte_offset, u.hash_state, u.started_at, u.updated_at "
+    "FROM uploads u JOIN repositories r ON r.id = u.repository_id WHERE u.updated_at < ?1 "
+    "ORDER BY u.updated_at, u.id";
+
+// A stored row that breaks an invariant this code keeps (a digest that does not
+// parse, a negative size): a bug or a hand-edited file, reported as kInternal.
+class CorruptRow : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace
+
+enum class Role { kWriter, kPullWriter, kReader };
+
+class Connection {
+ public:
+  Connection(const std::string& path, Role role, int busy_timeout_ms) : db_(path, flags(role), busy_timeout_ms) {
+    // Per-connection settings; none of them may run inside a transaction.
+    db_.exec("PRAGMA foreign_keys = ON");
+    if (role == Role::kWriter) db_.exec("PRAGMA synchronous = FULL");
+    if (role == Role::kPullWriter) db_.exec("PRAGMA synchronous = NORMAL");
+    if (role != Role::kReader) db_.exec("PRAGMA journal_size_limit = 67108864");  // trim the WAL after checkpoints
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  SQLite::Database& db() { return db_; }
+
+  // The cached statement for `sql`, reset and ready to bind.
+  SQLite::Statement& statement(const char* sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) it = cache_.emplace(sql, std::make_unique<SQLite::Statement>(db_, sql)).first;
+    it->second->tryReset();
+    return *it->second;
+  }
+
+  bool in_transaction() const { return sqlite3_get_autocommit(db_.getHandle()) == 0; }
+
+  // Returns false when the connection is still inside a transaction afterwards.
+  bool rollback_quietly() noexcept {
+    if (!in_transaction()) return true;
+    // An error may have left a statement mid-step; ROLLBACK needs none pending.
+    for (auto& [sql, stmt] : cache_) stmt->tryReset();
+    sqlite3_exec(db_.getHandle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    return !in_transaction();
+  }
+
+ private:
+  static int flags(Role role) {
+    // NOMUTEX: each connection is used by one thread at a time (the pool and the
+    // write mutex hand it over), so SQLite's per-connection mutex is pure overhead.
+    if (role == Role::kReader) return SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX;
+    return SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX;
+  }
+
+  SQLite::Database db_;
+  // Declared after db_, so destroyed first: a handle cannot close with statements open.
+  std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> cache_;
+};
+
+namespace {
+
+// Borrows a cached statement for one execution and resets it afterwards, so no
+// half-stepped SELECT keeps a read snapshot (and the WAL) pinned.
+class Stmt {
+ public:
+  Stmt(Connection& connection, const char* sql) : s_(connection.statement(sql)) {}
+  ~Stmt() { s_.tryReset(); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int index, int64_t value) {
+    s_.bind(index, value);
+    return *this;
+  }
+  Stmt& bind(int index, const std::string& text) {
+    s_.bind(index, text);
+    return *this;
+  }
+  Stmt& bind(int index, const Digest& digest) { return bind(index, digest.str()); }
+  Stmt& bind_null(int index) {
+    s_.bind(index);
+    return *this;
+  }
+  Stmt& bind_blob(int index, const std::string& bytes) {
+    if (bytes.size() > static_cast<size_t>(INT_MAX)) throw CorruptRow("value too large for a blob column");
+    s_.bind(index, bytes.data(), static_cast<int>(bytes.size()));
+    return *this;
+  }
+
+  bool step() { return s_.executeStep(); }
+  int exec() { return s_.exec(); }  // rows changed
+
+  bool is_null(int column) const { return s_.getColumn(column).isNull(); }
+  int64_t int64(int column) const { return s_.getColumn(column).getInt64(); }
+  std::string text(int column) const { return s_.getColumn(column).getString(); }
+  std::string bytes(int column) const {
+    const SQLite::Column c = s_.getColumn(column);
+    const void* data = c.getBlob();  // before getBytes(), as SQLite asks
+    const int size = c.getBytes();
+    return size > 0 ? std::string(static_cast<const char*>(data), static_cast<size_t>(size)) : std::string();
+  }
+  Digest digest(int column) const {
+    auto parsed = Digest::parse(text(column));
+    if (!parsed) throw CorruptRow("stored digest does not parse");
+    return std::move(*parsed);
+  }
+  uint64_t size(int column) const {
+    const int64_t value = int64(column);
+    if (value < 0) throw CorruptRow("stored size is negative");
+    return static_cast<uint64_t>(value);
+  }
+
+ private:
+  SQLite::Statement& s_;
+};
+
+// One transaction on a connection; rolled back unless committed.
+class Transaction {
+ public:
+  Transaction(Connection& connection, const char* begin) : connection_(connection) {
+    Stmt(connection_, begin).exec();
+  }
+  ~Transaction() {
+    if (!committed_) connection_.rollback_quietly();
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void commit() {
+    Stmt(connection_, kCommit).exec();
+    committed_ = true;
+  }
+
+ private:
+  Connection& connection_;
+  bool committed_ = false;
+};
+
+int64_t to_sql(uint64_t value, const char* what) {
+  if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    throw std::out_of_range(what);
+  }
+  return static_cast<int64_t>(value);
+}
+
+int64_t sql_limit(size_t limit) {
+  return limit > static_cast<size_t>(std::numeric_limits<int64_t>::max()) ? std::numeric_limits<int64_t>::max()
+                                                                           : static_cast<int64_t>(limit);
+}
+
+tl::unexpected<Error> name_unknown(const std::string& repository) {
+  return fail(ErrorCode::kNameUnknown, "repository '" + repository + "' does not exist");
+}
+
+tl::unexpected<Error> manifest_unknown(const std::string& repository, const std::string& reference) {
+  return fail(ErrorCode::kManifestUnknown, "manifest '" + reference + "' is not in repository '" + repository + "'");
+}
+
+tl::unexpected<Error> upload_unknown() {
+  return fail(ErrorCode::kBlobUploadUnknown, "upload session does not exist (it may have expired or completed)");
+}
+
+Result<int64_t> require_repository(Connection& c, const std::string& name) {
+  Stmt s(c, kRepositoryId);
+  s.bind(1, name);
+  if (!s.step()) return name_unknown(name);
+  return s.int64(0);
+}
+
+ManifestRecord manifest_row(const Stmt& s, Digest digest) {
+  // Columns: 0 repository id, 1 media_type, 2 artifact_type, 3 subject, 4 pushed_at,
+  // 5 last_pulled_at, 6 content.
+  return ManifestRecord{
+      .digest = std::move(digest),
+      .media_type = s.text(1),
+      .artifact_type = s.text(2),
+      .subject = s.is_null(3) ? std::nullopt : std::optional<Digest>(s.digest(3)),
+      .content = s.bytes(6),
+      .pushed_at_ms = s.int64(4),
+      .last_pulled_at_ms = s.is_null(5) ? std::nullopt : std::optional<int64_t>(s.int64(5)),
+  };
+}
+
+UploadRecord upload_row(const Stmt& s) {
+  UploadRecord record;
+  record.id = s.text(0);
+  record.repository = s.text(1);
+  record.offset = s.size(2);
+  record.hash_state = s.bytes(3);
+  record.started_at_ms = s.int64(4);
+  record.updated_at_ms = s.int64(5);
+  return record;
+}
+
+tl::unexpected<Error> database_failure(spdlog::logger& log, const char* what, const SQLite::Exception& e) {
+  const int code = e.getErrorCode();
+  log.warn("metadata {}: {} (sqlite code {}, extended {})", what, e.what(), code, e.getExtendedErrorCode());
+  // SQLite's own text for the primary code is generic ("database is locked"); the
+  // exception text can carry SQL and is only logged.
+  const int primary = code & 0xff;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+    return fail(ErrorCode::kUnavailable, "the metadata database is busy; retry the request");
+  }
+  if (primary == SQLITE_FULL) {
+    return fail(ErrorCode::kUnavailable, "the metadata database is out of disk space");
+  }
+  if (code < 0) return fail(ErrorCode::kInternal, "metadata database error");
+  return fail(ErrorCode::kInternal, std::string("metadata database error: ") + sqlite3_errstr(code));
+}
+
+tl::unexpected<Error> internal_failure(spdlog::logger& log, const char* what, const std::exception& e) {
+  log.error("metadata {}: {}", what, e.what());
+  return fail(ErrorCode::kInternal, "internal metadata store error");
+}
+
+Result<void> migrate(Connection& c, spdlog::logger& log) {
+  Transaction tx(c, kBeginImmediate);  // two processes opening at once migrate one after the other
+  const int current = c.db().execAndGet("PRAGMA user_version").getInt();
+  if (current > SqliteMetaStore::kSchemaVersion) {
+    return fail(ErrorCode::kUnavailable, "the metadata database was written by a newer berth (schema version " +
+                                             std::to_string(current) + ", this build knows up to " +
+                                             std::to_string(SqliteMetaStore::kSchemaVersion) + "); upgrade berth");
+  }
+  if (current < 0) return fail(ErrorCode::kInternal, "the metadata database has an invalid schema version");
+  if (current == SqliteMetaStore::kSchemaVersion) return {};
+  for (int version = current; version < SqliteMetaStore::kSchemaVersion; ++version) {
+    c.db().exec(kMigrations[version]);
+  }
+  c.db().exec("PRAGMA user_version = " + std::to_string(SqliteMetaStore::kSchemaVersion));
+  {
+    // A migration that rebuilds a table must not leave dangling references behind.
+    SQLite::Statement check(c.db(), "PRAGMA foreign_key_check");
+    if (check.executeStep()) {
+      return fail(ErrorCode::kInternal, "metadata schema migration left inconsistent references");
+    }
+  }
+  tx.commit();
+  log.info("metadata schema migrated from version {} to {}", current, SqliteMetaStore::kSchemaVersion);
+  return {};
+}
+
+}  // namespace
+}  // namespace sqlite_detail
+
+using sqlite_detail::Role;
+using sqlite_detail::Stmt;
+using sqlite_detail::Transaction;
+
+// A read connection borrowed from the pool for one call.
+class SqliteMetaStore::ReadLease {
+ public:
+  explicit ReadLease(SqliteMetaStore& store) : store_(store), connection_(store.acquire_reader()) {}
+  ~ReadLease() { store_.release_reader(std::move(connection_)); }
+  ReadLease(const ReadLease&) = delete;
+  ReadLease& operator=(const ReadLease&) = delete;
+  Connection& connection() { return *connection_; }
+
+ private:
+  SqliteMetaStore& store_;
+  std::unique_ptr<Connection> connection_;
+};
+
+SqliteMetaStore::SqliteMetaStore(std::string path, const Options& options)
+    : path_(std::move(path)), options_(options), log_(log::get("store.meta")) {}
+
+SqliteMetaStore::~SqliteMetaStore() = default;
+
+Result<std::unique_ptr<SqliteMetaStore>> SqliteMetaStore::open(const std::string& path) {
+  return open(path, Options{});
+}
+
+Result<std::unique_ptr<SqliteMetaStore>> SqliteMetaStore::open(const std::string& path, const Options& options) {
+  auto log = log::get("store.meta");
+  try {
+    std::unique_ptr<SqliteMetaStore> store(new SqliteMetaStore(path, options));
+    store->writer_ = std::make_unique<Connection>(path, Role::kWriter, options.busy_timeout_ms);
+    // Persistent in the file; every later connection (and process) uses WAL too.
+    const std::string mode = store->writer_->db().execAndGet("PRAGMA journal_mode = WAL").getString();
+    if (mode != "wal") {
+      return fail(ErrorCode::kInternal, "the metadata database cannot use write-ahead logging on this file system");
+    }
+    BERTH_TRY_VOID(sqlite_detail::migrate(*store->writer_, *log));
+    store->pull_writer_ = std::make_unique<Connection>(path, Role::kPullWriter, options.busy_timeout_ms);
+    // Open one reader now, so a problem shows at startup rather than on a request.
+    store->release_reader(store->acquire_reader());
+    return store;
+  } catch (const SQLite::Exception& e) {
+    return sqlite_detail::database_failure(*log, "open", e);
+  } catch (const std::exception& e) {
+    return sqlite_detail::internal_failure(*log, "open", e);
+  }
+}
+
+std::unique_ptr<SqliteMetaStore::Connection> SqliteMetaStore::acquire_reader() {
+  {
+    std::lock_guard lock(pool_mu_);
+    if (!idle_readers_.empty()) {
+      auto connection = std::move(idle_readers_.back());  // LIFO: the warmest statement cache
+      idle_readers_.pop_back();
+      return connection;
+    }
+  }
+  return std::make_unique<Connection>(path_, Role::kReader, options_.busy_timeout_ms);  // opened outside the lock
+}
+
+void SqliteMetaStore::release_reader(std::unique_ptr<Connection> connection) noexcept {
+  if (!connection || !connection->rollback_quietly()) return;  // a stuck one is closed, not reused
+  try {
+    std::lock_guard lock(pool_mu_);
+    if (idle_readers_.size() < sqlite_detail::kMaxIdleReaders) {
+      idle_readers_.push_back(std::move(connection));
+      return;
+    }
+  } catch (...) {
+    // Could not keep it: closing it below is correct too.
+  }
+  // Beyond the idle cap: `connection` closes here, outside the lock.
+}
+
+template <class Body>
+auto SqliteMetaStore::read(const char* what, Body&& body) -> decltype(body(std::declval<Connection&>())) {
+  try {
+    ReadLease lease(*this);
+    return body(lease.connection());
+  } catch (const SQLite::Exception& e) {
+    return sqlite_detail::database_failure(*log_, what, e);
+  } catch (const std::exception& e) {
+    return sqlite_detail::internal_failure(*log_, what, e);
+  }
+}
+
+template <class Body>
+auto SqliteMetaStore::write(const char* what, Body&& body, Durability durability)
+    -> decltype(body(std::declval<Connection&>())) {
+  try {
+    std::lock_guard lock(write_mu_);
+    std::unique_ptr<Connection>& slot = durability == Durability::kFull ? writer_ : pull_writer_;
+    if (!slot->rollback_quietly()) {
+      // A failed rollback left the handle inside a transaction; closing it rolls back.
+      slot = std::make_unique<Connection>(path_, durability == Durability::kFull ? Role::kWriter : Role::kPullWriter,
+                                          options_.busy_timeout_ms);
+    }
+    Transaction tx(*slot, sqlite_detail::kBeginImmediate);
+    auto result = body(*slot);
+    if (result) tx.commit();
+    return result;
+  } catch (const SQLite::Exception& e) {
+    return sqlite_detail::database_failure(*log_, what, e);
+  } catch (const std::exception& e) {
+    return sqlite_detail::internal_failure(*log_, what, e);
+  }
+}
+
+// ---- repositories ----
+
+Result<Repository> SqliteMetaStore::create_repository(const std::string& name, int64_t now_ms) {
+  return write("create_repository", [&](Connection& c) -> Result<Repository> {
+    Stmt s(c, sqlite_detail::kInsertRepository);
+    s.bind(1, name).bind(2, now_ms);
+    if (!s.step()) return fail(ErrorCode::kRepositoryExists, "repository '" + name + "' already exists");
+    return Repository{.id = s.int64(0), .name = name, .created_at_ms = now_ms};
+  });
+}
+
+Result<Repository> SqliteMetaStore::get_repository(const std::string& name) {
+  return read("get_repository", [&](Connection& c) -> Result<Repository> {
+    Stmt s(c, sqlite_detail::kGetRepository);
+    s.bind(1, name);
+    if (!s.step()) return sqlite_detail::name_unknown(name);
+    return Repository{.id = s.int64(0), .name = s.text(1), .created_at_ms = s.int64(2)};
+  });
+}
+
+Result<std::vector<std::string>> SqliteMetaStore::list_repositories(const std::string& after, size_t limit) {
+  return read("list_repositories", [&](Connection& c) -> Result<std::vector<std::string>> {
+    std::vector<std::string> names;
+    Stmt s(c, sqlite_detail::kListRepositories);
+    s.bind(1, after).bind(2, sqlite_detail::sql_limit(limit));
+    while (s.step()) names.push_back(s.text(0));
+    return names;
+  });
+}
+
+Result<void> SqliteMetaStore::delete_repository(const std::string& name, bool force) {
+  return write("delete_repository", [&](Connection& c) -> Result<void> {
+    BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, name));
+    if (!force) {
+      Stmt s(c, sqlite_detail::kRepositoryHasManifests);
+      s.bind(1, repository_id);
+      if (s.step() && s.int64(0) != 0) {
+        return fail(ErrorCode::kRepositoryNotEmpty,
+                    "repository '" + name + "' still holds images; delete them first or force the delete");
+      }
+    }
+    // Cascades to blob links, manifests (and their tags and references) and uploads.
+    Stmt(c, sqlite_detail::kDeleteRepository).bind(1, repository_id).exec();
+    return {};
+  });
+}
+
+// ---- blobs ----
+
+Result<void> SqliteMetaStore::link_blob(const std::string& repository, const Digest& digest, uint64_t size,
+                                        int64_t now_ms) {
+  return write("link_blob", [&](Connection& c) -> Result<void> {
+    BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, repository));
+    const int64_t sql_size = sqlite_detail::to_sql(size, "blob size out of range");
+    Stmt(c, sqlite_detail::kInsertBlob).bind(1, digest).bind(2, sql_size).bind(3, now_ms).exec();
+    {
+      Stmt s(c, sqlite_detail::kBlobSize);
+      s.bind(1, digest);
+      if (!s.step()) throw sqlite_detail::CorruptRow("blob row missing after insert");
+      if (s.size(0) != size) {
+        // Same digest, other length: impossible for honest content, so a caller bug.
+        return fail(ErrorCode::kSizeInvalid, "blob " + digest.str() + " is recorded with size " +
+                                                 std::to_string(s.size(0)) + ", not " + std::to_string(size));
+      }
+    }
+    Stmt(c, sqlite_detail::kLinkBlob).bind(1, repository_id).bind(2, digest).bind(3, now_ms).exec();
+    return {};
+  });
+}
+
+Result<uint64_t> SqliteMetaStore::linked_blob_size(const std::string& repository, const Digest& digest) {
+  return read("linked_blob_size", [&](Connection& c) -> Result<uint64_t> {
+    Stmt s(c, sqlite_detail::kLinkedBlobSize);
+    s.bind(1, repository).bind(2, digest);
+    if (!s.step()) return sqlite_detail::name_unknown(repository);
+    if (s.is_null(1)) {
+      return fail(ErrorCode::kBlobUnknown, "blob " + digest.str() + " is not in repository '" + repository + "'");
+    }
+    return s.size(1);
+  });
+}
+
+Result<uint64_t> SqliteMetaStore::any_blob_size(const Digest& digest) {
+  return read("any_blob_size", [&](Connection& c) -> Result<uint64_t> {
+    Stmt s(c, sqlite_detail::kAnyBlobSize);
+    s.bind(1, digest);
+    if (!s.step()) return fail(ErrorCode::kBlobUnknown, "blob " + digest.str() + " is not in any repository");
+    return s.size(0);
+  });
+}
+
+Result<void> SqliteMetaStore::unlink_blob(const std::string& repository, const Digest& digest) {
+  return write("unlink_blob", [&](Connection& c) -> Result<void> {
+    BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, repository));
+    // The blobs row stays: GC removes it with the bytes once nothing references it.
+    if (Stmt(c, sqlite_detail::kUnlinkBlob).bind(1, repository_id).bind(2, digest).exec() == 0) {
+      return fail(ErrorCode::kBlobUnknown, "blob " + digest.str() + " is not in repository '" + repository + "'");
+    }
+    return {};
+  });
+}
+
+// ---- manifests ----
+
+Result<PutManifestOutcome> SqliteMetaStore::put_manifest(const std::string& repository, const NewManifest& manifest,
+                                                         int64_t now_ms) {
+  return write("put_manifest", [&](Connection& c) -> Result<PutManifestOutcome> {
+    BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, repository));
+    // Checked on every put, re-puts included: a blob may have been unlinked since.
+    for (const Digest& blob : manifest.blobs) {
+      Stmt s(c, sqlite_detail::kBlobLinked);
+      s.bind(1, repository_id).bind(2, blob);
+      if (!s.step()) {
+        return fail(ErrorCode::kManifestBlobUnknown,
+                    "manifest references blob " + blob.str() + ", which is not in repository '" + repository + "'");
+      }
+    }
+    for (const Digest& child : manifest.children) {
+      Stmt s(c, sqlite_detail::kManifestExists);
+      s.bind(1, repository_id).bind(2, child);
+      if (!s.step()) {
+        return fail(ErrorCode::kManifestBlobUnknown, "index references manifest " + child.str() +
+                                                         ", which is not in repository '" + repository + "'");
+      }
+    }
+
+    PutManifestOutcome outcome;
+    {
+      // An existing manifest keeps its row as first pushed (same digest, same bytes).
+      Stmt s(c, sqlite_detail::kInsertManifest);
+      s.bind(1, repository_id)
+          .bind(2, manifest.digest)
+          .bind(3, manifest.media_type)
+          .bind(4, manifest.artifact_type)
+          .bind(6, static_cast<int64_t>(manifest.content.size()))
+          .bind(7, manifest.annotations_json)
+          .bind(8, now_ms)
+          .bind_blob(9, manifest.content);
+      if (manifest.subject) {
+        s.bind(5, *manifest.subject);
+      } else {
+        s.bind_null(5);
+      }
+      outcome.created = s.exec() == 1;
+    }
+    if (outcome.created) {
+      for (const Digest& blob : manifest.blobs) {
+        Stmt(c, sqlite_detail::kInsertBlobRef).bind(1, repository_id).bind(2, manifest.digest).bind(3, blob).exec();
+      }
+      for (const Digest& child : manifest.children) {
+        Stmt(c, sqlite_detail::kInsertChild).bind(1, repository_id).bind(2, manifest.digest).bind(3, child).exec();
+      }
+    }
+
+    if (manifest.tag) {
+      {
+        Stmt s(c, sqlite_detail::kTagTarget);
+        s.bind(1, repository_id).bind(2, *manifest.tag);
+        if (s.step() && s.text(0) != manifest.digest.str()) outcome.previous_tag_target = s.digest(0);
+      }
+      Stmt(c, sqlite_detail::kUpsertTag)
+          .bind(1, repository_id)
+          .bind(2, *manifest.tag)
+          .bind(3, manifest.digest)
+          .bind(4, now_ms)
+          .exec();
+    }
+    return outcome;
+  });
+}
+
+Result<ManifestRecord> SqliteMetaStore::get_manifest(const std::string& repository, const Digest& digest) {
+  return read("get_manifest", [&](Connection& c) -> Result<ManifestRecord> {
+    Stmt s(c, sqlite_detail::kGetManifest);
+    s.bind(1, repository).bind(2, digest);
+    if (!s.step()) return sqlite_detail::name_unknown(repository);
+    if (s.is_null(1)) return sqlite_detail::manifest_unknown(repository, digest.str());
+    return sqlite_detail::manifest_row(s, digest);
+  });
+}
+
+Result<ManifestRecord> SqliteMetaStore::get_tagged_manifest(const std::string& repository, const std::string& tag) {
+  return read("get_tagged_manifest", [&](Connection& c) -> Result<ManifestRecord> {
+    Stmt s(c, sqlite_detail::kGetTaggedManifest);
+    s.bind(1, repository).bind(2, tag);
+    if (!s.step()) return sqlite_detail::name_unknown(repository);
+    if (s.is_null(1)) return sqlite_detail::manifest_unknown(repository, tag);
+    return sqlite_detail::manifest_row(s, s.digest(7));
+  });
+}
+
+Result<std::vector<std::string>> SqliteMetaStore::list_tags(const std::string& repository, const std::string& after,
+                                                            size_t limit) {
+  return read("list_tags", [&](Connection& c) -> Result<std::vector<std::string>> {
+    Transaction snapshot(c, sqlite_detail::kBegin);  // the repository check and the list see one state
+    BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, repository));
+    std::vector<std::string> tags;
+    Stmt s(c, sqlite_detail::kListTags);
+    s.bind(1, repository_id).bind(2, after).bind(3, sqlite_detail::sql_limit(limit));
+    while (s.step()) tags.push_back(s.text(0));
+    return tags;
+  });
+}
+
+Result<void> SqliteMetaStore::delete_manifest(const std::string& repository, const Digest& digest) {
+  return write("delete_manifest", [&](Connection& c) -> Result<void> {
+    BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, repository));
+    // Cascades to its tags, blob references and child references.
+    if (Stmt(c, sqlite_detail::kDeleteManifest).bind(1, repository_id).bind(2, digest).exec() == 0) {
+      return sqlite_detail::manifest_unknown(repository, digest.str());
+    }
+    return {};
+  });
+}
+
+Result<void> SqliteMetaStore::delete_tag(const std::string& repository, const std::string& tag) {
+  return write("delete_tag", [&](Connection& c) -> Result<void> {
+    BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, repository));
+    if (Stmt(c, sqlite_detail::kDeleteTag).bind(1, repository_id).bind(2, tag).exec() == 0) {
+      return sqlite_detail::manifest_unknown(repository, tag);
+    }
+    return {};
+  });
+}
+
+Result<std::vector<Referrer>> SqliteMetaStore::referrers(const std::string& repository, const Digest& subject,
+                                                         const std::optional<std::string>& artifact_type) {
+  return read("referrers", [&](Connection& c) -> Result<std::vector<Referrer>> {
+    Transaction snapshot(c, sqlite_detail::kBegin);
+    BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, repository));
+    Stmt s(c, sqlite_detail::kReferrers);
+    s.bind(1, repository_id).bind(2, subject);
+    if (artifact_type) {
+      s.bind(3, *artifact_type);
+    } else {
+      s.bind_null(3);
+    }
+    std::vector<Referrer> out;
+    while (s.step()) {
+      out.push_back(Referrer{.digest = s.digest(0),
+                             .media_type = s.text(1),
+                             .artifact_type = s.text(2),
+                             .size = s.int64(3),
+                             .annotations_json = s.text(4)});
+    }
+    return out;
+  });
+}
+
+Result<void> SqliteMetaStore::record_pull(const std::string& repository, const Digest& digest, int64_t now_ms) {
+  return write(
+      "record_pull",
+      [&](Connection& c) -> Result<void> {
+        BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, repository));
+        if (Stmt(c, sqlite_detail::kRecordPull).bind(1, repository_id).bind(2, digest).bind(3, now_ms).exec() == 0) {
+          return sqlite_detail::manifest_unknown(repository, digest.str());
+        }
+        return {};
+      },
+      Durability::kNormal);
+}
+
+// ---- uploads ----
+
+Result<void> SqliteMetaStore::create_upload(const UploadRecord& upload) {
+  return write("create_upload", [&](Connection& c) -> Result<void> {
+    BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, upload.repository));
+    const int changed = Stmt(c, sqlite_detail::kInsertUpload)
+                            .bind(1, upload.id)
+                            .bind(2, repository_id)
+                            .bind(3, sqlite_detail::to_sql(upload.offset, "upload offset out of range"))
+                            .bind_blob(4, upload.hash_state)
+                            .bind(5, upload.started_at_ms)
+                            .bind(6, upload.updated_at_ms)
+                            .exec();
+    if (changed == 0) return fail(ErrorCode::kBlobUploadInvalid, "an upload session with this id already exists");
+    return {};
+  });
+}
+
+Result<UploadRecord> SqliteMetaStore::get_upload(const std::string& id) {
+  return read("get_upload", [&](Connection& c) -> Result<UploadRecord> {
+    Stmt s(c, sqlite_detail::kGetUpload);
+    s.bind(1, id);
+    if (!s.step()) return sqlite_detail::upload_unknown();
+    return sqlite_detail::upload_row(s);
+  });
+}
+
+Result<void> SqliteMetaStore::advance_upload(const std::string& id, uint64_t expected_offset, uint64_t new_offset,
+                                             const std::string& hash_state, int64_t now_ms) {
+  return write("advance_upload", [&](Connection& c) -> Result<void> {
+    const int changed = Stmt(c, sqlite_detail::kAdvanceUpload)
+                            .bind(1, id)
+                            .bind(2, sqlite_detail::to_sql(expected_offset, "upload offset out of range"))
+                            .bind(3, sqlite_detail::to_sql(new_offset, "upload offset out of range"))
+                            .bind_blob(4, hash_state)
+                            .bind(5, now_ms)
+                            .exec();
+    if (changed == 1) return {};
+    Stmt s(c, sqlite_detail::kUploadOffset);
+    s.bind(1, id);
+    if (!s.step()) return sqlite_detail::upload_unknown();
+    return fail(ErrorCode::kRangeInvalid, "upload is at offset " + std::to_string(s.size(0)) + ", not " +
+                                              std::to_string(expected_offset) + "; resume from there");
+  });
+}
+
+Result<void> SqliteMetaStore::delete_upload(const std::string& id) {
+  return write("delete_upload", [&](Connection& c) -> Result<void> {
+    if (Stmt(c, sqlite_detail::kDeleteUpload).bind(1, id).exec() == 0) return sqlite_detail::upload_unknown();
+    return {};
+  });
+}
+
+Result<std::vector<UploadRecord>> SqliteMetaStore::uploads_idle_since(int64_t before_ms) {
+  return read("uploads_idle_since", [&](Connection& c) -> Result<std::vector<UploadRecord>> {
+    std::vector<UploadRecord> out;
+    Stmt s(c, sqlite_detail::kUploadsIdleSince);
+    s.bind(1, before_ms);
+    while (s.step()) out.push_back(sqlite_detail::upload_row(s));
+    return out;
+  });
+}
+
+}  // namespace berth::store

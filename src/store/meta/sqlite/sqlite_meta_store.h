@@ -1,0 +1,118 @@
+// MetaStore on an embedded SQLite file (the one-machine default). Owns the schema and
+// its migrations; knows nothing of blob bytes.
+//
+// Threading: WAL mode, so readers never wait for the writer. Reads borrow a read-only
+// connection from a small pool (one per concurrently reading thread, kept warm with
+// their prepared statements); writes take one write connection under a mutex and run
+// in BEGIN IMMEDIATE transactions. Other processes (`berth repo create` while the
+// server runs) take SQLite's file lock, and busy_timeout makes both sides wait for it.
+//
+// Durability: synchronous=FULL, so a push that was acknowledged survives a power cut.
+// Only record_pull commits with synchronous=NORMAL, on a second write connection: in
+// WAL mode that may lose the newest pull times on power loss, never corrupt the file,
+// and the next FULL commit makes them durable too.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/meta/meta_store.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace berth::store {
+
+namespace sqlite_detail {
+class Connection;  // one sqlite3 handle and its cached prepared statements (in the .cpp)
+}
+
+class SqliteMetaStore final : public MetaStore {
+ public:
+  // The schema version this build writes (PRAGMA user_version after open()).
+  static constexpr int kSchemaVersion = 1;
+
+  struct Options {
+    // How long a write waits for another process's write (SQLite's file lock) before
+    // failing with kUnavailable. Writers in this process queue on a mutex instead.
+    int busy_timeout_ms = 5000;
+  };
+
+  // Opens or creates the database file at `path` and brings its schema up to date.
+  // kUnavailable when another process holds the file locked for too long, or when
+  // the file was written by a newer berth; kInternal for anything else.
+  [[nodiscard]] static Result<std::unique_ptr<SqliteMetaStore>> open(const std::string& path);
+  [[nodiscard]] static Result<std::unique_ptr<SqliteMetaStore>> open(const std::string& path,
+                                                                     const Options& options);
+
+  // No call may be in flight when the store is destroyed.
+  ~SqliteMetaStore() override;
+  SqliteMetaStore(const SqliteMetaStore&) = delete;
+  SqliteMetaStore& operator=(const SqliteMetaStore&) = delete;
+
+  [[nodiscard]] Result<Repository> create_repository(const std::string& name, int64_t now_ms) override;
+  [[nodiscard]] Result<Repository> get_repository(const std::string& name) override;
+  [[nodiscard]] Result<std::vector<std::string>> list_repositories(const std::string& after, size_t limit) override;
+  [[nodiscard]] Result<void> delete_repository(const std::string& name, bool force) override;
+
+  [[nodiscard]] Result<void> link_blob(const std::string& repository, const Digest& digest, uint64_t size,
+                                       int64_t now_ms) override;
+  [[nodiscard]] Result<uint64_t> linked_blob_size(const std::string& repository, const Digest& digest) override;
+  [[nodiscard]] Result<uint64_t> any_blob_size(const Digest& digest) override;
+  [[nodiscard]] Result<void> unlink_blob(const std::string& repository, const Digest& digest) override;
+
+  [[nodiscard]] Result<PutManifestOutcome> put_manifest(const std::string& repository, const NewManifest& manifest,
+                                                        int64_t now_ms) override;
+  [[nodiscard]] Result<ManifestRecord> get_manifest(const std::string& repository, const Digest& digest) override;
+  [[nodiscard]] Result<ManifestRecord> get_tagged_manifest(const std::string& repository,
+                                                           const std::string& tag) override;
+  [[nodiscard]] Result<std::vector<std::string>> list_tags(const std::string& repository, const std::string& after,
+                                                           size_t limit) override;
+  [[nodiscard]] Result<void> delete_manifest(const std::string& repository, const Digest& digest) override;
+  [[nodiscard]] Result<void> delete_tag(const std::string& repository, const std::string& tag) override;
+  [[nodiscard]] Result<std::vector<Referrer>> referrers(const std::string& repository, const Digest& subject,
+                                                        const std::optional<std::string>& artifact_type) override;
+  [[nodiscard]] Result<void> record_pull(const std::string& repository, const Digest& digest, int64_t now_ms) override;
+
+  [[nodiscard]] Result<void> create_upload(const UploadRecord& upload) override;
+  [[nodiscard]] Result<UploadRecord> get_upload(const std::string& id) override;
+  [[nodiscard]] Result<void> advance_upload(const std::string& id, uint64_t expected_offset, uint64_t new_offset,
+                                            const std::string& hash_state, int64_t now_ms) override;
+  [[nodiscard]] Result<void> delete_upload(const std::string& id) override;
+  [[nodiscard]] Result<std::vector<UploadRecord>> uploads_idle_since(int64_t before_ms) override;
+
+ private:
+  using Connection = sqlite_detail::Connection;
+  class ReadLease;  // a pooled read connection, returned on destruction
+  enum class Durability { kFull, kNormal };
+
+  SqliteMetaStore(std::string path, const Options& options);
+
+  // Run `body(Connection&)` -> Result<T> on a pooled reader, or in one write
+  // transaction (committed only when body succeeds). Every exception becomes an Error.
+  template <class Body>
+  auto read(const char* what, Body&& body) -> decltype(body(std::declval<Connection&>()));
+  template <class Body>
+  auto write(const char* what, Body&& body, Durability durability = Durability::kFull)
+      -> decltype(body(std::declval<Connection&>()));
+
+  std::unique_ptr<Connection> acquire_reader();
+  void release_reader(std::unique_ptr<Connection> connection) noexcept;
+
+  const std::string path_;
+  const Options options_;
+  std::shared_ptr<spdlog::logger> log_;
+
+  std::mutex write_mu_;                    // guards both write connections
+  std::unique_ptr<Connection> writer_;     // synchronous=FULL
+  std::unique_ptr<Connection> pull_writer_;  // synchronous=NORMAL, record_pull only
+
+  std::mutex pool_mu_;                     // held only to pop or push a connection
+  std::vector<std::unique_ptr<Connection>> idle_readers_;
+};
+
+}  // namespace berth::store
