@@ -1,1 +1,75 @@
-int main() { return 0; }
+// berth: a self-hosted container image registry that speaks OCI distribution and ECR.
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "app/serve.h"
+#include "app/wiring.h"
+#include "core/log.h"
+
+int main(int argc, char** argv) {
+  using namespace berth;
+  CLI::App cli{"berth: a self-hosted container image registry (OCI distribution + Amazon ECR API)"};
+  cli.require_subcommand(1);
+  std::string log_level = "info";
+  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
+
+  app::ServeOptions serve;
+  auto* serve_cmd = cli.add_subcommand("serve", "Run the registry");
+  serve_cmd->add_option("--data-dir", serve.registry.data_dir, "Data directory")->capture_default_str();
+  serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0 picks a free one)")
+      ->capture_default_str();
+  serve_cmd->add_flag("--create-on-push", serve.registry.create_on_push,
+                      "Create a repository on its first push instead of answering NAME_UNKNOWN");
+  serve_cmd->add_option("--ready-file", serve.ready_file, "Write HOST:PORT to this file once ready");
+  serve_cmd->add_option("--threads", serve.http.threads, "I/O threads (default: one per core)");
+  serve_cmd->add_option("--header-timeout", serve.http.header_timeout,
+                        "Seconds a client has to send a request head (and keep-alive idle)")
+      ->capture_default_str();
+  serve_cmd->add_option("--io-timeout", serve.http.io_timeout, "Seconds without progress on a body")
+      ->capture_default_str();
+  serve_cmd->add_option("--max-body-bytes", serve.http.max_body_bytes, "Largest request body (blob upload)")
+      ->capture_default_str();
+  bool no_access_log = false;
+  serve_cmd->add_flag("--no-access-log", no_access_log, "Do not log one line per request");
+  std::string region = "us-east-1";
+  std::string account_id;
+  std::string config_file;
+  serve_cmd->add_option("--region", region, "Region reported in ARNs")->capture_default_str();
+  serve_cmd->add_option("--account-id", account_id, "12-digit account id of the registry");
+  serve_cmd->add_option("--config", config_file, "Configuration file (reserved)");
+
+  auto* repo_cmd = cli.add_subcommand("repo", "Manage repositories directly in a data dir");
+  repo_cmd->require_subcommand(1);
+  std::string repo_name;
+  std::string repo_data_dir = "./berth-data";
+  auto* repo_create = repo_cmd->add_subcommand("create", "Create a repository (works while the server runs)");
+  repo_create->add_option("name", repo_name, "Repository name, e.g. team/app")->required();
+  repo_create->add_option("--data-dir", repo_data_dir, "Data directory")->capture_default_str();
+
+  CLI11_PARSE(cli, argc, argv);
+  log::set_level(log_level);
+
+  if (*serve_cmd) {
+    serve.http.access_log = !no_access_log;
+    return app::serve(serve);
+  }
+  if (*repo_create) {
+    app::RegistryOptions options;
+    options.data_dir = repo_data_dir;
+    auto reg = app::Registry::open(options);
+    if (!reg) {
+      std::fprintf(stderr, "berth: %s\n", reg.error().message.c_str());
+      return 1;
+    }
+    auto created = (*reg)->repositories->create(repo_name);
+    if (!created) {
+      std::fprintf(stderr, "berth: %s\n", created.error().message.c_str());
+      return created.error().code == ErrorCode::kRepositoryExists ? 3 : 1;
+    }
+    std::printf("created repository %s\n", repo_name.c_str());
+    return 0;
+  }
+  return 0;
+}

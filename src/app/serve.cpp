@@ -1,0 +1,117 @@
+#include "app/serve.h"
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/log.h"
+#include "oci/api.h"
+
+namespace berth::app {
+namespace {
+
+Result<std::pair<std::string, uint16_t>> split_listen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return fail(ErrorCode::kInvalidParameter, "--listen must be HOST:PORT");
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = -1;
+  try {
+    size_t used = 0;
+    port = std::stoi(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1) port = -1;
+  } catch (const std::exception&) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) return fail(ErrorCode::kInvalidParameter, "--listen port must be 0..65535");
+  return std::pair{host, static_cast<uint16_t>(port)};
+}
+
+// Written to a temp file and renamed, so a reader never sees half an address.
+bool write_ready_file(const std::string& path, const std::string& address) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << address << "\n";
+    if (!out) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+}  // namespace
+
+int serve(ServeOptions options) {
+  auto log = log::get("berth");
+  auto listen = split_listen(options.listen);
+  if (!listen) {
+    std::fprintf(stderr, "berth: %s\n", listen.error().message.c_str());
+    return 2;
+  }
+  auto reg = Registry::open(options.registry);
+  if (!reg) {
+    std::fprintf(stderr, "berth: %s\n", reg.error().message.c_str());
+    return 1;
+  }
+  Registry& r = **reg;
+
+  const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
+  http::asio::thread_pool pool(options.worker_threads ? options.worker_threads : 2 * cores);
+  oci::Api api(oci::Services{*r.repositories, *r.blob_service, *r.uploads, *r.manifests}, pool);
+
+  options.http.host = listen->first;
+  options.http.port = listen->second;
+  http::Server server(options.http, [&api](http::Exchange& ex) -> http::awaitable<http::Response> {
+    const auto& path = ex.request().path;
+    if (path == "/v2" || path.rfind("/v2/", 0) == 0) co_return co_await api.handle(ex);
+    if (path == "/healthz") co_return http::text_response(200, "ok\n");
+    co_return http::text_response(404, "not found\n");
+  });
+  auto bound = server.bind();
+  if (!bound) {
+    std::fprintf(stderr, "berth: %s\n", bound.error().message.c_str());
+    return 1;
+  }
+
+  // Signals arrive on their own io_context so shutdown does not depend on a busy worker.
+  http::asio::io_context signal_ctx;
+  http::asio::signal_set signals(signal_ctx, SIGTERM, SIGINT);
+  std::signal(SIGPIPE, SIG_IGN);
+  http::asio::steady_timer flush_timer(signal_ctx);
+  std::function<void()> schedule_flush = [&] {
+    flush_timer.expires_after(std::chrono::seconds(10));
+    flush_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      http::asio::post(pool, [&r] { r.pulls->flush(); });
+      schedule_flush();
+    });
+  };
+  schedule_flush();
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    log->info("signal {}: finishing in-flight requests and shutting down", sig);
+    flush_timer.cancel();
+    server.shutdown();
+  });
+  std::thread signal_thread([&] { signal_ctx.run(); });
+
+  log->info("berth listening on http://{} (data dir {})", *bound, options.registry.data_dir);
+  if (!options.ready_file.empty() && !write_ready_file(options.ready_file, *bound)) {
+    log->error("cannot write ready file {}", options.ready_file);
+  }
+  server.run();
+
+  signals.cancel();
+  flush_timer.cancel();
+  signal_ctx.stop();
+  signal_thread.join();
+  pool.join();
+  r.pulls->flush();
+  log->info("stopped after {} requests", server.requests_served());
+  return 0;
+}
+
+}  // namespace berth::app

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <string>
+
+#include "app/wiring.h"
+#include "http/server.h"
+
+namespace berth::app {
+
+struct ServeOptions {
+  RegistryOptions registry;
+  std::string listen = "127.0.0.1:5000";
+  std::string ready_file;      // written with HOST:PORT once listening
+  unsigned worker_threads = 0;  // blocking-work pool; 0: 2 x cores
+  http::ServerOptions http;
+};
+
+// Runs `berth serve` until SIGTERM/SIGINT; returns the process exit code.
+int serve(ServeOptions options);
+
+}  // namespace berth::app

@@ -1,0 +1,30 @@
+#include "app/wiring.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "store/blob/fs/fs_blob_store.h"
+#include "store/meta/sqlite/sqlite_meta_store.h"
+
+namespace berth::app {
+
+Result<std::unique_ptr<Registry>> Registry::open(const RegistryOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) return fail(ErrorCode::kUnavailable, "cannot create data dir " + options.data_dir + ": " + ec.message());
+  ::chmod(options.data_dir.c_str(), 0750);
+  auto r = std::make_unique<Registry>();
+  BERTH_TRY(auto meta, store::SqliteMetaStore::open(options.data_dir + "/meta.db"));
+  r->meta = std::move(meta);
+  BERTH_TRY(auto blobs, store::FsBlobStore::open(options.data_dir));
+  r->blobs = std::move(blobs);
+  r->repositories = std::make_unique<registry::RepositoryService>(*r->meta, r->clock, options.create_on_push);
+  r->pulls = std::make_unique<registry::PullRecorder>(*r->meta);
+  r->blob_service = std::make_unique<registry::BlobService>(*r->meta, *r->blobs, r->clock);
+  r->uploads = std::make_unique<registry::UploadService>(*r->meta, *r->blobs, *r->repositories, r->clock);
+  r->manifests = std::make_unique<registry::ManifestService>(*r->meta, *r->repositories, *r->pulls, r->clock);
+  return r;
+}
+
+}  // namespace berth::app

@@ -1,0 +1,38 @@
+// The only code that names concrete stores: opens a data dir and builds the services.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "registry/blob_service.h"
+#include "registry/manifest_service.h"
+#include "registry/pull_recorder.h"
+#include "registry/repository_service.h"
+#include "registry/upload_service.h"
+#include "store/blob/blob_store.h"
+#include "store/meta/meta_store.h"
+
+namespace berth::app {
+
+struct RegistryOptions {
+  std::string data_dir = "./berth-data";
+  bool create_on_push = false;
+};
+
+// Owns the stores and the services over them, in dependency order.
+struct Registry {
+  SystemClock clock;
+  std::unique_ptr<store::MetaStore> meta;
+  std::unique_ptr<store::BlobStore> blobs;
+  std::unique_ptr<registry::RepositoryService> repositories;
+  std::unique_ptr<registry::PullRecorder> pulls;
+  std::unique_ptr<registry::BlobService> blob_service;
+  std::unique_ptr<registry::UploadService> uploads;
+  std::unique_ptr<registry::ManifestService> manifests;
+
+  static Result<std::unique_ptr<Registry>> open(const RegistryOptions& options);
+};
+
+}  // namespace berth::app

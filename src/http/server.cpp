@@ -1,0 +1,410 @@
+#include "http/server.h"
+
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <list>
+#include <thread>
+
+#include <boost/beast/http/buffer_body.hpp>
+
+#include "core/log.h"
+
+namespace berth::http {
+namespace {
+
+using error_code = boost::system::error_code;
+using Parser = bhttp::request_parser<bhttp::buffer_body>;
+
+constexpr size_t kReadBufferBytes = 64 * 1024;
+constexpr size_t kCopyChunkBytes = 256 * 1024;  // pread/write fallback when there is no fd
+constexpr size_t kDrainLimit = 64 * 1024;       // unread body we discard to keep a connection
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool status_has_body(unsigned status) { return !(status < 200 || status == 204 || status == 304); }
+
+std::string serialize_head(const Response& r, uint64_t content_length, bool keep_alive) {
+  std::string head;
+  head.reserve(256);
+  head += "HTTP/1.1 ";
+  head += std::to_string(r.status);
+  head += ' ';
+  head += reason_phrase(r.status);
+  head += "\r\n";
+  for (const auto& [k, v] : r.headers) {
+    head += k;
+    head += ": ";
+    head += v;
+    head += "\r\n";
+  }
+  if (status_has_body(r.status)) {
+    head += "Content-Length: ";
+    head += std::to_string(content_length);
+    head += "\r\n";
+  }
+  if (!keep_alive) head += "Connection: close\r\n";
+  head += "\r\n";
+  return head;
+}
+
+// Waits until the socket is writable, giving up after `timeout`.
+awaitable<error_code> wait_writable(tcp::socket& socket, std::chrono::seconds timeout) {
+  asio::steady_timer timer(socket.get_executor());
+  timer.expires_after(timeout);
+  bool expired = false;
+  timer.async_wait([&socket, &expired](error_code ec) {
+    if (!ec) {
+      expired = true;
+      error_code ignored;
+      socket.cancel(ignored);
+    }
+  });
+  error_code ec;
+  co_await socket.async_wait(tcp::socket::wait_write, with_ec(ec));
+  timer.cancel();
+  if (expired) ec = asio::error::timed_out;
+  co_return ec;
+}
+
+}  // namespace
+
+struct Server::Connection {
+  beast::tcp_stream* stream = nullptr;
+  bool idle = true;  // waiting for a request head: safe to close on shutdown
+};
+
+struct Server::Worker {
+  asio::io_context ctx{1};
+  tcp::acceptor acceptor{ctx};
+  std::list<Connection*> connections;
+  asio::steady_timer grace{ctx};
+  bool stopping = false;
+};
+
+// The Exchange over a live connection.
+class ConnectionExchange final : public Exchange {
+ public:
+  ConnectionExchange(beast::tcp_stream& stream, beast::flat_buffer& buffer, Parser& parser, Request request,
+                     std::chrono::seconds io_timeout)
+      : stream_(stream), buffer_(buffer), parser_(parser), io_timeout_(io_timeout) {
+    request_ = std::move(request);
+    expect_continue_ = request_.header("expect").has_value() &&
+                       lowercase(*request_.header("expect")) == "100-continue";
+  }
+
+  awaitable<Result<size_t>> read_some(std::span<char> out) override {
+    if (parser_.is_done()) co_return size_t{0};
+    if (expect_continue_) {
+      expect_continue_ = false;
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      error_code ec;
+      stream_.expires_after(io_timeout_);
+      co_await asio::async_write(stream_, asio::buffer(kContinue), with_ec(ec));
+      if (ec) co_return fail(ErrorCode::kBlobUploadInvalid, "connection lost before the request body");
+    }
+    while (!parser_.is_done()) {
+      auto& body = parser_.get().body();
+      body.data = out.data();
+      body.size = out.size();
+      error_code ec;
+      stream_.expires_after(io_timeout_);
+      co_await bhttp::async_read_some(stream_, buffer_, parser_, with_ec(ec));
+      if (ec == bhttp::error::need_buffer) ec = {};
+      const size_t got = out.size() - body.size;
+      if (ec) {
+        broken_ = true;
+        if (ec == bhttp::error::body_limit) co_return fail(ErrorCode::kPayloadTooLarge, "request body too large");
+        co_return fail(ErrorCode::kBlobUploadInvalid, "request body ended early (" + ec.message() + ")");
+      }
+      if (got > 0) co_return got;
+    }
+    co_return size_t{0};
+  }
+
+  bool body_done() const override { return parser_.is_done(); }
+  bool broken() const { return broken_; }
+  bool continue_pending() const { return expect_continue_; }
+
+ private:
+  beast::tcp_stream& stream_;
+  beast::flat_buffer& buffer_;
+  Parser& parser_;
+  std::chrono::seconds io_timeout_;
+  bool expect_continue_ = false;
+  bool broken_ = false;
+};
+
+awaitable<Result<std::string>> Exchange::read_all(size_t limit) {
+  std::string out;
+  if (request_.content_length) {
+    if (*request_.content_length > limit) {
+      co_return fail(ErrorCode::kPayloadTooLarge, "request body exceeds " + std::to_string(limit) + " bytes");
+    }
+    out.reserve(*request_.content_length);
+  }
+  char buf[kReadBufferBytes];
+  for (;;) {
+    auto n = co_await read_some(std::span<char>(buf, sizeof buf));
+    if (!n) co_return tl::unexpected(n.error());
+    if (*n == 0) break;
+    if (out.size() + *n > limit) {
+      co_return fail(ErrorCode::kPayloadTooLarge, "request body exceeds " + std::to_string(limit) + " bytes");
+    }
+    out.append(buf, *n);
+  }
+  co_return out;
+}
+
+Server::Server(ServerOptions options, Handler handler) : options_(std::move(options)), handler_(std::move(handler)) {
+  if (options_.threads == 0) options_.threads = std::max(1U, std::thread::hardware_concurrency());
+}
+
+Server::~Server() = default;
+
+Result<std::string> Server::bind() {
+  error_code ec;
+  const auto address = asio::ip::make_address(options_.host, ec);
+  if (ec) return fail(ErrorCode::kInvalidParameter, "listen address is not an IP address: " + options_.host);
+  uint16_t port = options_.port;
+  for (unsigned i = 0; i < options_.threads; ++i) {
+    auto w = std::make_unique<Worker>();
+    const tcp::endpoint endpoint(address, port);
+    w->acceptor.open(endpoint.protocol(), ec);
+    if (!ec) w->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) {
+      int one = 1;
+      if (::setsockopt(w->acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        ec = error_code(errno, boost::system::system_category());
+      }
+    }
+    if (!ec) w->acceptor.bind(endpoint, ec);
+    if (!ec) w->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return fail(ErrorCode::kUnavailable,
+                  "cannot listen on " + options_.host + ":" + std::to_string(port) + ": " + ec.message());
+    }
+    port = w->acceptor.local_endpoint().port();  // the rest share the port picked by the first
+    workers_.push_back(std::move(w));
+  }
+  const std::string host = address.is_v6() ? "[" + options_.host + "]" : options_.host;
+  return host + ":" + std::to_string(port);
+}
+
+void Server::run() {
+  std::vector<std::thread> threads;
+  for (auto& w : workers_) {
+    asio::co_spawn(w->ctx, accept_loop(*w), asio::detached);
+  }
+  for (size_t i = 1; i < workers_.size(); ++i) {
+    threads.emplace_back([w = workers_[i].get()] { w->ctx.run(); });
+  }
+  if (!workers_.empty()) workers_[0]->ctx.run();
+  for (auto& t : threads) t.join();
+}
+
+void Server::shutdown() {
+  draining_.store(true);
+  for (auto& w : workers_) {
+    asio::post(w->ctx, [this, w = w.get()] { begin_shutdown(*w); });
+  }
+}
+
+void Server::begin_shutdown(Worker& w) {
+  if (w.stopping) return;
+  w.stopping = true;
+  error_code ignored;
+  w.acceptor.close(ignored);
+  for (Connection* c : w.connections) {
+    if (c->idle) c->stream->socket().shutdown(tcp::socket::shutdown_receive, ignored);
+  }
+  if (w.connections.empty()) return;
+  w.grace.expires_after(options_.shutdown_grace);
+  w.grace.async_wait([&w](error_code ec) {
+    if (ec) return;
+    error_code ignored2;
+    for (Connection* c : w.connections) c->stream->socket().close(ignored2);
+  });
+}
+
+awaitable<void> Server::accept_loop(Worker& w) {
+  auto log = log::get("http");
+  for (;;) {
+    error_code ec;
+    tcp::socket socket = co_await w.acceptor.async_accept(with_ec(ec));
+    if (ec) {
+      if (!w.acceptor.is_open()) co_return;
+      log->warn("accept failed: {}", ec.message());
+      if (ec == asio::error::no_descriptors) {  // EMFILE: back off instead of spinning
+        asio::steady_timer t(w.ctx);
+        t.expires_after(std::chrono::milliseconds(100));
+        co_await t.async_wait(with_ec(ec));
+      }
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    asio::co_spawn(w.ctx, session(w, std::move(socket)), asio::detached);
+  }
+}
+
+awaitable<void> Server::session(Worker& w, tcp::socket socket) {
+  auto log = log::get("http");
+  auto access = log::get("access");
+  beast::tcp_stream stream(std::move(socket));
+  Connection conn;
+  conn.stream = &stream;
+  auto self_it = w.connections.insert(w.connections.end(), &conn);
+  std::string remote;
+  {
+    error_code ec;
+    auto ep = stream.socket().remote_endpoint(ec);
+    if (!ec) remote = ep.address().to_string();
+  }
+  beast::flat_buffer buffer;
+  try {
+    for (;;) {
+      Parser parser;
+      parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+      parser.body_limit(options_.max_body_bytes);
+      conn.idle = true;
+      if (draining_.load()) break;
+      stream.expires_after(options_.header_timeout);
+      error_code ec;
+      co_await bhttp::async_read_header(stream, buffer, parser, with_ec(ec));
+      conn.idle = false;
+      const auto started = std::chrono::steady_clock::now();
+      if (ec) {
+        if (ec == bhttp::error::header_limit) {
+          Response r = text_response(431, "request header too large\n");
+          const std::string head = serialize_head(r, r.body.size(), false);
+          stream.expires_after(options_.io_timeout);
+          co_await asio::async_write(stream, std::array<asio::const_buffer, 2>{asio::buffer(head), asio::buffer(r.body)}, with_ec(ec));
+        } else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof && ec != beast::error::timeout &&
+                   ec != asio::error::operation_aborted && ec != asio::error::connection_reset &&
+                   buffer.size() > 0) {
+          Response r = text_response(400, "malformed HTTP request\n");
+          const std::string head = serialize_head(r, r.body.size(), false);
+          stream.expires_after(options_.io_timeout);
+          co_await asio::async_write(stream, std::array<asio::const_buffer, 2>{asio::buffer(head), asio::buffer(r.body)}, with_ec(ec));
+        }
+        break;
+      }
+
+      auto& msg = parser.get();
+      Request req;
+      req.method = std::string(msg.method_string());
+      req.target = std::string(msg.target());
+      req.remote_address = remote;
+      req.headers.reserve(16);
+      for (const auto& f : msg) req.headers.emplace_back(lowercase(f.name_string()), std::string(f.value()));
+      if (auto cl = parser.content_length()) req.content_length = *cl;
+      req.chunked = parser.chunked();
+      const bool head_request = msg.method() == bhttp::verb::head;
+      bool keep_alive = msg.keep_alive();
+
+      Response resp;
+      const bool target_ok = parse_target(req.target, req);
+      ConnectionExchange ex(stream, buffer, parser, std::move(req), options_.io_timeout);
+      if (!target_ok) {
+        resp = text_response(400, "malformed request target\n");
+      } else {
+        try {
+          resp = co_await handler_(ex);
+        } catch (const std::exception& e) {
+          log->error("handler threw: {}", e.what());
+          resp = text_response(500, "internal error\n");
+        }
+      }
+      requests_.fetch_add(1, std::memory_order_relaxed);
+
+      // Keep the connection only if the request body is fully consumed (or is small
+      // enough to discard); otherwise the next request would start mid-body.
+      if (ex.broken()) keep_alive = false;
+      if (keep_alive && !parser.is_done()) {
+        if (ex.continue_pending() || (req.content_length.value_or(kDrainLimit + 1) > kDrainLimit && !parser.chunked())) {
+          keep_alive = false;
+        } else {
+          char sink[8192];
+          size_t drained = 0;
+          while (keep_alive && !parser.is_done()) {
+            auto n = co_await ex.read_some(std::span<char>(sink, sizeof sink));
+            if (!n || (drained += *n) > kDrainLimit) keep_alive = false;
+            if (n && *n == 0) break;
+          }
+        }
+      }
+      if (draining_.load()) keep_alive = false;
+
+      const bool send_body = !head_request && !resp.omit_body && status_has_body(resp.status);
+      uint64_t length = resp.source ? resp.source_length : resp.body.size();
+      if ((head_request || resp.omit_body) && resp.head_length) length = *resp.head_length;
+      const std::string head = serialize_head(resp, length, keep_alive);
+      stream.expires_after(options_.io_timeout);
+      if (!send_body || (!resp.source && resp.body.empty())) {
+        co_await asio::async_write(stream, asio::buffer(head), with_ec(ec));
+      } else if (!resp.source) {
+        co_await asio::async_write(stream, std::array<asio::const_buffer, 2>{asio::buffer(head), asio::buffer(resp.body)}, with_ec(ec));
+      } else {
+        co_await asio::async_write(stream, asio::buffer(head), with_ec(ec));
+        const int fd = resp.source->native_handle();
+        uint64_t remaining = resp.source_length;
+        if (!ec && fd >= 0) {
+          auto& sock = stream.socket();
+          sock.native_non_blocking(true, ec);
+          off_t off = static_cast<off_t>(resp.source_offset);
+          while (!ec && remaining > 0) {
+            const size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, 1ULL << 30));
+            const ssize_t n = ::sendfile(sock.native_handle(), fd, &off, want);
+            if (n > 0) {
+              remaining -= static_cast<uint64_t>(n);
+            } else if (n < 0 && errno == EINTR) {
+              continue;
+            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+              ec = co_await wait_writable(sock, options_.io_timeout);
+            } else {
+              ec = asio::error::broken_pipe;  // the file shrank under us, or the peer went away
+            }
+          }
+        } else if (!ec) {
+          std::vector<char> chunk(std::min<uint64_t>(kCopyChunkBytes, std::max<uint64_t>(remaining, 1)));
+          uint64_t off = resp.source_offset;
+          while (!ec && remaining > 0) {
+            auto n = resp.source->read(off, std::span<char>(chunk.data(), std::min<uint64_t>(chunk.size(), remaining)));
+            if (!n || *n == 0) {
+              ec = asio::error::broken_pipe;
+              break;
+            }
+            stream.expires_after(options_.io_timeout);
+            co_await asio::async_write(stream, asio::buffer(chunk.data(), *n), with_ec(ec));
+            off += *n;
+            remaining -= *n;
+          }
+        }
+        if (remaining > 0) keep_alive = false;
+      }
+      if (options_.access_log) {
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+        const auto& r = ex.request();
+        access->info("request_id={} remote={} method={} path=\"{}\" status={} bytes={} duration_ms={:.3f}",
+                     r.request_id, r.remote_address, r.method, r.path, resp.status, send_body ? length : 0,
+                     static_cast<double>(us.count()) / 1000.0);
+      }
+      if (ec || !keep_alive) break;
+    }
+  } catch (const std::exception& e) {
+    log->error("connection failed: {}", e.what());
+  }
+  error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.socket().close(ignored);
+  w.connections.erase(self_it);
+  if (w.stopping && w.connections.empty()) w.grace.cancel();
+}
+
+}  // namespace berth::http

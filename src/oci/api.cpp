@@ -1,0 +1,485 @@
+#include "oci/api.h"
+
+#include <charconv>
+
+#include <nlohmann/json.hpp>
+
+#include "core/names.h"
+#include "http/offload.h"
+#include "http/range.h"
+#include "oci/errors.h"
+#include "registry/manifest.h"
+
+namespace berth::oci {
+namespace {
+
+using http::Response;
+using nlohmann::json;
+
+constexpr size_t kDefaultPageSize = 1000;
+constexpr size_t kMaxPageSize = 10000;
+constexpr size_t kUploadBufferBytes = 256 * 1024;  // per upload request: bounds memory per connection
+
+// Adapts a store reader to the HTTP layer's body source (http knows nothing of stores).
+class BlobBody final : public http::BodySource {
+ public:
+  explicit BlobBody(std::unique_ptr<store::BlobReader> r) : r_(std::move(r)) {}
+  Result<size_t> read(uint64_t offset, std::span<char> out) override { return r_->read(offset, out); }
+  int native_handle() const override { return r_->native_handle(); }
+
+ private:
+  std::unique_ptr<store::BlobReader> r_;
+};
+
+Response empty(unsigned status) {
+  Response r;
+  r.status = status;
+  return r;
+}
+
+std::string upload_location(const std::string& name, const std::string& id) {
+  return "/v2/" + name + "/blobs/uploads/" + id;
+}
+
+// OCI's upload Range header: inclusive end, "0-0" when nothing has arrived yet.
+std::string upload_range(uint64_t offset) { return "0-" + std::to_string(offset == 0 ? 0 : offset - 1); }
+
+Response upload_accepted(unsigned status, const std::string& name, const store::UploadRecord& u) {
+  Response r = empty(status);
+  r.header("Location", upload_location(name, u.id));
+  r.header("Range", upload_range(u.offset));
+  r.header("Docker-Upload-UUID", u.id);
+  return r;
+}
+
+Response blob_created(const std::string& name, const Digest& digest) {
+  Response r = empty(201);
+  r.header("Location", "/v2/" + name + "/blobs/" + digest.str());
+  r.header("Docker-Content-Digest", digest.str());
+  return r;
+}
+
+std::optional<uint64_t> parse_u64(std::string_view s) {
+  uint64_t v = 0;
+  if (s.empty()) return std::nullopt;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// `Content-Range: <start>-<end>` (inclusive), as OCI chunked uploads send it; a
+// "bytes " prefix and "/total" suffix are tolerated.
+Result<std::pair<uint64_t, uint64_t>> parse_content_range(std::string_view v) {
+  if (v.substr(0, 6) == "bytes ") v.remove_prefix(6);
+  if (v.substr(0, 6) == "bytes=") v.remove_prefix(6);
+  if (auto slash = v.find('/'); slash != std::string_view::npos) v = v.substr(0, slash);
+  const auto dash = v.find('-');
+  if (dash == std::string_view::npos) return fail(ErrorCode::kRangeInvalid, "Content-Range must be <start>-<end>");
+  auto a = parse_u64(v.substr(0, dash));
+  auto b = parse_u64(v.substr(dash + 1));
+  if (!a || !b || *b < *a) return fail(ErrorCode::kRangeInvalid, "Content-Range must be <start>-<end> with start <= end");
+  return std::pair{*a, *b};
+}
+
+// Page size from `n`: absent means the default; not a number means 400.
+Result<size_t> page_size(const http::Request& req) {
+  auto n = req.query_param("n");
+  if (!n) return kDefaultPageSize;
+  auto v = parse_u64(*n);
+  if (!v) return fail(ErrorCode::kInvalidParameter, "n must be a non-negative integer");
+  return static_cast<size_t>(std::min<uint64_t>(*v, kMaxPageSize));
+}
+
+std::string url_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/' || c == ':') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+// Lists one page (fetching one extra item to know whether there is a next page).
+Response paged_list(const std::string& path, const std::string& key, std::vector<std::string> items, size_t n,
+                    json extra) {
+  const bool more = items.size() > n;
+  if (more) items.resize(n);
+  Response r = empty(200);
+  extra[key] = items;
+  r.body = extra.dump();
+  r.header("Content-Type", "application/json");
+  if (more && !items.empty()) {
+    r.header("Link", "<" + path + "?n=" + std::to_string(n) + "&last=" + url_encode(items.back()) + ">; rel=\"next\"");
+  }
+  return r;
+}
+
+bool accepts(const http::Request& req, std::string_view media_type) {
+  bool any_accept = false;
+  for (const auto& [k, v] : req.headers) {
+    if (k != "accept") continue;
+    any_accept = true;
+    std::string_view list = v;
+    while (!list.empty()) {
+      const auto comma = list.find(',');
+      std::string_view item = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+      item = item.substr(0, item.find(';'));
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      if (item == media_type || item == "*/*" || item == "application/*") return true;
+    }
+  }
+  return !any_accept;
+}
+
+}  // namespace
+
+http::awaitable<Response> Api::handle(http::Exchange& ex) {
+  const Route route = match_route(ex.request().path);
+  Response r = co_await dispatch(ex, route);
+  r.header("Docker-Distribution-API-Version", "registry/2.0");
+  co_return r;
+}
+
+http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route) {
+  const auto& req = ex.request();
+  const std::string& m = req.method;
+  const bool get = m == "GET" || m == "HEAD";
+  auto not_allowed = [&] { return error_response(405, "UNSUPPORTED", "method " + m + " is not allowed here"); };
+
+  if (route.endpoint == Endpoint::kNone) {
+    co_return error_response(404, "NOT_FOUND", "no such endpoint: " + req.path);
+  }
+  if (route.endpoint == Endpoint::kBase) {
+    if (!get) co_return not_allowed();
+    Response r = empty(200);
+    r.body = "{}";
+    r.header("Content-Type", "application/json");
+    co_return r;
+  }
+  if (route.endpoint == Endpoint::kCatalog) {
+    co_return get ? catalog(req) : not_allowed();
+  }
+  if (auto valid = validate_repository_name(route.name); !valid) co_return error_response(valid.error());
+
+  switch (route.endpoint) {
+    case Endpoint::kTags:
+      co_return get ? tags(req, route.name) : not_allowed();
+    case Endpoint::kBlob:
+      if (get) co_return get_blob(req, route.name, route.reference);
+      if (m == "DELETE") co_return co_await delete_blob(route.name, route.reference);
+      co_return not_allowed();
+    case Endpoint::kUploadStart:
+      if (m == "POST") co_return co_await start_upload(ex, route.name);
+      co_return not_allowed();
+    case Endpoint::kUpload:
+      if (m == "GET") co_return upload_status(route.name, route.reference);
+      if (m == "PATCH") co_return co_await patch_upload(ex, route.name, route.reference);
+      if (m == "PUT") co_return co_await put_upload(ex, route.name, route.reference);
+      if (m == "DELETE") co_return co_await delete_upload(route.name, route.reference);
+      co_return not_allowed();
+    case Endpoint::kManifest:
+      if (get) co_return get_manifest(req, route.name, route.reference);
+      if (m == "PUT") co_return co_await put_manifest(ex, route.name, route.reference);
+      if (m == "DELETE") co_return co_await delete_manifest(route.name, route.reference);
+      co_return not_allowed();
+    case Endpoint::kReferrers:
+      co_return get ? referrers(req, route.name, route.reference) : not_allowed();
+    case Endpoint::kNone:
+    case Endpoint::kBase:
+    case Endpoint::kCatalog:
+      break;
+  }
+  co_return error_response(404, "NOT_FOUND", "no such endpoint");
+}
+
+Response Api::catalog(const http::Request& req) {
+  auto n = page_size(req);
+  if (!n) return error_response(400, "PAGINATION_NUMBER_INVALID", n.error().message);
+  const std::string last(req.query_param("last").value_or(""));
+  auto names = s_.repositories.list(last, *n + 1);
+  if (!names) return error_response(names.error());
+  return paged_list("/v2/_catalog", "repositories", std::move(*names), *n, json::object());
+}
+
+Response Api::tags(const http::Request& req, const std::string& name) {
+  auto n = page_size(req);
+  if (!n) return error_response(400, "PAGINATION_NUMBER_INVALID", n.error().message);
+  const std::string last(req.query_param("last").value_or(""));
+  auto tags = s_.manifests.tags(name, last, *n + 1);
+  if (!tags) return error_response(tags.error());
+  return paged_list("/v2/" + name + "/tags/list", "tags", std::move(*tags), *n, json{{"name", name}});
+}
+
+Response Api::get_blob(const http::Request& req, const std::string& name, const std::string& digest_text) {
+  auto digest = Digest::parse(digest_text);
+  if (!digest) return error_response(digest.error());
+  auto info = s_.blobs.stat(name, *digest);
+  if (!info) {
+    if (info.error().code == ErrorCode::kBlobUnknown) {
+      if (auto repo = s_.repositories.require(name); !repo) return error_response(repo.error());
+    }
+    return error_response(info.error());
+  }
+  Response r = empty(200);
+  r.header("Content-Type", "application/octet-stream");
+  r.header("Docker-Content-Digest", digest->str());
+  r.header("ETag", "\"" + digest->str() + "\"");
+  r.header("Accept-Ranges", "bytes");
+  r.header("Cache-Control", "max-age=31536000");
+  http::ByteRange range{0, info->size};
+  const auto parsed = http::parse_range(req.header("range"), info->size, range);
+  if (parsed == http::RangeParse::kUnsatisfiable) {
+    Response e = error_response(416, "BLOB_UNKNOWN", "requested range is outside the blob's " +
+                                                         std::to_string(info->size) + " bytes");
+    e.header("Content-Range", "bytes */" + std::to_string(info->size));
+    return e;
+  }
+  if (parsed == http::RangeParse::kSatisfiable) {
+    r.status = 206;
+    r.header("Content-Range", "bytes " + std::to_string(range.first) + "-" +
+                                  std::to_string(range.first + range.length - 1) + "/" + std::to_string(info->size));
+  } else {
+    range = {0, info->size};
+  }
+  if (req.method == "HEAD") {
+    r.omit_body = true;
+    r.head_length = range.length;
+    return r;
+  }
+  auto reader = s_.blobs.open(name, *digest);
+  if (!reader) return error_response(reader.error());
+  r.source = std::make_shared<BlobBody>(std::move(*reader));
+  r.source_offset = range.first;
+  r.source_length = range.length;
+  return r;
+}
+
+http::awaitable<Response> Api::delete_blob(const std::string& name, const std::string& digest_text) {
+  auto digest = Digest::parse(digest_text);
+  if (!digest) co_return error_response(digest.error());
+  auto done = co_await http::offload(pool_, [&]() -> Result<void> {
+    BERTH_TRY_VOID(s_.repositories.require(name));
+    return s_.blobs.unlink(name, *digest);
+  });
+  if (!done) co_return error_response(done.error());
+  co_return empty(202);
+}
+
+http::awaitable<Result<store::UploadRecord>> Api::receive(http::Exchange& ex, const std::string& name,
+                                                         const std::string& id, std::optional<uint64_t> start) {
+  auto append = co_await http::offload(pool_, [&] { return s_.uploads.append(name, id, start); });
+  if (!append) co_return tl::unexpected(append.error());
+  std::vector<char> buf(kUploadBufferBytes);
+  std::optional<Error> failure;
+  for (;;) {
+    auto n = co_await ex.read_some(std::span<char>(buf.data(), buf.size()));
+    if (!n) {
+      failure = n.error();
+      break;
+    }
+    if (*n == 0) break;
+    if (auto w = (*append)->write(std::string_view(buf.data(), *n)); !w) {
+      failure = w.error();
+      break;
+    }
+  }
+  // Record what did arrive, even after a failure: the client resumes from there.
+  auto finished = co_await http::offload(pool_, [&] {
+    auto r = (*append)->finish();
+    append->reset();  // release the upload on the pool thread, with the writer's fd
+    return r;
+  });
+  if (failure) co_return tl::unexpected(*failure);
+  co_return finished;
+}
+
+http::awaitable<Response> Api::start_upload(http::Exchange& ex, const std::string& name) {
+  const auto& req = ex.request();
+  if (auto mount = req.query_param("mount")) {
+    auto digest = Digest::parse(*mount);
+    if (!digest) co_return error_response(digest.error());
+    std::optional<std::string> from;
+    if (auto f = req.query_param("from")) from = std::string(*f);
+    auto mounted = co_await http::offload(pool_, [&]() -> Result<std::optional<store::BlobInfo>> {
+      BERTH_TRY_VOID(s_.repositories.require_for_push(name));
+      return s_.blobs.mount(name, *digest, from);
+    });
+    if (!mounted) co_return error_response(mounted.error());
+    if (*mounted) co_return blob_created(name, *digest);
+    // Not mountable: fall through to an ordinary upload session (202), as the spec says.
+  }
+  std::optional<Digest> digest;
+  if (auto d = req.query_param("digest")) {
+    auto parsed = Digest::parse(*d);
+    if (!parsed) co_return error_response(parsed.error());
+    digest = *parsed;
+  }
+  auto upload = co_await http::offload(pool_, [&] { return s_.uploads.start(name); });
+  if (!upload) co_return error_response(upload.error());
+  if (!digest) {
+    // A body on a plain POST has no meaning; it is drained or the connection closed.
+    co_return upload_accepted(202, name, *upload);
+  }
+  // Monolithic single-POST upload.
+  auto received = co_await receive(ex, name, upload->id, std::nullopt);
+  if (!received) {
+    co_await http::offload(pool_, [&] { return s_.uploads.cancel(name, upload->id); });
+    co_return error_response(received.error());
+  }
+  auto done = co_await http::offload(pool_, [&] { return s_.uploads.complete(name, upload->id, *digest); });
+  if (!done) co_return error_response(done.error());
+  co_return blob_created(name, *digest);
+}
+
+Response Api::upload_status(const std::string& name, const std::string& id) {
+  auto u = s_.uploads.status(name, id);
+  if (!u) return error_response(u.error());
+  return upload_accepted(204, name, *u);
+}
+
+http::awaitable<Response> Api::patch_upload(http::Exchange& ex, const std::string& name, const std::string& id) {
+  const auto& req = ex.request();
+  std::optional<uint64_t> start;
+  if (auto cr = req.header("content-range")) {
+    auto range = parse_content_range(*cr);
+    if (range && req.content_length && *req.content_length != range->second - range->first + 1) {
+      range = fail(ErrorCode::kRangeInvalid, "Content-Range covers " +
+                                                 std::to_string(range->second - range->first + 1) +
+                                                 " bytes but Content-Length is " + std::to_string(*req.content_length));
+    }
+    if (!range) {
+      Response e = error_response(range.error());
+      if (auto u = s_.uploads.status(name, id)) {
+        e.header("Range", upload_range(u->offset));
+        e.header("Location", upload_location(name, id));
+      }
+      co_return e;
+    }
+    start = range->first;
+  }
+  auto received = co_await receive(ex, name, id, start);
+  if (!received) {
+    Response e = error_response(received.error());
+    if (auto u = s_.uploads.status(name, id)) {
+      e.header("Range", upload_range(u->offset));
+      e.header("Location", upload_location(name, id));
+      e.header("Docker-Upload-UUID", id);
+    }
+    co_return e;
+  }
+  co_return upload_accepted(202, name, *received);
+}
+
+http::awaitable<Response> Api::put_upload(http::Exchange& ex, const std::string& name, const std::string& id) {
+  const auto& req = ex.request();
+  auto d = req.query_param("digest");
+  if (!d) co_return error_response(400, "DIGEST_INVALID", "the digest query parameter is required to finish an upload");
+  auto digest = Digest::parse(*d);
+  if (!digest) co_return error_response(digest.error());
+  const bool has_body = req.chunked || req.content_length.value_or(0) > 0;
+  if (has_body) {
+    std::optional<uint64_t> start;
+    if (auto cr = req.header("content-range")) {
+      auto range = parse_content_range(*cr);
+      if (!range) co_return error_response(range.error());
+      start = range->first;
+    }
+    auto received = co_await receive(ex, name, id, start);
+    if (!received) co_return error_response(received.error());
+  }
+  auto done = co_await http::offload(pool_, [&] { return s_.uploads.complete(name, id, *digest); });
+  if (!done) co_return error_response(done.error());
+  co_return blob_created(name, *digest);
+}
+
+http::awaitable<Response> Api::delete_upload(const std::string& name, const std::string& id) {
+  auto done = co_await http::offload(pool_, [&] { return s_.uploads.cancel(name, id); });
+  if (!done) co_return error_response(done.error());
+  co_return empty(204);
+}
+
+Response Api::get_manifest(const http::Request& req, const std::string& name, const std::string& reference) {
+  auto ref = registry::Reference::parse(reference);
+  if (!ref) return error_response(ref.error());
+  const bool head = req.method == "HEAD";
+  auto m = s_.manifests.get(name, *ref, /*count_pull=*/!head);
+  if (!m) return error_response(m.error());
+  // An index is only served to clients that can read one; others would misread it.
+  if (registry::is_index_media_type(m->media_type) && !accepts(req, m->media_type)) {
+    return error_response(404, "MANIFEST_UNKNOWN",
+                          "manifest " + reference + " is a " + m->media_type +
+                              ", which the request's Accept header does not allow");
+  }
+  Response r = empty(200);
+  r.header("Content-Type", m->media_type);
+  r.header("Docker-Content-Digest", m->digest.str());
+  r.header("ETag", "\"" + m->digest.str() + "\"");
+  if (head) {
+    r.omit_body = true;
+    r.head_length = m->content.size();
+  } else {
+    r.body = std::move(m->content);
+  }
+  return r;
+}
+
+http::awaitable<Response> Api::put_manifest(http::Exchange& ex, const std::string& name,
+                                            const std::string& reference) {
+  auto ref = registry::Reference::parse(reference);
+  if (!ref) co_return error_response(ref.error());
+  auto body = co_await ex.read_all(registry::kMaxManifestBytes);
+  if (!body) {
+    if (body.error().code == ErrorCode::kPayloadTooLarge) {
+      co_return error_response(Error{ErrorCode::kManifestTooLarge, "manifest is larger than the 4 MiB limit"});
+    }
+    co_return error_response(body.error());
+  }
+  const std::string content_type(ex.request().header("content-type").value_or(""));
+  auto pushed = co_await http::offload(pool_, [&] { return s_.manifests.put(name, *ref, content_type, *body); });
+  if (!pushed) co_return error_response(pushed.error());
+  Response r = empty(201);
+  r.header("Location", "/v2/" + name + "/manifests/" + pushed->digest.str());
+  r.header("Docker-Content-Digest", pushed->digest.str());
+  if (pushed->subject) r.header("OCI-Subject", pushed->subject->str());
+  co_return r;
+}
+
+http::awaitable<Response> Api::delete_manifest(const std::string& name, const std::string& reference) {
+  auto ref = registry::Reference::parse(reference);
+  if (!ref) co_return error_response(ref.error());
+  auto done = co_await http::offload(pool_, [&] { return s_.manifests.remove(name, *ref); });
+  if (!done) co_return error_response(done.error());
+  co_return empty(202);
+}
+
+Response Api::referrers(const http::Request& req, const std::string& name, const std::string& digest_text) {
+  auto digest = Digest::parse(digest_text);
+  if (!digest) return error_response(digest.error());
+  std::optional<std::string> artifact_type;
+  if (auto at = req.query_param("artifactType")) artifact_type = std::string(*at);
+  auto list = s_.manifests.referrers(name, *digest, artifact_type);
+  if (!list) return error_response(list.error());
+  json manifests = json::array();
+  for (const auto& ref : *list) {
+    json d = {{"mediaType", ref.media_type}, {"digest", ref.digest.str()}, {"size", ref.size}};
+    if (!ref.artifact_type.empty()) d["artifactType"] = ref.artifact_type;
+    json ann = json::parse(ref.annotations_json, nullptr, false);
+    if (ann.is_object() && !ann.empty()) d["annotations"] = ann;
+    manifests.push_back(std::move(d));
+  }
+  Response r = empty(200);
+  r.body = json{{"schemaVersion", 2}, {"mediaType", registry::media_types::kOciIndex}, {"manifests", manifests}}.dump();
+  r.header("Content-Type", std::string(registry::media_types::kOciIndex));
+  if (artifact_type) r.header("OCI-Filters-Applied", "artifactType");
+  return r;
+}
+
+}  // namespace berth::oci

@@ -1,0 +1,57 @@
+// The OCI Distribution v1.1 API on /v2/: protocol only. Each handler parses the request,
+// makes one call into the registry services and shapes the answer. Reads run inline on
+// the I/O thread (they are short SQLite reads); anything that writes or fsyncs runs on
+// the worker pool.
+#pragma once
+
+#include "http/asio.h"
+#include "http/server.h"
+#include "oci/route.h"
+#include "registry/blob_service.h"
+#include "registry/manifest_service.h"
+#include "registry/repository_service.h"
+#include "registry/upload_service.h"
+
+namespace berth::oci {
+
+struct Services {
+  registry::RepositoryService& repositories;
+  registry::BlobService& blobs;
+  registry::UploadService& uploads;
+  registry::ManifestService& manifests;
+};
+
+class Api {
+ public:
+  Api(Services services, http::asio::thread_pool& pool) : s_(services), pool_(pool) {}
+
+  // Answers any request whose path starts with /v2.
+  http::awaitable<http::Response> handle(http::Exchange& ex);
+
+ private:
+  http::awaitable<http::Response> dispatch(http::Exchange& ex, const Route& route);
+  http::Response catalog(const http::Request& req);
+  http::Response tags(const http::Request& req, const std::string& name);
+  http::Response get_blob(const http::Request& req, const std::string& name, const std::string& digest);
+  http::awaitable<http::Response> delete_blob(const std::string& name, const std::string& digest);
+  http::awaitable<http::Response> start_upload(http::Exchange& ex, const std::string& name);
+  http::Response upload_status(const std::string& name, const std::string& id);
+  http::awaitable<http::Response> patch_upload(http::Exchange& ex, const std::string& name, const std::string& id);
+  http::awaitable<http::Response> put_upload(http::Exchange& ex, const std::string& name, const std::string& id);
+  http::awaitable<http::Response> delete_upload(const std::string& name, const std::string& id);
+  http::Response get_manifest(const http::Request& req, const std::string& name, const std::string& reference);
+  http::awaitable<http::Response> put_manifest(http::Exchange& ex, const std::string& name,
+                                               const std::string& reference);
+  http::awaitable<http::Response> delete_manifest(const std::string& name, const std::string& reference);
+  http::Response referrers(const http::Request& req, const std::string& name, const std::string& digest);
+
+  // Streams the request body into the upload; records what arrived even if the client
+  // went away, so the upload can be resumed from there.
+  http::awaitable<Result<store::UploadRecord>> receive(http::Exchange& ex, const std::string& name,
+                                                       const std::string& id, std::optional<uint64_t> start);
+
+  Services s_;
+  http::asio::thread_pool& pool_;
+};
+
+}  // namespace berth::oci

@@ -1,0 +1,50 @@
+#include "oci/errors.h"
+
+#include <nlohmann/json.hpp>
+
+namespace berth::oci {
+
+WireError to_wire(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kBlobUnknown: return {404, "BLOB_UNKNOWN"};
+    case ErrorCode::kBlobUploadUnknown: return {404, "BLOB_UPLOAD_UNKNOWN"};
+    case ErrorCode::kBlobUploadInvalid: return {400, "BLOB_UPLOAD_INVALID"};
+    case ErrorCode::kDigestInvalid: return {400, "DIGEST_INVALID"};
+    case ErrorCode::kManifestUnknown: return {404, "MANIFEST_UNKNOWN"};
+    case ErrorCode::kManifestInvalid: return {400, "MANIFEST_INVALID"};
+    case ErrorCode::kManifestBlobUnknown: return {400, "MANIFEST_BLOB_UNKNOWN"};
+    case ErrorCode::kManifestTooLarge: return {413, "MANIFEST_INVALID"};
+    case ErrorCode::kNameUnknown: return {404, "NAME_UNKNOWN"};
+    case ErrorCode::kNameInvalid: return {400, "NAME_INVALID"};
+    case ErrorCode::kTagInvalid: return {400, "TAG_INVALID"};
+    case ErrorCode::kRepositoryExists: return {409, "DENIED"};
+    case ErrorCode::kRepositoryNotEmpty: return {409, "DENIED"};
+    case ErrorCode::kSizeInvalid: return {400, "SIZE_INVALID"};
+    case ErrorCode::kRangeInvalid: return {416, "BLOB_UPLOAD_INVALID"};
+    case ErrorCode::kPayloadTooLarge: return {413, "SIZE_INVALID"};
+    case ErrorCode::kInvalidParameter: return {400, "UNSUPPORTED"};
+    case ErrorCode::kUnauthorized: return {401, "UNAUTHORIZED"};
+    case ErrorCode::kDenied: return {403, "DENIED"};
+    case ErrorCode::kUnsupported: return {415, "UNSUPPORTED"};
+    case ErrorCode::kTooManyRequests: return {429, "TOOMANYREQUESTS"};
+    case ErrorCode::kUnavailable: return {503, "UNAVAILABLE"};
+    case ErrorCode::kInternal: return {500, "UNKNOWN"};
+  }
+  return {500, "UNKNOWN"};
+}
+
+http::Response error_response(unsigned status, std::string_view code, std::string_view message) {
+  nlohmann::json body = {{"errors", nlohmann::json::array({{{"code", code}, {"message", message}, {"detail", nullptr}}})}};
+  http::Response r;
+  r.status = status;
+  r.body = body.dump();
+  r.header("Content-Type", "application/json");
+  return r;
+}
+
+http::Response error_response(const Error& error) {
+  const auto wire = to_wire(error.code);
+  return error_response(wire.status, wire.code, error.message);
+}
+
+}  // namespace berth::oci

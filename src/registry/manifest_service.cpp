@@ -1,0 +1,83 @@
+#include "registry/manifest_service.h"
+
+#include "core/names.h"
+#include "crypto/hash.h"
+#include "registry/manifest.h"
+
+namespace berth::registry {
+
+Result<Reference> Reference::parse(std::string_view text) {
+  Reference r;
+  if (text.find(':') != std::string_view::npos) {
+    BERTH_TRY(auto d, Digest::parse(text));
+    r.digest = std::move(d);
+  } else {
+    BERTH_TRY_VOID(validate_tag(text));
+    r.tag = std::string(text);
+  }
+  return r;
+}
+
+Result<PushedManifest> ManifestService::put(const std::string& repository, const Reference& ref,
+                                            std::string_view content_type, std::string_view bytes) {
+  BERTH_TRY_VOID(repositories_.require_for_push(repository));
+  BERTH_TRY(auto parsed, parse_manifest(content_type, bytes));
+  // Over the bytes as sent, never re-serialized JSON.
+  const auto algorithm = ref.digest ? ref.digest->algorithm() : DigestAlgorithm::kSha256;
+  Digest digest = crypto::digest_of(algorithm, bytes);
+  if (ref.digest && *ref.digest != digest) {
+    return fail(ErrorCode::kDigestInvalid,
+                "manifest content has digest " + digest.str() + ", not " + ref.digest->str() + " as in the URL");
+  }
+  store::NewManifest m{
+      .digest = digest,
+      .media_type = parsed.media_type,
+      .artifact_type = parsed.artifact_type,
+      .subject = parsed.subject,
+      .content = std::string(bytes),
+      .annotations_json = parsed.annotations_json,
+      .blobs = std::move(parsed.blobs),
+      .children = std::move(parsed.children),
+      .tag = ref.tag,
+  };
+  BERTH_TRY_VOID(meta_.put_manifest(repository, m, clock_.now_ms()));
+  return PushedManifest{digest, parsed.subject};
+}
+
+Result<store::ManifestRecord> ManifestService::get(const std::string& repository, const Reference& ref,
+                                                   bool count_pull) {
+  auto r = ref.tag ? meta_.get_tagged_manifest(repository, *ref.tag) : meta_.get_manifest(repository, *ref.digest);
+  if (!r) {
+    if (r.error().code == ErrorCode::kManifestUnknown || r.error().code == ErrorCode::kNameUnknown) {
+      BERTH_TRY_VOID(repositories_.require(repository));  // NAME_UNKNOWN wins over MANIFEST_UNKNOWN
+      return fail(ErrorCode::kManifestUnknown,
+                  "manifest " + ref.str() + " is not in repository \"" + repository + "\"");
+    }
+    return r;
+  }
+  if (count_pull) pulls_.note(repository, r->digest, clock_.now_ms());
+  return r;
+}
+
+Result<void> ManifestService::remove(const std::string& repository, const Reference& ref) {
+  BERTH_TRY_VOID(repositories_.require(repository));
+  auto done = ref.tag ? meta_.delete_tag(repository, *ref.tag) : meta_.delete_manifest(repository, *ref.digest);
+  if (!done && done.error().code == ErrorCode::kManifestUnknown) {
+    return fail(ErrorCode::kManifestUnknown, "manifest " + ref.str() + " is not in repository \"" + repository + "\"");
+  }
+  return done;
+}
+
+Result<std::vector<std::string>> ManifestService::tags(const std::string& repository, const std::string& after,
+                                                       size_t limit) {
+  BERTH_TRY_VOID(repositories_.require(repository));
+  return meta_.list_tags(repository, after, limit);
+}
+
+Result<std::vector<store::Referrer>> ManifestService::referrers(const std::string& repository, const Digest& subject,
+                                                                const std::optional<std::string>& artifact_type) {
+  BERTH_TRY_VOID(repositories_.require(repository));
+  return meta_.referrers(repository, subject, artifact_type);
+}
+
+}  // namespace berth::registry

@@ -1,0 +1,52 @@
+// Manifests and tags: validation on push, lookups on pull, and the referrers index.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "registry/pull_recorder.h"
+#include "registry/repository_service.h"
+#include "store/meta/meta_store.h"
+
+namespace berth::registry {
+
+// A manifest reference from a URL: a tag or a digest.
+struct Reference {
+  std::optional<std::string> tag;
+  std::optional<Digest> digest;
+  static Result<Reference> parse(std::string_view text);  // TAG_INVALID / DIGEST_INVALID
+  std::string str() const { return tag ? *tag : digest->str(); }
+};
+
+struct PushedManifest {
+  Digest digest;
+  std::optional<Digest> subject;
+};
+
+class ManifestService {
+ public:
+  ManifestService(store::MetaStore& meta, RepositoryService& repositories, PullRecorder& pulls, const Clock& clock)
+      : meta_(meta), repositories_(repositories), pulls_(pulls), clock_(clock) {}
+
+  Result<PushedManifest> put(const std::string& repository, const Reference& ref, std::string_view content_type,
+                             std::string_view bytes);
+  // MANIFEST_UNKNOWN. `count_pull` records the pull time (GET, not HEAD).
+  Result<store::ManifestRecord> get(const std::string& repository, const Reference& ref, bool count_pull);
+  // By digest: the manifest and its tags. By tag: only the tag.
+  Result<void> remove(const std::string& repository, const Reference& ref);
+  Result<std::vector<std::string>> tags(const std::string& repository, const std::string& after, size_t limit);
+  Result<std::vector<store::Referrer>> referrers(const std::string& repository, const Digest& subject,
+                                                 const std::optional<std::string>& artifact_type);
+
+ private:
+  store::MetaStore& meta_;
+  RepositoryService& repositories_;
+  PullRecorder& pulls_;
+  const Clock& clock_;
+};
+
+}  // namespace berth::registry

@@ -1,0 +1,31 @@
+// Repositories as ECR has them: they exist before anything is pushed to them, unless
+// the registry is configured to create them on first push.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "store/meta/meta_store.h"
+
+namespace berth::registry {
+
+class RepositoryService {
+ public:
+  RepositoryService(store::MetaStore& meta, const Clock& clock, bool create_on_push)
+      : meta_(meta), clock_(clock), create_on_push_(create_on_push) {}
+
+  Result<store::Repository> create(const std::string& name);  // NAME_INVALID, kRepositoryExists
+  Result<void> require(const std::string& name);               // NAME_INVALID, NAME_UNKNOWN
+  // As require, but creates the repository when the registry creates on push.
+  Result<void> require_for_push(const std::string& name);
+  Result<std::vector<std::string>> list(const std::string& after, size_t limit);
+
+ private:
+  store::MetaStore& meta_;
+  const Clock& clock_;
+  bool create_on_push_;
+};
+
+}  // namespace berth::registry

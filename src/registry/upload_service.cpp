@@ -1,0 +1,162 @@
+#include "registry/upload_service.h"
+
+#include <array>
+
+#include "core/ids.h"
+
+namespace berth::registry {
+namespace {
+
+Error upload_unknown() {
+  return Error{ErrorCode::kBlobUploadUnknown, "upload is unknown, finished or cancelled; start a new one"};
+}
+
+}  // namespace
+
+UploadAppend::UploadAppend(UploadService& service, store::UploadRecord record, std::unique_ptr<crypto::Sha256> hash,
+                           std::unique_ptr<store::UploadWriter> writer)
+    : service_(service),
+      record_(std::move(record)),
+      hash_(std::move(hash)),
+      writer_(std::move(writer)),
+      offset_(record_.offset) {}
+
+UploadAppend::~UploadAppend() { service_.release(record_.id); }
+
+Result<void> UploadAppend::write(std::string_view bytes) {
+  if (failed_) return fail(ErrorCode::kInternal, "upload write failed earlier");
+  auto w = writer_->write(bytes);
+  if (!w) {
+    failed_ = true;
+    return w;
+  }
+  hash_->update(bytes);
+  offset_ += bytes.size();
+  return {};
+}
+
+Result<store::UploadRecord> UploadAppend::finish() {
+  if (failed_) return fail(ErrorCode::kInternal, "upload write failed; retry from the last reported offset");
+  if (offset_ == record_.offset) return record_;
+  BERTH_TRY_VOID(writer_->flush());
+  const std::string state = hash_->save_state();
+  const int64_t now = service_.clock_.now_ms();
+  BERTH_TRY_VOID(service_.meta_.advance_upload(record_.id, record_.offset, offset_, state, now));
+  record_.offset = offset_;
+  record_.hash_state = state;
+  record_.updated_at_ms = now;
+  return record_;
+}
+
+bool UploadService::try_acquire(const std::string& id) {
+  std::lock_guard lock(active_mu_);
+  return active_.insert(id).second;
+}
+
+void UploadService::release(const std::string& id) {
+  std::lock_guard lock(active_mu_);
+  active_.erase(id);
+}
+
+Result<store::UploadRecord> UploadService::start(const std::string& repository) {
+  BERTH_TRY_VOID(repositories_.require_for_push(repository));
+  store::UploadRecord r;
+  r.id = new_uuid();
+  r.repository = repository;
+  r.offset = 0;
+  r.hash_state = crypto::Sha256().save_state();
+  r.started_at_ms = r.updated_at_ms = clock_.now_ms();
+  BERTH_TRY_VOID(blobs_.create_upload(r.id));
+  auto created = meta_.create_upload(r);
+  if (!created) {
+    (void)blobs_.delete_upload(r.id);
+    return tl::unexpected(created.error());
+  }
+  return r;
+}
+
+Result<store::UploadRecord> UploadService::status(const std::string& repository, const std::string& id) {
+  if (!is_uuid(id)) return tl::unexpected(upload_unknown());
+  auto r = meta_.get_upload(id);
+  if (!r) {
+    if (r.error().code == ErrorCode::kBlobUploadUnknown) return tl::unexpected(upload_unknown());
+    return r;
+  }
+  if (r->repository != repository) return tl::unexpected(upload_unknown());
+  return r;
+}
+
+Result<void> UploadService::cancel(const std::string& repository, const std::string& id) {
+  BERTH_TRY(auto r, status(repository, id));
+  BERTH_TRY_VOID(meta_.delete_upload(r.id));
+  return blobs_.delete_upload(r.id);
+}
+
+Result<std::unique_ptr<UploadAppend>> UploadService::append(const std::string& repository, const std::string& id,
+                                                            std::optional<uint64_t> expected_start) {
+  BERTH_TRY(auto r, status(repository, id));
+  if (!try_acquire(id)) {
+    return fail(ErrorCode::kBlobUploadInvalid, "another request is writing to this upload");
+  }
+  struct Releaser {
+    UploadService* s;
+    const std::string* id;
+    ~Releaser() {
+      if (s) s->release(*id);
+    }
+  } guard{this, &id};
+  // Re-read under the exclusive hold: a request that just finished may have moved it.
+  BERTH_TRY(r, status(repository, id));
+  if (expected_start && *expected_start != r.offset) {
+    return fail(ErrorCode::kRangeInvalid, "chunk starts at " + std::to_string(*expected_start) +
+                                              " but the upload has " + std::to_string(r.offset) + " bytes");
+  }
+  BERTH_TRY(auto hash, crypto::Sha256::restore(r.hash_state));
+  BERTH_TRY(auto writer, blobs_.append_upload(id, r.offset));
+  guard.s = nullptr;  // UploadAppend releases from here on
+  return std::unique_ptr<UploadAppend>(new UploadAppend(*this, std::move(r), std::move(hash), std::move(writer)));
+}
+
+Result<store::BlobInfo> UploadService::complete(const std::string& repository, const std::string& id,
+                                                const Digest& digest) {
+  BERTH_TRY(auto r, status(repository, id));
+  if (!try_acquire(id)) return fail(ErrorCode::kBlobUploadInvalid, "another request is writing to this upload");
+  struct Releaser {
+    UploadService* s;
+    const std::string& id;
+    ~Releaser() { s->release(id); }
+  } guard{this, id};
+  BERTH_TRY(r, status(repository, id));
+
+  Digest actual = digest;
+  if (digest.algorithm() == DigestAlgorithm::kSha256) {
+    BERTH_TRY(auto hash, crypto::Sha256::restore(r.hash_state));
+    actual = hash->finish();
+  } else {
+    // Only SHA-256 state is kept as we go; other algorithms re-read the staged bytes.
+    BERTH_TRY(auto reader, blobs_.open_upload(id));
+    auto h = crypto::make_hasher(digest.algorithm());
+    std::array<char, 256 * 1024> buf{};
+    uint64_t off = 0;
+    while (off < r.offset) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), r.offset - off));
+      BERTH_TRY(auto n, reader->read(off, std::span<char>(buf.data(), want)));
+      if (n == 0) return fail(ErrorCode::kInternal, "staged upload is shorter than recorded");
+      h->update(std::string_view(buf.data(), n));
+      off += n;
+    }
+    actual = h->finish();
+  }
+  if (actual != digest) {
+    (void)meta_.delete_upload(id);
+    (void)blobs_.delete_upload(id);
+    return fail(ErrorCode::kDigestInvalid, "uploaded content has digest " + actual.str() + ", not " + digest.str() +
+                                               "; the upload was discarded");
+  }
+  BERTH_TRY(auto info, blobs_.commit_upload(id, digest, r.offset));
+  BERTH_TRY_VOID(meta_.link_blob(repository, digest, info.size, clock_.now_ms()));
+  (void)meta_.delete_upload(id);
+  return info;
+}
+
+}  // namespace berth::registry
