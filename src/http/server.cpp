@@ -82,6 +82,8 @@ struct Server::Connection {
 
 struct Server::Worker {
   asio::io_context ctx{1};
+  uint64_t next_request = 0;  // with the worker's index, names each request in the access log
+  unsigned index = 0;
   tcp::acceptor acceptor{ctx};
   std::list<Connection*> connections;
   asio::steady_timer grace{ctx};
@@ -175,6 +177,7 @@ Result<std::string> Server::bind() {
   uint16_t port = options_.port;
   for (unsigned i = 0; i < options_.threads; ++i) {
     auto w = std::make_unique<Worker>();
+    w->index = i;
     const tcp::endpoint endpoint(address, port);
     w->acceptor.open(endpoint.protocol(), ec);
     if (!ec) w->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -301,6 +304,7 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket) {
       req.method = std::string(msg.method_string());
       req.target = std::string(msg.target());
       req.remote_address = remote;
+      req.request_id = std::to_string(w.index) + "-" + std::to_string(++w.next_request);
       req.headers.reserve(16);
       for (const auto& f : msg) req.headers.emplace_back(lowercase(f.name_string()), std::string(f.value()));
       if (auto cl = parser.content_length()) req.content_length = *cl;

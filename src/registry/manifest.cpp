@@ -126,15 +126,9 @@ Result<ParsedManifest> parse_manifest(std::string_view content_type, std::string
   if (config == doc.end()) return fail(ErrorCode::kManifestInvalid, "an image manifest needs a \"config\" descriptor");
   BERTH_TRY(auto config_digest, descriptor_digest(*config, "config"));
   out.blobs.push_back(config_digest);
+  // OCI 1.1: a manifest's artifact type is its artifactType, else its config's media type.
   if (out.artifact_type.empty()) {
-    if (auto mt = config->find("mediaType"); mt != config->end() && mt->is_string()) {
-      const auto cmt = mt->get<std::string>();
-      // Image configs are not artifact types; custom config media types are (OCI 1.1).
-      if (cmt != "application/vnd.oci.image.config.v1+json" &&
-          cmt != "application/vnd.docker.container.image.v1+json") {
-        out.artifact_type = cmt;
-      }
-    }
+    if (auto mt = config->find("mediaType"); mt != config->end() && mt->is_string()) out.artifact_type = mt->get<std::string>();
   }
   auto layers = doc.find("layers");
   if (layers != doc.end()) {

@@ -23,7 +23,7 @@ TEST(Manifest, OciImage) {
   ASSERT_EQ(m->blobs.size(), 2u);
   EXPECT_EQ(m->blobs[0].str(), kA);
   EXPECT_EQ(m->blobs[1].str(), kB);
-  EXPECT_TRUE(m->artifact_type.empty());
+  EXPECT_EQ(m->artifact_type, "application/vnd.oci.image.config.v1+json");
   EXPECT_FALSE(m->subject);
 }
 
