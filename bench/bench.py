@@ -7,7 +7,7 @@ subcommands are useful on their own:
   bench.py measure  --work DIR --out DIR   run every section, write latest.md/.json
   bench.py report   RESULTS.json           print the Markdown table again
   bench.py gen-oci  DIR [--layers N --layer-kib K --seed S --tag T]
-  bench.py parse-wrk FILE | parse-ab FILE CSV
+  bench.py parse-wrk FILE | parse-hload FILE | parse-ab FILE CSV
 
 Servers are described by environment variables set by run.sh:
   BENCH_<NAME>_STATUS  ok | n/a        BENCH_<NAME>_REASON  why n/a
@@ -91,7 +91,7 @@ class Params:
         self.wrk_threads = env_num("BENCH_WRK_THREADS", 2)
         self.layers = env_num("BENCH_LAYERS", 20)
         self.layer_kib = env_num("BENCH_LAYER_KB", 64 if q else 1024)
-        self.skopeo_reps = env_num("BENCH_SKOPEO_REPS", 1 if q else 2)
+        self.skopeo_reps = env_num("BENCH_SKOPEO_REPS", 1 if q else 3)
         self.tags = env_num("BENCH_TAGS", 20)
         self.sections = (os.environ.get("BENCH_SECTIONS", "").split()
                          or ["push", "pull", "small", "skopeo"])
@@ -421,6 +421,19 @@ def parse_wrk(text):
     return r
 
 
+def parse_hload(text):
+    kv = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            kv[parts[0]] = float(parts[1])
+    if "rps" not in kv:
+        raise BenchError("hload output has no rps line:\n" + text[-800:])
+    errs = {k[7:]: int(v) for k, v in kv.items() if k.startswith("errors_")}
+    return {"rps": kv["rps"], "p99_ms": kv.get("p99_ms"), "requests": int(kv.get("requests", 0)),
+            "non2xx": int(kv.get("non2xx", 0)), "socket_errors": errs}
+
+
 def parse_ab(text, csv_text):
     r = {}
     m = re.search(r"Requests per second:\s*([\d.]+)", text)
@@ -654,6 +667,25 @@ def load_ab_head(srv, P, url, duration, work):
     return r
 
 
+def load_hload(srv, P, url, method, duration):
+    cmd = [os.environ["BENCH_HLOAD"], "-c", str(P.wrk_conn), "-t", str(P.wrk_threads),
+           "-d", str(duration), "-m", method, "-T", "5"]
+    h = srv.auth_header()
+    if h:
+        cmd += ["-H", "Authorization: " + h]
+    cmd.append(url)
+    p = run(cmd, duration + 60, check=False)
+    r = parse_hload(p.stdout)
+    if p.returncode != 0 and not r.get("requests"):
+        raise BenchError(f"hload exited {p.returncode}: {(p.stderr or p.stdout).strip()[-600:]}")
+    r["tool"] = "hload"
+    return r
+
+
+def head_tool():
+    return "hload" if os.environ.get("BENCH_HLOAD") else "ab"
+
+
 def section_small(res, P, work, servers):
     rng = random.Random(4242)
     config, blobs, manifest = make_image(rng, 1, 4096, "small")
@@ -695,7 +727,7 @@ def section_small(res, P, work, servers):
          {"Accept": "application/json"}, check_tags, "get.lua"),
     ]
     for key, label, method, path, hdrs, check, script in endpoints:
-        tool = "wrk" if script else "ab -k -i"
+        tool = "wrk" if script else ("hload, HTTP/1.1" if head_tool() == "hload" else "ab -k -i, HTTP/1.0")
         rr = res.row(f"{key}_rps", f"{label}, req/s ({tool}, c={P.wrk_conn})", "req/s", "int",
                      [("distribution", ">=", 10), ("nginx", ">=", 0.6)],
                      "≥ 10x distribution, ≥ 0.6x nginx")
@@ -720,8 +752,12 @@ def section_small(res, P, work, servers):
                 cl.close()
             try:
                 url = srv.url + path
-                load = (lambda d: load_wrk(srv, P, url, script, d)) if script else \
-                       (lambda d: load_ab_head(srv, P, url, d, work))
+                if script:
+                    load = lambda d: load_wrk(srv, P, url, script, d)
+                elif head_tool() == "hload":
+                    load = lambda d: load_hload(srv, P, url, "HEAD", d)
+                else:
+                    load = lambda d: load_ab_head(srv, P, url, d, work)
                 if P.wrk_warmup:
                     load(P.wrk_warmup)
                 r = load(P.wrk_duration)
@@ -739,7 +775,7 @@ def section_small(res, P, work, servers):
                              f"requests reused a connection (HTTP/1.0 keep-alive from ab)")
                 se = r.get("socket_errors") or {}
                 if sum(se.values()):
-                    res.note(f"{label} / {srv.name}: wrk socket errors {se}")
+                    res.note(f"{label} / {srv.name}: {r['tool']} socket errors {se}")
                 rr["values"][srv.name] = r["rps"]
                 rp["values"][srv.name] = r["p99_ms"]
             except BenchError as e:
@@ -906,7 +942,7 @@ def render(data):
     out.append(f"- settings: blob {p['blob_mib']} MiB (push median of {p['push_reps']}, "
                f"pull median of {p['pull_reps']} / {p['pull_par_reps']}), chunks {p['chunk_mib']} MiB, "
                f"small requests {p['wrk_duration']} s at c={p['wrk_conn']} "
-               f"(wrk -t{p['wrk_threads']}; blob HEAD with ab -k -i), "
+               f"(wrk -t{p['wrk_threads']}; blob HEAD with {meta.get('head_tool', 'ab')}), "
                f"skopeo {p['layers']} layers x {p['layer_kib']} KiB (median of {p['skopeo_reps']}); "
                f"MB = 10^6 bytes; all servers on 127.0.0.1, measured one at a time")
     out.append("")
@@ -980,8 +1016,11 @@ def cmd_measure(args):
         "command": os.environ.get("BENCH_COMMAND", "bench/run.sh"),
         "quick": P.quick, "params": P.as_dict(), "cpu": cpu_model(), "nproc": os.cpu_count(),
         "kernel": platform.release(), "loadavg": loadavg,
+        "head_tool": ("bench/hload.c (HTTP/1.1 keep-alive, same -c/-t)" if head_tool() == "hload"
+                      else "ab -k -i (HTTP/1.0 keep-alive)"),
         "tools": "; ".join([tool_version(["curl", "--version"]).split(" (")[0],
                             tool_version(["wrk", "--version"]).split(" Copyright")[0],
+                            "bench/hload.c" if head_tool() == "hload" else
                             tool_version(["ab", "-V"]).split(",")[0].replace("This is ", ""),
                             tool_version(["skopeo", "--version"])]),
     }
@@ -1045,6 +1084,8 @@ def main():
     g.add_argument("--tag", default="v1")
     pw = sub.add_parser("parse-wrk")
     pw.add_argument("file")
+    ph = sub.add_parser("parse-hload")
+    ph.add_argument("file")
     pa = sub.add_parser("parse-ab")
     pa.add_argument("file")
     pa.add_argument("csv")
@@ -1060,6 +1101,9 @@ def main():
         elif a.cmd == "parse-wrk":
             with open(a.file) as f:
                 print(json.dumps(parse_wrk(f.read())))
+        elif a.cmd == "parse-hload":
+            with open(a.file) as f:
+                print(json.dumps(parse_hload(f.read())))
         elif a.cmd == "parse-ab":
             with open(a.file) as f, open(a.csv) as c:
                 print(json.dumps(parse_ab(f.read(), c.read())))

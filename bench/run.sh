@@ -21,7 +21,6 @@ want() { # command package [absolute path when not on PATH]
 }
 want curl curl
 want wrk wrk
-want ab apache2-utils          # blob HEAD: wrk 4.1 hangs on HEAD responses (waits for a body)
 want skopeo skopeo
 want docker-registry docker-registry /usr/bin/docker-registry
 want nginx nginx-light /usr/sbin/nginx
@@ -46,6 +45,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 REGISTRY=$(command -v docker-registry || echo /usr/bin/docker-registry)
+
+# Blob HEAD load: wrk 4.1 hangs on HEAD (it waits for a body) and ab speaks only HTTP/1.0,
+# so bench/hload.c (HTTP/1.1 keep-alive) is compiled for it; ab is the fallback.
+HLOAD_SRC=$HERE/hload.c
+build_hload() { # DEST
+  local cc
+  cc=$(command -v cc || command -v gcc || command -v clang || true)
+  [ -n "$cc" ] && "$cc" -O2 -pthread -o "$1" "$HLOAD_SRC" 2>"$1.log"
+}
 
 # ----------------------------------------------------------------------------- busy machine?
 busy=$(pgrep -x cc1plus 2>/dev/null | wc -l || true)
@@ -86,6 +94,23 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+mkdir -p "$WORK/bin"
+if [ "${BENCH_HEAD_TOOL:-hload}" = hload ] && build_hload "$WORK/bin/hload"; then
+  export BENCH_HLOAD=$WORK/bin/hload
+else
+  unset BENCH_HLOAD
+  [ "${BENCH_HEAD_TOOL:-hload}" = ab ] ||
+    say "could not compile bench/hload.c ($(head -c 300 "$WORK/bin/hload.log" 2>/dev/null)); blob HEAD falls back to ab (HTTP/1.0)"
+  if ! command -v ab >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends apache2-utils >/dev/null ||
+        die "apt-get install apache2-utils failed"
+    else
+      die "no C compiler for bench/hload.c and no ab; run: sudo apt-get install -y gcc (or apache2-utils)"
+    fi
+  fi
+fi
 
 read -r P_BERTH P_DIST P_NGINX < <(python3 -c '
 import socket
@@ -252,7 +277,7 @@ export BENCH_NGINX_STATIC=$NGX/static
 cmd="bench/run.sh"
 [ -n "${MAKELEVEL:-}" ] && cmd="make bench"
 for v in BENCH_QUICK BENCH_PEERS_ONLY BENCH_SECTIONS BENCH_BLOB_MB BENCH_CHUNK_MB BENCH_WRK_DURATION \
-         BENCH_WRK_CONN BENCH_WRK_THREADS BENCH_LAYERS BENCH_LAYER_KB BERTH_BIN BERTH_ARGS; do
+         BENCH_WRK_CONN BENCH_WRK_THREADS BENCH_LAYERS BENCH_LAYER_KB BENCH_HEAD_TOOL BERTH_BIN BERTH_ARGS; do
   [ -n "${!v:-}" ] && cmd="$v=${!v} $cmd"
 done
 [ -n "${BERTH_AUTH:-}" ] && cmd="$cmd (berth with Basic auth)"
