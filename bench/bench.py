@@ -85,7 +85,8 @@ class Params:
         self.pull_reps = env_num("BENCH_PULL_REPS", 2 if q else 5)
         self.pull_par_reps = env_num("BENCH_PULL_PAR_REPS", 1 if q else 3)
         self.streams = env_num("BENCH_PULL_STREAMS", 8)
-        self.wrk_duration = env_num("BENCH_WRK_DURATION", 2 if q else 10)
+        self.wrk_duration = env_num("BENCH_WRK_DURATION", 2 if q else 4)   # seconds per round
+        self.wrk_rounds = env_num("BENCH_WRK_ROUNDS", 1 if q else 3)
         self.wrk_warmup = env_num("BENCH_WRK_WARMUP", 0 if q else 1)
         self.wrk_conn = env_num("BENCH_WRK_CONN", 64)
         self.wrk_threads = env_num("BENCH_WRK_THREADS", 2)
@@ -733,8 +734,8 @@ def section_small(res, P, work, servers):
                      "≥ 10x distribution, ≥ 0.6x nginx")
         rp = res.row(f"{key}_p99", f"{label}, p99 latency, ms", "ms", "f2",
                      [("distribution", "<=", 0.1)], "≤ 0.1x distribution", better="lower")
-        names = list(SERVERS)
-        for srv in (servers[n] for n in names):
+        ready = []  # (srv, load function)
+        for srv in (servers[n] for n in SERVERS):
             if not srv.ok:
                 continue
             if getattr(srv, "seed_error", None):
@@ -750,37 +751,53 @@ def section_small(res, P, work, servers):
                 continue
             finally:
                 cl.close()
-            try:
-                url = srv.url + path
-                if script:
-                    load = lambda d: load_wrk(srv, P, url, script, d)
-                elif head_tool() == "hload":
-                    load = lambda d: load_hload(srv, P, url, "HEAD", d)
-                else:
-                    load = lambda d: load_ab_head(srv, P, url, d, work)
-                if P.wrk_warmup:
-                    load(P.wrk_warmup)
-                r = load(P.wrk_duration)
-                log(f"{key:8s} {srv.name:12s} {r['rps']:10.0f} req/s  p99 {r['p99_ms']} ms  "
-                    f"({r['requests']} requests, {r['non2xx']} non-2xx)")
-                rr["samples"][srv.name] = r
-                if r["non2xx"]:
-                    raise BenchError(f"{r['non2xx']} of {r['requests']} responses were not 2xx/3xx")
-                if r.get("failed"):
-                    res.note(f"{label} / {srv.name}: ab counted {r['failed']} failed requests "
-                             f"(length/connect/receive errors)")
-                if r.get("keepalive") is not None and r["requests"] and \
-                        r["keepalive"] < 0.9 * r["requests"]:
-                    res.note(f"{label} / {srv.name}: only {r['keepalive']} of {r['requests']} "
-                             f"requests reused a connection (HTTP/1.0 keep-alive from ab)")
-                se = r.get("socket_errors") or {}
-                if sum(se.values()):
-                    res.note(f"{label} / {srv.name}: {r['tool']} socket errors {se}")
-                rr["values"][srv.name] = r["rps"]
-                rp["values"][srv.name] = r["p99_ms"]
-            except BenchError as e:
-                record_error(res, rr, srv, e)
-                rp["errors"][srv.name] = "see req/s"
+            url = srv.url + path
+            if script:
+                load = (lambda s, u, sc: lambda d: load_wrk(s, P, u, sc, d))(srv, url, script)
+            elif head_tool() == "hload":
+                load = (lambda s, u: lambda d: load_hload(s, P, u, "HEAD", d))(srv, url)
+            else:
+                load = (lambda s, u: lambda d: load_ab_head(s, P, u, d, work))(srv, url)
+            ready.append((srv, load))
+        # Rounds interleave the servers (order rotates), so that a burst of other load on
+        # the shared machine hits one round of one server, not a whole measurement.
+        runs = {}
+        for rnd in range(P.wrk_rounds):
+            k = rnd % max(1, len(ready))
+            for srv, load in ready[k:] + ready[:k]:
+                if srv.name in rr["errors"]:
+                    continue
+                try:
+                    if rnd == 0 and P.wrk_warmup:
+                        load(P.wrk_warmup)
+                    r = load(P.wrk_duration)
+                    log(f"{key:8s} round {rnd + 1}/{P.wrk_rounds} {srv.name:12s} {r['rps']:10.0f} req/s"
+                        f"  p99 {r['p99_ms']} ms  ({r['requests']} requests, {r['non2xx']} non-2xx)")
+                    if r["non2xx"]:
+                        raise BenchError(f"{r['non2xx']} of {r['requests']} responses were not 2xx/3xx")
+                    if r.get("failed"):
+                        res.note(f"{label} / {srv.name}: ab counted {r['failed']} failed requests "
+                                 f"(length/connect/receive errors)")
+                    if r.get("keepalive") is not None and r["requests"] and \
+                            r["keepalive"] < 0.9 * r["requests"]:
+                        res.note(f"{label} / {srv.name}: only {r['keepalive']} of {r['requests']} "
+                                 f"requests reused a connection (HTTP/1.0 keep-alive from ab)")
+                    se = r.get("socket_errors") or {}
+                    if sum(se.values()):
+                        res.note(f"{label} / {srv.name} round {rnd + 1}: {r['tool']} socket errors {se}")
+                    runs.setdefault(srv.name, []).append(r)
+                except BenchError as e:
+                    record_error(res, rr, srv, e)
+                    rp["errors"][srv.name] = "see req/s"
+        for name, rs in runs.items():
+            if name in rr["errors"]:
+                continue
+            rr["samples"][name] = [round(r["rps"]) for r in rs]
+            p99s = [r["p99_ms"] for r in rs if r["p99_ms"] is not None]
+            rp["samples"][name] = p99s
+            rr["values"][name] = median([r["rps"] for r in rs])
+            rp["values"][name] = median(p99s)
+            rr.setdefault("raw", {})[name] = rs
 
 
 def skopeo_env(work):
@@ -941,7 +958,8 @@ def render(data):
     p = meta["params"]
     out.append(f"- settings: blob {p['blob_mib']} MiB (push median of {p['push_reps']}, "
                f"pull median of {p['pull_reps']} / {p['pull_par_reps']}), chunks {p['chunk_mib']} MiB, "
-               f"small requests {p['wrk_duration']} s at c={p['wrk_conn']} "
+               f"small requests {p.get('wrk_rounds', 1)} rounds x {p['wrk_duration']} s per server at c={p['wrk_conn']}, "
+               f"servers interleaved, median of rounds "
                f"(wrk -t{p['wrk_threads']}; blob HEAD with {meta.get('head_tool', 'ab')}), "
                f"skopeo {p['layers']} layers x {p['layer_kib']} KiB (median of {p['skopeo_reps']}); "
                f"MB = 10^6 bytes; all servers on 127.0.0.1, measured one at a time")
