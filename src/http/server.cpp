@@ -90,7 +90,10 @@ struct Server::Worker {
   bool stopping = false;
 };
 
-// The Exchange over a live connection.
+// The Exchange over a live connection. A body with a Content-Length is read straight
+// from the socket into the caller's buffer (large reads, one copy); Beast's parser,
+// which reads through the connection buffer in 512-byte steps when it is empty, only
+// decodes chunked bodies.
 class ConnectionExchange final : public Exchange {
  public:
   ConnectionExchange(beast::tcp_stream& stream, beast::flat_buffer& buffer, Parser& parser, Request request,
@@ -99,18 +102,49 @@ class ConnectionExchange final : public Exchange {
     request_ = std::move(request);
     expect_continue_ = request_.header("expect").has_value() &&
                        lowercase(*request_.header("expect")) == "100-continue";
+    chunked_ = parser_.chunked();
+    remaining_ = chunked_ ? 0 : request_.content_length.value_or(0);
   }
 
   awaitable<Result<size_t>> read_some(std::span<char> out) override {
-    if (parser_.is_done()) co_return size_t{0};
+    if (body_done() || out.empty()) co_return size_t{0};
     if (expect_continue_) {
       expect_continue_ = false;
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       error_code ec;
       stream_.expires_after(io_timeout_);
       co_await asio::async_write(stream_, asio::buffer(kContinue), with_ec(ec));
-      if (ec) co_return fail(ErrorCode::kBlobUploadInvalid, "connection lost before the request body");
+      if (ec) {
+        broken_ = true;
+        co_return fail(ErrorCode::kBlobUploadInvalid, "connection lost before the request body");
+      }
     }
+    if (chunked_) co_return co_await read_chunked(out);
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), remaining_));
+    size_t got = 0;
+    if (buffer_.size() > 0) {  // body bytes that arrived with the head
+      got = asio::buffer_copy(asio::buffer(out.data(), want), buffer_.data());
+      buffer_.consume(got);
+    } else {
+      error_code ec;
+      stream_.expires_after(io_timeout_);
+      got = co_await stream_.async_read_some(asio::buffer(out.data(), want), with_ec(ec));
+      if (ec) {
+        broken_ = true;
+        co_return fail(ErrorCode::kBlobUploadInvalid, "request body ended " + std::to_string(remaining_) +
+                                                          " bytes short of its Content-Length (" + ec.message() + ")");
+      }
+    }
+    remaining_ -= got;
+    co_return got;
+  }
+
+  bool body_done() const override { return chunked_ ? parser_.is_done() : remaining_ == 0; }
+  bool broken() const { return broken_; }
+  bool continue_pending() const { return expect_continue_; }
+
+ private:
+  awaitable<Result<size_t>> read_chunked(std::span<char> out) {
     while (!parser_.is_done()) {
       auto& body = parser_.get().body();
       body.data = out.data();
@@ -123,24 +157,21 @@ class ConnectionExchange final : public Exchange {
       if (ec) {
         broken_ = true;
         if (ec == bhttp::error::body_limit) co_return fail(ErrorCode::kPayloadTooLarge, "request body too large");
-        co_return fail(ErrorCode::kBlobUploadInvalid, "request body ended early (" + ec.message() + ")");
+        co_return fail(ErrorCode::kBlobUploadInvalid, "chunked request body ended early (" + ec.message() + ")");
       }
       if (got > 0) co_return got;
     }
     co_return size_t{0};
   }
 
-  bool body_done() const override { return parser_.is_done(); }
-  bool broken() const { return broken_; }
-  bool continue_pending() const { return expect_continue_; }
-
- private:
   beast::tcp_stream& stream_;
   beast::flat_buffer& buffer_;
   Parser& parser_;
   std::chrono::seconds io_timeout_;
   bool expect_continue_ = false;
   bool broken_ = false;
+  bool chunked_ = false;
+  uint64_t remaining_ = 0;
 };
 
 awaitable<Result<std::string>> Exchange::read_all(size_t limit) {
@@ -283,8 +314,10 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket) {
       conn.idle = false;
       const auto started = std::chrono::steady_clock::now();
       if (ec) {
-        if (ec == bhttp::error::header_limit) {
-          Response r = text_response(431, "request header too large\n");
+        if (ec == bhttp::error::header_limit || ec == bhttp::error::body_limit) {
+          // Beast checks Content-Length against the body limit while parsing the head.
+          Response r = ec == bhttp::error::header_limit ? text_response(431, "request header too large\n")
+                                                        : text_response(413, "request body too large\n");
           const std::string head = serialize_head(r, r.body.size(), false);
           stream.expires_after(options_.io_timeout);
           co_await asio::async_write(stream, std::array<asio::const_buffer, 2>{asio::buffer(head), asio::buffer(r.body)}, with_ec(ec));
@@ -330,13 +363,14 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket) {
       // Keep the connection only if the request body is fully consumed (or is small
       // enough to discard); otherwise the next request would start mid-body.
       if (ex.broken()) keep_alive = false;
-      if (keep_alive && !parser.is_done()) {
-        if (ex.continue_pending() || (req.content_length.value_or(kDrainLimit + 1) > kDrainLimit && !parser.chunked())) {
+      if (keep_alive && !ex.body_done()) {
+        if (ex.continue_pending() ||
+            (ex.request().content_length.value_or(kDrainLimit + 1) > kDrainLimit && !parser.chunked())) {
           keep_alive = false;
         } else {
           char sink[8192];
           size_t drained = 0;
-          while (keep_alive && !parser.is_done()) {
+          while (keep_alive && !ex.body_done()) {
             auto n = co_await ex.read_some(std::span<char>(sink, sizeof sink));
             if (!n || (drained += *n) > kDrainLimit) keep_alive = false;
             if (n && *n == 0) break;

@@ -140,7 +140,7 @@ TEST_F(ServerTest, ShortBodyIsAnErrorForTheHandler) {
     out.append(buf, n);
   }
   EXPECT_EQ(out.find("HTTP/1.1 400"), 0u) << out;
-  EXPECT_NE(out.find("ended early"), std::string::npos) << out;
+  EXPECT_NE(out.find("short of its Content-Length"), std::string::npos) << out;
 }
 
 TEST_F(ServerTest, IdleClientIsDisconnected) {
@@ -168,6 +168,30 @@ TEST_F(ServerTest, ShutdownFinishesInFlightRequest) {
   error_code ec;
   s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
   EXPECT_TRUE(ec);
+}
+
+}  // namespace
+}  // namespace berth::http
+
+namespace berth::http {
+namespace {
+
+TEST_F(ServerTest, LargeBodyArrivesWholeAndNextRequestStillParses) {
+  start();
+  const std::string body(300 * 1024, 'z');
+  const std::string out = exchange("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                                   "\r\n\r\n" + body + "GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(out.find("Content-Length: " + std::to_string(body.size())), std::string::npos);
+  EXPECT_NE(out.find(body), std::string::npos);
+  EXPECT_NE(out.find("hello GET"), std::string::npos);
+}
+
+TEST_F(ServerTest, BodyOverLimitGets413) {
+  ServerOptions o;
+  o.max_body_bytes = 1000;
+  start(o);
+  const std::string out = exchange("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n");
+  EXPECT_EQ(out.find("HTTP/1.1 413"), 0u) << out;
 }
 
 }  // namespace
