@@ -266,7 +266,9 @@ fi
 [ $berth_status = ok ] || say "berth column: n/a ($berth_reason)"
 git_desc=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "?")
 export BENCH_BERTH_STATUS=$berth_status BENCH_BERTH_REASON=$berth_reason
-export BENCH_BERTH_DESC="$BERTH (git $git_desc${BERTH_ARGS:+, args: $BERTH_ARGS})"
+berth_built=$(date -u -r "$BERTH" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo "?")
+berth_ver=$(timeout 5 "$BERTH" --version 2>/dev/null | head -n1 || true)
+export BENCH_BERTH_DESC="$BERTH${berth_ver:+ ($berth_ver)}, binary built $berth_built, source tree now at git $git_desc${BERTH_ARGS:+, args: $BERTH_ARGS}"
 export BENCH_DISTRIBUTION_STATUS=ok BENCH_DISTRIBUTION_URL="http://127.0.0.1:$P_DIST" BENCH_DISTRIBUTION_PID=$DIST_PID
 export BENCH_DISTRIBUTION_DESC="distribution $("$REGISTRY" --version 2>&1 | head -n1 | awk '{print $NF}'), filesystem storage, in-memory blob descriptor cache, access log off"
 export BENCH_NGINX_STATUS=ok BENCH_NGINX_URL="http://127.0.0.1:$P_NGINX" BENCH_NGINX_PID=$NGINX_PID
