@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   using namespace berth;
   CLI::App cli{"berth: a self-hosted container image registry (OCI distribution + Amazon ECR API)"};
   cli.require_subcommand(1);
+  cli.fallthrough();  // global options (--log-level) may follow the subcommand too
   std::string log_level = "info";
   cli.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
 

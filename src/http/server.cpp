@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 
@@ -30,7 +32,7 @@ std::string lowercase(std::string_view s) {
 
 bool status_has_body(unsigned status) { return !(status < 200 || status == 204 || status == 304); }
 
-std::string serialize_head(const Response& r, uint64_t content_length, bool keep_alive) {
+std::string serialize_head(const Response& r, uint64_t content_length, bool keep_alive, bool http10 = false) {
   std::string head;
   head.reserve(256);
   head += "HTTP/1.1 ";
@@ -49,7 +51,11 @@ std::string serialize_head(const Response& r, uint64_t content_length, bool keep
     head += std::to_string(content_length);
     head += "\r\n";
   }
-  if (!keep_alive) head += "Connection: close\r\n";
+  if (!keep_alive) {
+    head += "Connection: close\r\n";
+  } else if (http10) {
+    head += "Connection: keep-alive\r\n";  // HTTP/1.0 closes unless told otherwise
+  }
   head += "\r\n";
   return head;
 }
@@ -344,6 +350,7 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket) {
       req.chunked = parser.chunked();
       const bool head_request = msg.method() == bhttp::verb::head;
       bool keep_alive = msg.keep_alive();
+      const bool http10 = msg.version() == 10;
 
       Response resp;
       const bool target_ok = parse_target(req.target, req);
@@ -382,15 +389,19 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket) {
       const bool send_body = !head_request && !resp.omit_body && status_has_body(resp.status);
       uint64_t length = resp.source ? resp.source_length : resp.body.size();
       if ((head_request || resp.omit_body) && resp.head_length) length = *resp.head_length;
-      const std::string head = serialize_head(resp, length, keep_alive);
+      const std::string head = serialize_head(resp, length, keep_alive, http10);
       stream.expires_after(options_.io_timeout);
       if (!send_body || (!resp.source && resp.body.empty())) {
         co_await asio::async_write(stream, asio::buffer(head), with_ec(ec));
       } else if (!resp.source) {
         co_await asio::async_write(stream, std::array<asio::const_buffer, 2>{asio::buffer(head), asio::buffer(resp.body)}, with_ec(ec));
       } else {
-        co_await asio::async_write(stream, asio::buffer(head), with_ec(ec));
         const int fd = resp.source->native_handle();
+        // Cork while the head and the file go out, as nginx's tcp_nopush: full segments
+        // instead of a small one per write (TCP_NODELAY is on for the small answers).
+        const int cork = fd >= 0 ? 1 : 0;
+        if (cork) ::setsockopt(stream.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &cork, sizeof cork);
+        co_await asio::async_write(stream, asio::buffer(head), with_ec(ec));
         uint64_t remaining = resp.source_length;
         if (!ec && fd >= 0) {
           auto& sock = stream.socket();
@@ -423,6 +434,10 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket) {
             off += *n;
             remaining -= *n;
           }
+        }
+        if (cork) {
+          const int off_flag = 0;
+          ::setsockopt(stream.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &off_flag, sizeof off_flag);
         }
         if (remaining > 0) keep_alive = false;
       }

@@ -196,3 +196,17 @@ TEST_F(ServerTest, BodyOverLimitGets413) {
 
 }  // namespace
 }  // namespace berth::http
+
+namespace berth::http {
+namespace {
+
+TEST_F(ServerTest, Http10KeepAliveIsAnnounced) {
+  start();
+  const std::string out = exchange("GET /a HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", "hello GET");
+  EXPECT_NE(out.find("Connection: keep-alive"), std::string::npos) << out;
+  const std::string closed = exchange("GET /a HTTP/1.0\r\n\r\n");
+  EXPECT_NE(closed.find("Connection: close"), std::string::npos) << closed;
+}
+
+}  // namespace
+}  // namespace berth::http

@@ -1,5 +1,6 @@
 #include "oci/api.h"
 
+#include <array>
 #include <charconv>
 
 #include <nlohmann/json.hpp>
@@ -155,7 +156,7 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route) 
   auto not_allowed = [&] { return error_response(405, "UNSUPPORTED", "method " + m + " is not allowed here"); };
 
   if (route.endpoint == Endpoint::kNone) {
-    co_return error_response(404, "NOT_FOUND", "no such endpoint: " + req.path);
+    co_return error_response(404, "UNSUPPORTED", "no such endpoint: " + req.path);
   }
   if (route.endpoint == Endpoint::kBase) {
     if (!get) co_return not_allowed();
@@ -197,7 +198,7 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route) 
     case Endpoint::kCatalog:
       break;
   }
-  co_return error_response(404, "NOT_FOUND", "no such endpoint");
+  co_return error_response(404, "UNSUPPORTED", "no such endpoint");
 }
 
 Response Api::catalog(const http::Request& req) {
@@ -273,24 +274,57 @@ http::awaitable<Response> Api::delete_blob(const std::string& name, const std::s
   co_return empty(202);
 }
 
+// Two buffers: while the pool hashes and writes one, the I/O thread receives into the
+// other, so hashing, disk and network overlap.
 http::awaitable<Result<store::UploadRecord>> Api::receive(http::Exchange& ex, const std::string& name,
                                                          const std::string& id, std::optional<uint64_t> start) {
   auto append = co_await http::offload(pool_, [&] { return s_.uploads.append(name, id, start); });
   if (!append) co_return tl::unexpected(append.error());
-  std::vector<char> buf(kUploadBufferBytes);
+  auto executor = co_await http::asio::this_coro::executor;
+
+  // One write in flight on the pool; `done` is cancelled (on this executor) when it ends.
+  struct InFlight {
+    explicit InFlight(const http::asio::any_io_executor& e) : done(e) {}
+    http::asio::steady_timer done;
+    bool busy = false;
+    Result<void> result;
+  } in_flight(executor);
+  auto wait_in_flight = [&]() -> http::awaitable<Result<void>> {
+    while (in_flight.busy) {
+      in_flight.done.expires_at(std::chrono::steady_clock::time_point::max());
+      boost::system::error_code ec;
+      co_await in_flight.done.async_wait(http::with_ec(ec));
+    }
+    co_return in_flight.result;
+  };
+
+  std::array<std::vector<char>, 2> bufs{std::vector<char>(kUploadBufferBytes), std::vector<char>(kUploadBufferBytes)};
+  size_t next = 0;
   std::optional<Error> failure;
   for (;;) {
+    auto& buf = bufs[next];
     auto n = co_await ex.read_some(std::span<char>(buf.data(), buf.size()));
+    if (auto prev = co_await wait_in_flight(); !prev) {
+      failure = prev.error();
+      break;
+    }
     if (!n) {
       failure = n.error();
       break;
     }
     if (*n == 0) break;
-    if (auto w = (*append)->write(std::string_view(buf.data(), *n)); !w) {
-      failure = w.error();
-      break;
-    }
+    in_flight.busy = true;
+    http::asio::post(pool_, [&, data = std::string_view(buf.data(), *n)] {
+      auto r = (*append)->write(data);
+      http::asio::post(executor, [&, r = std::move(r)]() mutable {
+        in_flight.result = std::move(r);
+        in_flight.busy = false;
+        in_flight.done.cancel();
+      });
+    });
+    next ^= 1;
   }
+  if (auto last = co_await wait_in_flight(); !last && !failure) failure = last.error();
   // Record what did arrive, even after a failure: the client resumes from there.
   auto finished = co_await http::offload(pool_, [&] {
     auto r = (*append)->finish();

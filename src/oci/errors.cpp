@@ -16,7 +16,7 @@ WireError to_wire(ErrorCode code) {
     case ErrorCode::kManifestTooLarge: return {413, "MANIFEST_INVALID"};
     case ErrorCode::kNameUnknown: return {404, "NAME_UNKNOWN"};
     case ErrorCode::kNameInvalid: return {400, "NAME_INVALID"};
-    case ErrorCode::kTagInvalid: return {400, "TAG_INVALID"};
+    case ErrorCode::kTagInvalid: return {400, "MANIFEST_INVALID"};  // the spec has no code for a bad tag
     case ErrorCode::kRepositoryExists: return {409, "DENIED"};
     case ErrorCode::kRepositoryNotEmpty: return {409, "DENIED"};
     case ErrorCode::kSizeInvalid: return {400, "SIZE_INVALID"};
