@@ -282,15 +282,16 @@ http::awaitable<Result<store::UploadRecord>> Api::receive(http::Exchange& ex, co
   if (!append) co_return tl::unexpected(append.error());
   auto executor = co_await http::asio::this_coro::executor;
 
-  // One write in flight on the pool; `done` is cancelled (on this executor) when it ends.
+  // One buffer in flight on the pool, stored and hashed by two tasks at once; `done`
+  // is cancelled (on this executor) when the last of them ends.
   struct InFlight {
     explicit InFlight(const http::asio::any_io_executor& e) : done(e) {}
     http::asio::steady_timer done;
-    bool busy = false;
+    int busy = 0;
     Result<void> result;
   } in_flight(executor);
   auto wait_in_flight = [&]() -> http::awaitable<Result<void>> {
-    while (in_flight.busy) {
+    while (in_flight.busy > 0) {
       in_flight.done.expires_at(std::chrono::steady_clock::time_point::max());
       boost::system::error_code ec;
       co_await in_flight.done.async_wait(http::with_ec(ec));
@@ -313,14 +314,18 @@ http::awaitable<Result<store::UploadRecord>> Api::receive(http::Exchange& ex, co
       break;
     }
     if (*n == 0) break;
-    in_flight.busy = true;
-    http::asio::post(pool_, [&, data = std::string_view(buf.data(), *n)] {
-      auto r = (*append)->write(data);
+    const std::string_view data(buf.data(), *n);
+    auto task_done = [&](Result<void> r) {
       http::asio::post(executor, [&, r = std::move(r)]() mutable {
-        in_flight.result = std::move(r);
-        in_flight.busy = false;
-        in_flight.done.cancel();
+        if (!r) in_flight.result = std::move(r);
+        if (--in_flight.busy == 0) in_flight.done.cancel();
       });
+    };
+    in_flight.busy = 2;
+    http::asio::post(pool_, [&, data, task_done] { task_done((*append)->store(data)); });
+    http::asio::post(pool_, [&, data, task_done] {
+      (*append)->hash(data);
+      task_done({});
     });
     next ^= 1;
   }

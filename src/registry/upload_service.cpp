@@ -24,16 +24,23 @@ UploadAppend::UploadAppend(UploadService& service, store::UploadRecord record, s
 UploadAppend::~UploadAppend() { service_.release(record_.id); }
 
 Result<void> UploadAppend::write(std::string_view bytes) {
+  BERTH_TRY_VOID(store(bytes));
+  hash(bytes);
+  return {};
+}
+
+Result<void> UploadAppend::store(std::string_view bytes) {
   if (failed_) return fail(ErrorCode::kInternal, "upload write failed earlier");
   auto w = writer_->write(bytes);
   if (!w) {
     failed_ = true;
     return w;
   }
-  hash_->update(bytes);
   offset_ += bytes.size();
   return {};
 }
+
+void UploadAppend::hash(std::string_view bytes) { hash_->update(bytes); }
 
 Result<store::UploadRecord> UploadAppend::finish() {
   if (failed_) return fail(ErrorCode::kInternal, "upload write failed; retry from the last reported offset");

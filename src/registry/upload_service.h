@@ -32,7 +32,11 @@ class UploadAppend {
   UploadAppend(const UploadAppend&) = delete;
   UploadAppend& operator=(const UploadAppend&) = delete;
 
-  Result<void> write(std::string_view bytes);
+  Result<void> write(std::string_view bytes);  // store + hash
+  // The two halves of write(), for callers that overlap them: each must see the bytes
+  // in order, but store() and hash() may run at the same time on different threads.
+  Result<void> store(std::string_view bytes);
+  void hash(std::string_view bytes);
   // Makes the bytes durable and records the new offset and hash state.
   Result<store::UploadRecord> finish();
   uint64_t offset() const { return offset_; }
