@@ -147,6 +147,21 @@ TEST_F(ServicesTest, UnrecordedBytesAreDiscarded) {
   EXPECT_TRUE(w_->uploads->complete("team/app", u->id, crypto::sha256("keep!")));
 }
 
+TEST_F(ServicesTest, StagedBytesLostInACrashEndTheUpload) {
+  auto u = w_->uploads->start("team/app");
+  {
+    auto a = w_->uploads->append("team/app", u->id, 0);
+    ASSERT_TRUE((*a)->write("0123456789"));
+    ASSERT_TRUE((*a)->finish());
+  }
+  // As after a power loss: the recorded offset survived, the staged bytes did not.
+  std::filesystem::resize_file(dir_ / "uploads" / u->id / "data", 4);
+  auto a = w_->uploads->append("team/app", u->id, std::nullopt);
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error().code, ErrorCode::kBlobUploadUnknown);
+  EXPECT_FALSE(w_->uploads->status("team/app", u->id));
+}
+
 TEST_F(ServicesTest, ConcurrentAppendToOneUploadIsRefused) {
   auto u = w_->uploads->start("team/app");
   auto a = w_->uploads->append("team/app", u->id, 0);

@@ -45,7 +45,10 @@ void UploadAppend::hash(std::string_view bytes) { hash_->update(bytes); }
 Result<store::UploadRecord> UploadAppend::finish() {
   if (failed_) return fail(ErrorCode::kInternal, "upload write failed; retry from the last reported offset");
   if (offset_ == record_.offset) return record_;
-  BERTH_TRY_VOID(writer_->flush());
+  // No fsync here: a process crash keeps the page cache, and after a power loss a staged
+  // file shorter than its recorded offset is detected on the next append (the upload is
+  // then dropped and the client starts over). commit_upload fsyncs before the blob
+  // becomes visible, so durability of the blob itself never depends on this.
   const std::string state = hash_->save_state();
   const int64_t now = service_.clock_.now_ms();
   BERTH_TRY_VOID(service_.meta_.advance_upload(record_.id, record_.offset, offset_, state, now));
@@ -119,9 +122,17 @@ Result<std::unique_ptr<UploadAppend>> UploadService::append(const std::string& r
                                               " but the upload has " + std::to_string(r.offset) + " bytes");
   }
   BERTH_TRY(auto hash, crypto::Sha256::restore(r.hash_state));
-  BERTH_TRY(auto writer, blobs_.append_upload(id, r.offset));
+  auto writer = blobs_.append_upload(id, r.offset);
+  if (!writer && writer.error().code == ErrorCode::kRangeInvalid) {
+    // Fewer bytes staged than recorded: lost in a power failure. The upload cannot
+    // continue; say so in the terms a client acts on.
+    (void)meta_.delete_upload(id);
+    (void)blobs_.delete_upload(id);
+    return fail(ErrorCode::kBlobUploadUnknown, "upload lost data in a server crash; start a new upload");
+  }
+  if (!writer) return tl::unexpected(writer.error());
   guard.s = nullptr;  // UploadAppend releases from here on
-  return std::unique_ptr<UploadAppend>(new UploadAppend(*this, std::move(r), std::move(hash), std::move(writer)));
+  return std::unique_ptr<UploadAppend>(new UploadAppend(*this, std::move(r), std::move(hash), std::move(*writer)));
 }
 
 Result<store::BlobInfo> UploadService::complete(const std::string& repository, const std::string& id,
