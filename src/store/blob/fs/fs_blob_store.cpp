@@ -300,40 +300,49 @@ Result<void> FsBlobStore::create_upload(const std::string& id) {
   return {};
 }
 
-Result<std::unique_ptr<UploadWriter>> FsBlobStore::append_upload(const std::string& id, uint64_t offset) {
+namespace {
+
+// An upload's staged file, opened with `flags`, and its size.
+struct StagedFile {
+  UniqueFd fd;
+  uint64_t size = 0;
+  std::string path;  // relative to the root, for log lines
+};
+
+Result<StagedFile> open_staged(int root_fd, const std::string& root, const std::string& id, int flags) {
   if (!is_uuid(id)) return upload_unknown(id);
-  const std::string data = upload_data(id);
-  UniqueFd fd(::openat(root_fd_, data.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd.valid()) {
+  StagedFile f;
+  f.path = upload_data(id);
+  f.fd = UniqueFd(::openat(root_fd, f.path.c_str(), flags | O_CLOEXEC));
+  if (!f.fd.valid()) {
     if (errno == ENOENT || errno == ENOTDIR) return upload_unknown(id);
-    return os_fail(errno, "open upload", root_, data);
+    return os_fail(errno, "open upload", root, f.path);
   }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return os_fail(errno, "stat upload", root_, data);
-  const auto staged = static_cast<uint64_t>(st.st_size);
-  if (staged < offset) {
-    return fail(ErrorCode::kRangeInvalid, "upload " + id + " holds " + std::to_string(staged) +
+  if (::fstat(f.fd.get(), &st) != 0) return os_fail(errno, "stat upload", root, f.path);
+  f.size = static_cast<uint64_t>(st.st_size);
+  return f;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<UploadWriter>> FsBlobStore::append_upload(const std::string& id, uint64_t offset) {
+  BERTH_TRY(auto staged, open_staged(root_fd_, root_, id, O_WRONLY));
+  if (staged.size < offset) {
+    return fail(ErrorCode::kRangeInvalid, "upload " + id + " holds " + std::to_string(staged.size) +
                                               " bytes; cannot resume at " + std::to_string(offset));
   }
   // Bytes past `offset` were written by a request that died before its offset was
   // recorded: the client will send them again.
-  if (staged > offset && ::ftruncate(fd.get(), static_cast<off_t>(offset)) != 0) {
-    return os_fail(errno, "truncate upload", root_, data);
+  if (staged.size > offset && ::ftruncate(staged.fd.get(), static_cast<off_t>(offset)) != 0) {
+    return os_fail(errno, "truncate upload", root_, staged.path);
   }
-  return std::make_unique<FdUploadWriter>(std::move(fd), offset, root_, data);
+  return std::make_unique<FdUploadWriter>(std::move(staged.fd), offset, root_, staged.path);
 }
 
 Result<std::unique_ptr<BlobReader>> FsBlobStore::open_upload(const std::string& id) {
-  if (!is_uuid(id)) return upload_unknown(id);
-  const std::string data = upload_data(id);
-  UniqueFd fd(::openat(root_fd_, data.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) {
-    if (errno == ENOENT || errno == ENOTDIR) return upload_unknown(id);
-    return os_fail(errno, "open upload", root_, data);
-  }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return os_fail(errno, "stat upload", root_, data);
-  return std::make_unique<FdBlobReader>(std::move(fd), static_cast<uint64_t>(st.st_size), root_, data);
+  BERTH_TRY(auto staged, open_staged(root_fd_, root_, id, O_RDONLY));
+  return std::make_unique<FdBlobReader>(std::move(staged.fd), staged.size, root_, staged.path);
 }
 
 // The staged file itself becomes the blob: truncated to `size`, fsynced, then renamed
@@ -341,19 +350,12 @@ Result<std::unique_ptr<BlobReader>> FsBlobStore::open_upload(const std::string& 
 // and never replaces a blob that is already there. Then the target directory is
 // fsynced, so the name is on disk too before we answer.
 Result<BlobInfo> FsBlobStore::commit_upload(const std::string& id, const Digest& digest, uint64_t size) {
-  if (!is_uuid(id)) return upload_unknown(id);
-  const std::string data = upload_data(id);
+  BERTH_TRY(auto staged_file, open_staged(root_fd_, root_, id, O_RDWR));
   const std::string dir = blob_dir(digest);
   const std::string target = blob_path(digest);
-
-  UniqueFd fd(::openat(root_fd_, data.c_str(), O_RDWR | O_CLOEXEC));
-  if (!fd.valid()) {
-    if (errno == ENOENT || errno == ENOTDIR) return upload_unknown(id);
-    return os_fail(errno, "open upload", root_, data);
-  }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return os_fail(errno, "stat upload", root_, data);
-  const auto staged = static_cast<uint64_t>(st.st_size);
+  const std::string& data = staged_file.path;
+  UniqueFd& fd = staged_file.fd;
+  const uint64_t staged = staged_file.size;
   if (staged < size) {
     return fail(ErrorCode::kSizeInvalid, "upload " + id + " holds " + std::to_string(staged) +
                                              " bytes, fewer than the " + std::to_string(size) + " to commit");
