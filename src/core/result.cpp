@@ -23,6 +23,13 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kInvalidParameter: return "InvalidParameter";
     case ErrorCode::kUnauthorized: return "Unauthorized";
     case ErrorCode::kDenied: return "Denied";
+    case ErrorCode::kMissingAuthentication: return "MissingAuthentication";
+    case ErrorCode::kIncompleteSignature: return "IncompleteSignature";
+    case ErrorCode::kInvalidSignature: return "InvalidSignature";
+    case ErrorCode::kSignatureExpired: return "SignatureExpired";
+    case ErrorCode::kUnrecognizedClient: return "UnrecognizedClient";
+    case ErrorCode::kExpiredToken: return "ExpiredToken";
+    case ErrorCode::kMalformedPolicy: return "MalformedPolicy";
     case ErrorCode::kUnsupported: return "Unsupported";
     case ErrorCode::kTooManyRequests: return "TooManyRequests";
     case ErrorCode::kUnavailable: return "Unavailable";

@@ -25,6 +25,13 @@ WireError to_wire(ErrorCode code) {
     case ErrorCode::kInvalidParameter: return {400, "UNSUPPORTED"};
     case ErrorCode::kUnauthorized: return {401, "UNAUTHORIZED"};
     case ErrorCode::kDenied: return {403, "DENIED"};
+    case ErrorCode::kMissingAuthentication:
+    case ErrorCode::kIncompleteSignature:
+    case ErrorCode::kInvalidSignature:
+    case ErrorCode::kSignatureExpired:
+    case ErrorCode::kUnrecognizedClient:
+    case ErrorCode::kExpiredToken: return {401, "UNAUTHORIZED"};
+    case ErrorCode::kMalformedPolicy: return {400, "UNSUPPORTED"};
     case ErrorCode::kUnsupported: return {415, "UNSUPPORTED"};
     case ErrorCode::kTooManyRequests: return {429, "TOOMANYREQUESTS"};
     case ErrorCode::kUnavailable: return {503, "UNAVAILABLE"};
