@@ -14,7 +14,9 @@ int main(int argc, char** argv) {
   cli.require_subcommand(1);
   cli.fallthrough();  // global options (--log-level) may follow the subcommand too
   std::string log_level = "info";
-  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
+  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
   app::ServeOptions serve;
   auto* serve_cmd = cli.add_subcommand("serve", "Run the registry");
@@ -32,6 +34,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--max-body-bytes", serve.http.max_body_bytes, "Largest request body (blob upload)")
       ->capture_default_str();
+  serve_cmd->add_option("--upload-ttl-hours", serve.upload_ttl_hours,
+                        "Cancel blob uploads left idle this many hours")
+      ->capture_default_str()
+      ->check(CLI::Range(1U, 8760U));
   bool no_access_log = false;
   serve_cmd->add_flag("--no-access-log", no_access_log, "Do not log one line per request");
   std::string region = "us-east-1";

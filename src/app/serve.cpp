@@ -80,6 +80,8 @@ int serve(ServeOptions options) {
   http::asio::io_context signal_ctx;
   http::asio::signal_set signals(signal_ctx, SIGTERM, SIGINT);
   std::signal(SIGPIPE, SIG_IGN);
+  // Background work, until the jobs scheduler arrives (#4): pull times every 10 s,
+  // abandoned uploads every 10 minutes.
   http::asio::steady_timer flush_timer(signal_ctx);
   std::function<void()> schedule_flush = [&] {
     flush_timer.expires_after(std::chrono::seconds(10));
@@ -90,10 +92,29 @@ int serve(ServeOptions options) {
     });
   };
   schedule_flush();
+  http::asio::steady_timer expiry_timer(signal_ctx);
+  const int64_t ttl_ms = int64_t{options.upload_ttl_hours} * 3'600'000;
+  std::function<void(std::chrono::seconds)> schedule_expiry = [&](std::chrono::seconds delay) {
+    expiry_timer.expires_after(delay);
+    expiry_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      http::asio::post(pool, [&r, &log, ttl_ms] {
+        auto n = r.uploads->expire(r.clock.now_ms() - ttl_ms);
+        if (!n) {
+          log->warn("expiring idle uploads failed: {}", n.error().message);
+        } else if (*n > 0) {
+          log->info("cancelled {} uploads idle for more than {} ms", *n, ttl_ms);
+        }
+      });
+      schedule_expiry(std::chrono::minutes(10));
+    });
+  };
+  schedule_expiry(std::chrono::seconds(30));
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     log->info("signal {}: finishing in-flight requests and shutting down", sig);
     flush_timer.cancel();
+    expiry_timer.cancel();
     server.shutdown();
   });
   std::thread signal_thread([&] { signal_ctx.run(); });
@@ -106,6 +127,7 @@ int serve(ServeOptions options) {
 
   signals.cancel();
   flush_timer.cancel();
+  expiry_timer.cancel();
   signal_ctx.stop();
   signal_thread.join();
   pool.join();

@@ -12,6 +12,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kManifestInvalid: return "ManifestInvalid";
     case ErrorCode::kManifestBlobUnknown: return "ManifestBlobUnknown";
     case ErrorCode::kManifestTooLarge: return "ManifestTooLarge";
+    case ErrorCode::kManifestReferenced: return "ManifestReferenced";
     case ErrorCode::kNameUnknown: return "NameUnknown";
     case ErrorCode::kNameInvalid: return "NameInvalid";
     case ErrorCode::kTagInvalid: return "TagInvalid";

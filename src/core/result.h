@@ -20,6 +20,7 @@ enum class ErrorCode {
   kManifestInvalid,
   kManifestBlobUnknown,
   kManifestTooLarge,
+  kManifestReferenced,  // a child of an index that still exists
   kNameUnknown,
   kNameInvalid,
   kTagInvalid,

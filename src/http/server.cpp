@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <limits>
 #include <list>
 #include <thread>
 
@@ -103,9 +104,10 @@ struct Server::Worker {
 class ConnectionExchange final : public Exchange {
  public:
   ConnectionExchange(beast::tcp_stream& stream, beast::flat_buffer& buffer, Parser& parser, Request request,
-                     std::chrono::seconds io_timeout)
+                     std::chrono::seconds io_timeout, uint64_t max_body_bytes)
       : stream_(stream), buffer_(buffer), parser_(parser), io_timeout_(io_timeout) {
     request_ = std::move(request);
+    max_body_bytes_ = max_body_bytes;
     expect_continue_ = request_.header("expect").has_value() &&
                        lowercase(*request_.header("expect")) == "100-continue";
     chunked_ = parser_.chunked();
@@ -126,6 +128,10 @@ class ConnectionExchange final : public Exchange {
       }
     }
     if (chunked_) co_return co_await read_chunked(out);
+    if (too_large()) {
+      co_return fail(ErrorCode::kPayloadTooLarge, "request body of " + std::to_string(remaining_) +
+                                                      " bytes exceeds the limit of " + std::to_string(max_body_bytes_));
+    }
     const size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), remaining_));
     size_t got = 0;
     if (buffer_.size() > 0) {  // body bytes that arrived with the head
@@ -209,8 +215,16 @@ Server::~Server() = default;
 
 Result<std::string> Server::bind() {
   error_code ec;
-  const auto address = asio::ip::make_address(options_.host, ec);
-  if (ec) return fail(ErrorCode::kInvalidParameter, "listen address is not an IP address: " + options_.host);
+  auto address = asio::ip::make_address(options_.host, ec);
+  if (ec) {  // a host name such as localhost: its first address
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    auto results = resolver.resolve(options_.host, "", ec);
+    if (ec || results.empty()) {
+      return fail(ErrorCode::kInvalidParameter, "cannot resolve listen host " + options_.host);
+    }
+    address = results.begin()->endpoint().address();
+  }
   uint16_t port = options_.port;
   for (unsigned i = 0; i < options_.threads; ++i) {
     auto w = std::make_unique<Worker>();
@@ -233,7 +247,7 @@ Result<std::string> Server::bind() {
     port = w->acceptor.local_endpoint().port();  // the rest share the port picked by the first
     workers_.push_back(std::move(w));
   }
-  const std::string host = address.is_v6() ? "[" + options_.host + "]" : options_.host;
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
   return host + ":" + std::to_string(port);
 }
 
@@ -311,7 +325,9 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket) {
     for (;;) {
       Parser parser;
       parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
-      parser.body_limit(options_.max_body_bytes);
+      // The body limit is enforced by the Exchange, so the handler answers in its own
+      // protocol (OCI SIZE_INVALID) instead of Beast failing the head.
+      parser.body_limit(std::numeric_limits<std::uint64_t>::max());
       conn.idle = true;
       if (draining_.load()) break;
       stream.expires_after(options_.header_timeout);
@@ -320,20 +336,23 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket) {
       conn.idle = false;
       const auto started = std::chrono::steady_clock::now();
       if (ec) {
-        if (ec == bhttp::error::header_limit || ec == bhttp::error::body_limit) {
-          // Beast checks Content-Length against the body limit while parsing the head.
-          Response r = ec == bhttp::error::header_limit ? text_response(431, "request header too large\n")
-                                                        : text_response(413, "request body too large\n");
-          const std::string head = serialize_head(r, r.body.size(), false);
-          stream.expires_after(options_.io_timeout);
-          co_await asio::async_write(stream, std::array<asio::const_buffer, 2>{asio::buffer(head), asio::buffer(r.body)}, with_ec(ec));
+        std::optional<Response> r;
+        if (ec == bhttp::error::header_limit) {
+          r = text_response(431, "request header too large\n");
         } else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof && ec != beast::error::timeout &&
                    ec != asio::error::operation_aborted && ec != asio::error::connection_reset &&
                    buffer.size() > 0) {
-          Response r = text_response(400, "malformed HTTP request\n");
-          const std::string head = serialize_head(r, r.body.size(), false);
+          r = text_response(400, "malformed HTTP request\n");
+        }
+        if (r) {
+          const std::string head = serialize_head(*r, r->body.size(), false);
           stream.expires_after(options_.io_timeout);
-          co_await asio::async_write(stream, std::array<asio::const_buffer, 2>{asio::buffer(head), asio::buffer(r.body)}, with_ec(ec));
+          co_await asio::async_write(stream, std::array<asio::const_buffer, 2>{asio::buffer(head), asio::buffer(r->body)},
+                                     with_ec(ec));
+          if (options_.access_log) {
+            access->info("request_id={}-{} remote={} status={} error=\"{}\"", w.index, ++w.next_request, remote,
+                         r->status, r->status == 431 ? "header too large" : "malformed request");
+          }
         }
         break;
       }
@@ -354,7 +373,8 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket) {
 
       Response resp;
       const bool target_ok = parse_target(req.target, req);
-      ConnectionExchange ex(stream, buffer, parser, std::move(req), options_.io_timeout);
+      if (req.chunked) parser.body_limit(options_.max_body_bytes);
+      ConnectionExchange ex(stream, buffer, parser, std::move(req), options_.io_timeout, options_.max_body_bytes);
       if (!target_ok) {
         resp = text_response(400, "malformed request target\n");
       } else {
@@ -444,7 +464,7 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket) {
       if (options_.access_log) {
         const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
         const auto& r = ex.request();
-        access->info("request_id={} remote={} method={} path=\"{}\" status={} bytes={} duration_ms={:.3f}",
+        access->info("request_id={} remote={} method={} path={:?} status={} bytes={} duration_ms={:.3f}",
                      r.request_id, r.remote_address, r.method, r.path, resp.status, send_body ? length : 0,
                      static_cast<double>(us.count()) / 1000.0);
       }

@@ -42,9 +42,13 @@ class Exchange {
   // The whole body, failing with kPayloadTooLarge past `limit` bytes.
   awaitable<Result<std::string>> read_all(size_t limit);
   virtual bool body_done() const = 0;
+  // True when the declared body is larger than the server accepts; reading it fails
+  // with kPayloadTooLarge, so a handler can refuse before changing anything.
+  bool too_large() const { return request_.content_length.value_or(0) > max_body_bytes_; }
 
  protected:
   Request request_;
+  uint64_t max_body_bytes_ = UINT64_MAX;
 };
 
 using Handler = std::function<awaitable<Response>(Exchange&)>;

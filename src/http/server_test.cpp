@@ -186,12 +186,17 @@ TEST_F(ServerTest, LargeBodyArrivesWholeAndNextRequestStillParses) {
   EXPECT_NE(out.find("hello GET"), std::string::npos);
 }
 
-TEST_F(ServerTest, BodyOverLimitGets413) {
+TEST_F(ServerTest, BodyOverLimitIsAnErrorForTheHandler) {
   ServerOptions o;
   o.max_body_bytes = 1000;
   start(o);
+  // The handler sees the error and answers in its own terms.
   const std::string out = exchange("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n");
-  EXPECT_EQ(out.find("HTTP/1.1 413"), 0u) << out;
+  EXPECT_EQ(out.find("HTTP/1.1 400"), 0u) << out;
+  EXPECT_NE(out.find("exceeds the limit of 1000"), std::string::npos) << out;
+  const std::string chunked = exchange(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n" + std::string(2000, 'x') + "\r\n0\r\n\r\n");
+  EXPECT_EQ(chunked.find("HTTP/1.1 400"), 0u) << chunked;
 }
 
 }  // namespace

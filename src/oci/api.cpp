@@ -121,6 +121,21 @@ Response paged_list(const std::string& path, const std::string& key, std::vector
   return r;
 }
 
+std::string_view allowed_methods(Endpoint e) {
+  switch (e) {
+    case Endpoint::kBase:
+    case Endpoint::kCatalog:
+    case Endpoint::kTags:
+    case Endpoint::kReferrers: return "GET, HEAD";
+    case Endpoint::kBlob: return "GET, HEAD, DELETE";
+    case Endpoint::kUploadStart: return "POST";
+    case Endpoint::kUpload: return "GET, PATCH, PUT, DELETE";
+    case Endpoint::kManifest: return "GET, HEAD, PUT, DELETE";
+    case Endpoint::kNone: break;
+  }
+  return "";
+}
+
 bool accepts(const http::Request& req, std::string_view media_type) {
   bool any_accept = false;
   for (const auto& [k, v] : req.headers) {
@@ -153,7 +168,11 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route) 
   const auto& req = ex.request();
   const std::string& m = req.method;
   const bool get = m == "GET" || m == "HEAD";
-  auto not_allowed = [&] { return error_response(405, "UNSUPPORTED", "method " + m + " is not allowed here"); };
+  auto not_allowed = [&] {
+    Response r = error_response(405, "UNSUPPORTED", "method " + m + " is not allowed here");
+    r.header("Allow", std::string(allowed_methods(route.endpoint)));
+    return r;
+  };
 
   if (route.endpoint == Endpoint::kNone) {
     co_return error_response(404, "UNSUPPORTED", "no such endpoint: " + req.path);
@@ -169,6 +188,9 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route) 
     co_return get ? catalog(req) : not_allowed();
   }
   if (auto valid = validate_repository_name(route.name); !valid) co_return error_response(valid.error());
+  if (ex.too_large()) {  // refused before anything is created or staged
+    co_return error_response(Error{ErrorCode::kPayloadTooLarge, "request body exceeds the server's body size limit"});
+  }
 
   switch (route.endpoint) {
     case Endpoint::kTags:

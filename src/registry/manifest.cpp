@@ -126,6 +126,7 @@ Result<ParsedManifest> parse_manifest(std::string_view content_type, std::string
   if (config == doc.end()) return fail(ErrorCode::kManifestInvalid, "an image manifest needs a \"config\" descriptor");
   BERTH_TRY(auto config_digest, descriptor_digest(*config, "config"));
   out.blobs.push_back(config_digest);
+  out.blob_sizes.push_back((*config)["size"].get<uint64_t>());
   // OCI 1.1: a manifest's artifact type is its artifactType, else its config's media type.
   if (out.artifact_type.empty()) {
     if (auto mt = config->find("mediaType"); mt != config->end() && mt->is_string()) out.artifact_type = mt->get<std::string>();
@@ -135,7 +136,10 @@ Result<ParsedManifest> parse_manifest(std::string_view content_type, std::string
     if (!layers->is_array()) return fail(ErrorCode::kManifestInvalid, "\"layers\" must be an array");
     for (size_t i = 0; i < layers->size(); ++i) {
       BERTH_TRY(auto d, descriptor_digest((*layers)[i], "layers[" + std::to_string(i) + "]"));
-      if (!is_external((*layers)[i])) out.blobs.push_back(std::move(d));
+      if (!is_external((*layers)[i])) {
+        out.blobs.push_back(std::move(d));
+        out.blob_sizes.push_back((*layers)[i]["size"].get<uint64_t>());
+      }
     }
   } else if (media_type == media_types::kDockerManifest) {
     return fail(ErrorCode::kManifestInvalid, "a Docker schema 2 manifest needs a \"layers\" array");

@@ -32,6 +32,7 @@ struct ParsedManifest {
   std::string artifact_type;          // artifactType, or the config media type for artifacts
   std::optional<Digest> subject;
   std::vector<Digest> blobs;          // config + layers that must be in the repository
+  std::vector<uint64_t> blob_sizes;   // the size each descriptor in `blobs` declares
   std::vector<Digest> children;       // index entries
   std::string annotations_json = "{}";
 };

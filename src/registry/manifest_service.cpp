@@ -29,6 +29,15 @@ Result<PushedManifest> ManifestService::put(const std::string& repository, const
     return fail(ErrorCode::kDigestInvalid,
                 "manifest content has digest " + digest.str() + ", not " + ref.digest->str() + " as in the URL");
   }
+  // A descriptor must state its blob's real size: clients use it to allocate and verify.
+  for (size_t i = 0; i < parsed.blobs.size(); ++i) {
+    auto size = meta_.linked_blob_size(repository, parsed.blobs[i]);
+    if (size && *size != parsed.blob_sizes[i]) {
+      return fail(ErrorCode::kManifestInvalid, "descriptor for " + parsed.blobs[i].str() + " says " +
+                                                   std::to_string(parsed.blob_sizes[i]) + " bytes but the blob has " +
+                                                   std::to_string(*size));
+    }
+  }
   store::NewManifest m{
       .digest = digest,
       .media_type = parsed.media_type,

@@ -162,6 +162,20 @@ TEST_F(ServicesTest, StagedBytesLostInACrashEndTheUpload) {
   EXPECT_FALSE(w_->uploads->status("team/app", u->id));
 }
 
+TEST_F(ServicesTest, IdleUploadsExpire) {
+  auto old_upload = w_->uploads->start("team/app");
+  w_->clock.t += std::chrono::hours(2);
+  auto fresh = w_->uploads->start("team/app");
+  auto expired = w_->uploads->expire(w_->clock.now_ms() - 3'600'000);
+  ASSERT_TRUE(expired);
+  EXPECT_EQ(*expired, 1u);
+  EXPECT_FALSE(w_->uploads->status("team/app", old_upload->id));
+  EXPECT_TRUE(w_->uploads->status("team/app", fresh->id));
+  auto staged = w_->blobs->list_uploads();
+  ASSERT_TRUE(staged);
+  EXPECT_EQ(staged->size(), 1u);
+}
+
 TEST_F(ServicesTest, ConcurrentAppendToOneUploadIsRefused) {
   auto u = w_->uploads->start("team/app");
   auto a = w_->uploads->append("team/app", u->id, 0);
@@ -248,6 +262,31 @@ TEST_F(ServicesTest, ManifestNeedsItsBlobs) {
   auto again = w_->manifests->get("team/app", *Reference::parse(put->digest.str()), false);
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->last_pulled_at_ms.has_value());
+}
+
+TEST_F(ServicesTest, DescriptorSizeMustMatchBlob) {
+  const Digest config = w_->push_blob("team/app", "{}");
+  const Digest layer = w_->push_blob("team/app", "layer bytes");
+  auto put = w_->manifests->put("team/app", *Reference::parse("v1"), "", image_manifest(config, layer, 2, 999));
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.error().code, ErrorCode::kManifestInvalid);
+  EXPECT_NE(put.error().message.find("999"), std::string::npos);
+}
+
+TEST_F(ServicesTest, IndexChildCannotBeDeletedUnderTheIndex) {
+  const Digest config = w_->push_blob("team/app", "{}");
+  const Digest layer = w_->push_blob("team/app", "l");
+  auto child = w_->manifests->put("team/app", *Reference::parse("child"), "", image_manifest(config, layer, 2, 1));
+  ASSERT_TRUE(child);
+  const std::string body = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+                           child->digest.str() + R"(","size":1}]})";
+  auto index = w_->manifests->put("team/app", *Reference::parse("multi"), "", body);
+  ASSERT_TRUE(index) << index.error().message;
+  auto del = w_->manifests->remove("team/app", *Reference::parse(child->digest.str()));
+  ASSERT_FALSE(del);
+  EXPECT_EQ(del.error().code, ErrorCode::kManifestReferenced);
+  ASSERT_TRUE(w_->manifests->remove("team/app", *Reference::parse(index->digest.str())));
+  EXPECT_TRUE(w_->manifests->remove("team/app", *Reference::parse(child->digest.str())));
 }
 
 TEST_F(ServicesTest, ManifestDigestMustMatchUrl) {

@@ -171,10 +171,34 @@ Result<store::BlobInfo> UploadService::complete(const std::string& repository, c
     return fail(ErrorCode::kDigestInvalid, "uploaded content has digest " + actual.str() + ", not " + digest.str() +
                                                "; the upload was discarded");
   }
-  BERTH_TRY(auto info, blobs_.commit_upload(id, digest, r.offset));
+  auto committed = blobs_.commit_upload(id, digest, r.offset);
+  if (!committed && committed.error().code == ErrorCode::kSizeInvalid) {
+    // Fewer bytes staged than recorded: lost in a power failure (see append()).
+    (void)meta_.delete_upload(id);
+    (void)blobs_.delete_upload(id);
+    return fail(ErrorCode::kBlobUploadUnknown, "upload lost data in a server crash; start a new upload");
+  }
+  BERTH_TRY(auto info, std::move(committed));
   BERTH_TRY_VOID(meta_.link_blob(repository, digest, info.size, clock_.now_ms()));
   (void)meta_.delete_upload(id);
   return info;
+}
+
+}  // namespace berth::registry
+
+namespace berth::registry {
+
+Result<size_t> UploadService::expire(int64_t idle_before_ms) {
+  BERTH_TRY(auto idle, meta_.uploads_idle_since(idle_before_ms));
+  size_t expired = 0;
+  for (const auto& u : idle) {
+    if (!try_acquire(u.id)) continue;  // a request is writing to it right now
+    (void)meta_.delete_upload(u.id);
+    (void)blobs_.delete_upload(u.id);
+    release(u.id);
+    ++expired;
+  }
+  return expired;
 }
 
 }  // namespace berth::registry

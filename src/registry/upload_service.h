@@ -71,6 +71,8 @@ class UploadService {
   // Verifies the bytes against `digest` (DIGEST_INVALID, and the upload is cancelled),
   // then commits the blob and links it into the repository.
   Result<store::BlobInfo> complete(const std::string& repository, const std::string& id, const Digest& digest);
+  // Cancels uploads no request has touched since `idle_before_ms`; returns how many.
+  Result<size_t> expire(int64_t idle_before_ms);
 
  private:
   friend class UploadAppend;

@@ -29,7 +29,8 @@ import urllib.parse
 
 import requests
 
-BERTH_BIN = os.environ.get("BERTH_BIN") or "/work/main/build/asan/berth"
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BERTH_BIN = os.environ.get("BERTH_BIN") or os.path.join(REPO_ROOT, "build", "asan", "berth")
 KEEP_TMP = os.environ.get("BERTH_KEEP_TMP") == "1"
 # Development aid: BERTH_REFERENCE=distribution runs the tests against CNCF distribution
 # (Debian `docker-registry`) instead of berth, to check the tests themselves. Berth-only
@@ -55,16 +56,18 @@ def serve_supports(option):
     return option.encode() in out
 
 
-def server_binary_is_real():
-    """True when BERTH_BIN is a real server (its `serve --help` mentions --ready-file)."""
+def require_server_binary():
+    """Fails (never skips) when BERTH_BIN is not a runnable berth server: a broken build
+    must not pass as "nothing to test"."""
     if REFERENCE:
-        return True
+        return
     try:
         out = subprocess.run([BERTH_BIN, "serve", "--help"], stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return b"--ready-file" in out
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise AssertionError(f"cannot run {BERTH_BIN}: {e}")
+    if b"--ready-file" not in out:
+        raise AssertionError(f"{BERTH_BIN} serve --help lacks --ready-file: not a berth server")
 
 
 class ServerError(Exception):
@@ -335,8 +338,7 @@ class ServerTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if not server_binary_is_real():
-            raise unittest.SkipTest(f"{BERTH_BIN} is not a berth server yet (serve --help lacks --ready-file)")
+        require_server_binary()
         cls.server = Server(create_on_push=cls.create_on_push, extra_args=cls.server_args)
         cls.addClassCleanup(cls._close_server, cls.server)
         cls.server.start()
@@ -368,8 +370,7 @@ class FreshServerTestCase(unittest.TestCase):
 
     def setUp(self):
         super().setUp()
-        if not server_binary_is_real():
-            self.skipTest(f"{BERTH_BIN} is not a berth server yet (serve --help lacks --ready-file)")
+        require_server_binary()
         self.server = Server(create_on_push=self.create_on_push, extra_args=self.server_args)
         self.addCleanup(self._close_server)
         self.server.start()

@@ -773,3 +773,27 @@ class TestConnectionFaults(ServerTestCase, OciAsserts):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestBodyLimit(ServerTestCase, OciAsserts):
+    """A body over --max-body-bytes is refused with SIZE_INVALID before anything is
+    created: not the repository (create-on-push), not an upload."""
+
+    create_on_push = True
+    server_args = ("--max-body-bytes", "1000")
+
+    def test_oversized_monolithic_push_changes_nothing(self):
+        body = b"x" * 5000
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        r = self.client.request("POST", "/v2/limit/app/blobs/uploads/", params={"digest": digest}, data=body,
+                                headers={"Content-Type": "application/octet-stream"})
+        self.assertOciError(r, (413,), ("SIZE_INVALID",))
+        self.assertNotIn("limit/app", self.client.catalog().json().get("repositories", []))
+        self.assertEqual(self.server.blob_files(), {})
+
+    def test_small_push_still_works(self):
+        body = b"y" * 500
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        r = self.client.request("POST", "/v2/limit/ok/blobs/uploads/", params={"digest": digest}, data=body,
+                                headers={"Content-Type": "application/octet-stream"})
+        self.assertStatus(r, 201)

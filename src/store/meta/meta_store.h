@@ -103,7 +103,8 @@ class MetaStore {
   // Tags in lexical order strictly after `after`, at most `limit`.
   [[nodiscard]] virtual Result<std::vector<std::string>> list_tags(const std::string& repository,
                                                                    const std::string& after, size_t limit) = 0;
-  // Deletes the manifest and every tag pointing at it. kManifestUnknown.
+  // Deletes the manifest and every tag pointing at it. kManifestUnknown;
+  // kManifestReferenced while an index of the repository lists it.
   [[nodiscard]] virtual Result<void> delete_manifest(const std::string& repository, const Digest& digest) = 0;
   [[nodiscard]] virtual Result<void> delete_tag(const std::string& repository, const std::string& tag) = 0;
   // Manifests of the repository whose subject is `subject`, optionally only those with

@@ -462,13 +462,15 @@ TYPED_TEST_P(MetaStoreConformance, DeleteManifestRemovesItsTags) {
   EXPECT_EQ(s.get_manifest("app", digest_of("m1"))->pushed_at_ms, 9000);
   EXPECT_EQ(this->all_tags("app"), (std::vector<std::string>{"c"}));
 
-  // A manifest listed by an index can be deleted; the index stays.
+  // A manifest listed by an index cannot be deleted while the index lives (as ECR's
+  // ImageReferencedByManifestList): the index would point at nothing.
   NewManifest index = image("index", {}, "multi");
   index.children = {digest_of("m1"), digest_of("m2")};
   this->put("app", index);
-  ASSERT_TRUE(succeeded(s.delete_manifest("app", digest_of("m1"))));
-  EXPECT_TRUE(succeeded(s.get_tagged_manifest("app", "multi")));
+  EXPECT_TRUE(fails_with(s.delete_manifest("app", digest_of("m1")), ErrorCode::kManifestReferenced));
+  EXPECT_TRUE(succeeded(s.get_manifest("app", digest_of("m1"))));
   ASSERT_TRUE(succeeded(s.delete_manifest("app", index.digest)));
+  ASSERT_TRUE(succeeded(s.delete_manifest("app", digest_of("m1"))));
   EXPECT_TRUE(succeeded(s.get_manifest("app", digest_of("m2"))));
 }
 

@@ -156,6 +156,8 @@ constexpr char kBlobLinked[] = "SELECT 1 FROM repository_blobs WHERE repository_
 constexpr char kUnlinkBlob[] = "DELETE FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2";
 
 constexpr char kManifestExists[] = "SELECT 1 FROM manifests WHERE repository_id = ?1 AND digest = ?2";
+constexpr char kListingIndex[] =
+    "SELECT parent_digest FROM manifest_children WHERE repository_id = ?1 AND child_digest = ?2 LIMIT 1";
 constexpr char kInsertManifest[] =
     "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject_digest, size, "
     "annotations_json, pushed_at, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
@@ -770,6 +772,14 @@ Result<std::vector<std::string>> SqliteMetaStore::list_tags(const std::string& r
 Result<void> SqliteMetaStore::delete_manifest(const std::string& repository, const Digest& digest) {
   return write("delete_manifest", [&](Connection& c) -> Result<void> {
     BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, repository));
+    {
+      Stmt parent(c, sqlite_detail::kListingIndex);
+      parent.bind(1, repository_id).bind(2, digest);
+      if (parent.step()) {
+        return fail(ErrorCode::kManifestReferenced, "manifest " + digest.str() + " is listed by index " +
+                                                        parent.text(0) + "; delete the index first");
+      }
+    }
     // Cascades to its tags, blob references and child references.
     if (Stmt(c, sqlite_detail::kDeleteManifest).bind(1, repository_id).bind(2, digest).exec() == 0) {
       return sqlite_detail::manifest_unknown(repository, digest.str());
