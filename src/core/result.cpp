@@ -31,6 +31,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kUnrecognizedClient: return "UnrecognizedClient";
     case ErrorCode::kExpiredToken: return "ExpiredToken";
     case ErrorCode::kMalformedPolicy: return "MalformedPolicy";
+    case ErrorCode::kNotFound: return "NotFound";
     case ErrorCode::kUnsupported: return "Unsupported";
     case ErrorCode::kTooManyRequests: return "TooManyRequests";
     case ErrorCode::kUnavailable: return "Unavailable";

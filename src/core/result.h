@@ -40,6 +40,7 @@ enum class ErrorCode {
   kUnrecognizedClient,
   kExpiredToken,
   kMalformedPolicy,
+  kNotFound,  // an entity (access key, setting) that is not there
   kUnsupported,
   kTooManyRequests,
   kUnavailable,

@@ -33,6 +33,7 @@ WireError to_wire(ErrorCode code) {
     case ErrorCode::kUnrecognizedClient:
     case ErrorCode::kExpiredToken: return {401, "UNAUTHORIZED"};
     case ErrorCode::kMalformedPolicy: return {400, "UNSUPPORTED"};
+    case ErrorCode::kNotFound: return {404, "UNSUPPORTED"};
     case ErrorCode::kUnsupported: return {415, "UNSUPPORTED"};
     case ErrorCode::kTooManyRequests: return {429, "TOOMANYREQUESTS"};
     case ErrorCode::kUnavailable: return {503, "UNAVAILABLE"};

@@ -21,6 +21,17 @@ struct Repository {
   int64_t id = 0;
   std::string name;
   int64_t created_at_ms = 0;
+  std::string settings_json = "{}";  // ECR settings (tag mutability, scanning, encryption), owned by the registry
+};
+
+// An access key of a principal. The secret is sealed by the caller (AES-256-GCM, bound
+// to the key id): the store never sees it in the clear.
+struct AccessKeyRecord {
+  std::string id;             // AKIA...
+  std::string account_id;     // 12 digits
+  std::string principal_arn;  // arn:aws:iam::ACCOUNT:root, :user/NAME, :role/NAME
+  std::string sealed_secret;
+  int64_t created_at_ms = 0;
 };
 
 struct ManifestRecord {
@@ -72,7 +83,8 @@ class MetaStore {
   virtual ~MetaStore() = default;
 
   // Repositories. kRepositoryExists, kNameUnknown.
-  [[nodiscard]] virtual Result<Repository> create_repository(const std::string& name, int64_t now_ms) = 0;
+  [[nodiscard]] virtual Result<Repository> create_repository(const std::string& name, int64_t now_ms,
+                                                             const std::string& settings_json = "{}") = 0;
   [[nodiscard]] virtual Result<Repository> get_repository(const std::string& name) = 0;
   // Names in lexical (byte) order strictly after `after`, at most `limit`.
   [[nodiscard]] virtual Result<std::vector<std::string>> list_repositories(const std::string& after,
@@ -124,6 +136,16 @@ class MetaStore {
                                                     int64_t now_ms) = 0;
   [[nodiscard]] virtual Result<void> delete_upload(const std::string& id) = 0;
   [[nodiscard]] virtual Result<std::vector<UploadRecord>> uploads_idle_since(int64_t before_ms) = 0;
+
+  // Access keys. kNotFound when absent; kInvalidParameter for a duplicate id.
+  [[nodiscard]] virtual Result<void> create_access_key(const AccessKeyRecord& key) = 0;
+  [[nodiscard]] virtual Result<AccessKeyRecord> get_access_key(const std::string& id) = 0;
+  [[nodiscard]] virtual Result<void> delete_access_key(const std::string& id) = 0;
+  [[nodiscard]] virtual Result<std::vector<AccessKeyRecord>> list_access_keys(const std::string& principal_arn) = 0;
+
+  // Registry-wide settings (the account id, ...): the first value written wins, so two
+  // processes starting at once agree. Returns the stored value.
+  [[nodiscard]] virtual Result<std::string> setting_or_init(const std::string& key, const std::string& initial) = 0;
 };
 
 }  // namespace berth::store

@@ -772,12 +772,43 @@ TYPED_TEST_P(MetaStoreConformance, ConcurrentUploadAdvanceIsCompareAndSet) {
   EXPECT_EQ(s.get_upload("u")->offset, static_cast<uint64_t>(kRounds * 10));
 }
 
+TYPED_TEST_P(MetaStoreConformance, AccessKeysAndSettings) {
+  auto& s = this->store();
+  const AccessKeyRecord k{.id = "AKIATESTKEY000000001", .account_id = "123456789012",
+                          .principal_arn = "arn:aws:iam::123456789012:root", .sealed_secret = std::string("\0sealed", 7),
+                          .created_at_ms = 5};
+  ASSERT_TRUE(succeeded(s.create_access_key(k)));
+  EXPECT_TRUE(fails_with(s.create_access_key(k), ErrorCode::kInvalidParameter));
+  auto got = s.get_access_key(k.id);
+  ASSERT_TRUE(succeeded(got));
+  EXPECT_EQ(got->sealed_secret, k.sealed_secret);
+  EXPECT_EQ(got->principal_arn, k.principal_arn);
+  auto listed = s.list_access_keys(k.principal_arn);
+  ASSERT_TRUE(succeeded(listed));
+  EXPECT_EQ(listed->size(), 1u);
+  ASSERT_TRUE(succeeded(s.delete_access_key(k.id)));
+  EXPECT_TRUE(fails_with(s.get_access_key(k.id), ErrorCode::kNotFound));
+  EXPECT_TRUE(fails_with(s.delete_access_key(k.id), ErrorCode::kNotFound));
+
+  auto first = s.setting_or_init("account_id", "111111111111");
+  ASSERT_TRUE(succeeded(first));
+  EXPECT_EQ(*first, "111111111111");
+  auto second = s.setting_or_init("account_id", "222222222222");
+  ASSERT_TRUE(succeeded(second));
+  EXPECT_EQ(*second, "111111111111");
+
+  auto repo = s.create_repository("with/settings", 1, R"({"imageTagMutability":"IMMUTABLE"})");
+  ASSERT_TRUE(succeeded(repo));
+  EXPECT_EQ(s.get_repository("with/settings")->settings_json, R"({"imageTagMutability":"IMMUTABLE"})");
+  EXPECT_EQ(*s.create_repository("plain", 1).map([](const Repository& r) { return r.settings_json; }), "{}");
+}
+
 REGISTER_TYPED_TEST_SUITE_P(MetaStoreConformance, CreateAndGetRepository, ListRepositoriesInByteOrderWithPagination,
                             DeleteEmptyRepository, DeleteRepositoryWithManifestsNeedsForce, BlobLinks,
                             PutAndGetManifest, RePutIsIdempotent, TagMoveReportsPreviousTarget,
                             PutManifestWithUnlinkedBlobWritesNothing, PutIndexChecksChildren, GetUnknownManifest,
                             ListTagsInByteOrderWithPagination, DeleteManifestRemovesItsTags, DeleteTag, Referrers,
                             RecordPull, UploadLifecycle, UploadsIdleSince, UnknownRepository,
-                            ConcurrentPushesAndReads, ConcurrentUploadAdvanceIsCompareAndSet);
+                            ConcurrentPushesAndReads, ConcurrentUploadAdvanceIsCompareAndSet, AccessKeysAndSettings);
 
 }  // namespace berth::store

@@ -118,6 +118,24 @@ CREATE TABLE uploads (
 CREATE INDEX uploads_by_repository ON uploads (repository_id);
 CREATE INDEX uploads_by_updated_at ON uploads (updated_at);
 )sql",
+    // 2: ECR repository settings, access keys, registry settings.
+    R"sql(
+ALTER TABLE repositories ADD COLUMN settings_json TEXT NOT NULL DEFAULT '{}';
+
+CREATE TABLE access_keys (
+  id             TEXT PRIMARY KEY,
+  account_id     TEXT NOT NULL,
+  principal_arn  TEXT NOT NULL,
+  sealed_secret  BLOB NOT NULL,
+  created_at     INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX access_keys_by_principal ON access_keys (principal_arn);
+
+CREATE TABLE settings (
+  key    TEXT PRIMARY KEY,
+  value  TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteMetaStore::kSchemaVersion,
               "kSchemaVersion must equal the number of migrations");
@@ -129,8 +147,20 @@ constexpr char kCommit[] = "COMMIT";
 
 constexpr char kRepositoryId[] = "SELECT id FROM repositories WHERE name = ?1";
 constexpr char kInsertRepository[] =
-    "INSERT INTO repositories (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING RETURNING id";
-constexpr char kGetRepository[] = "SELECT id, name, created_at FROM repositories WHERE name = ?1";
+    "INSERT INTO repositories (name, created_at, settings_json) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING "
+    "RETURNING id";
+constexpr char kGetRepository[] = "SELECT id, name, created_at, settings_json FROM repositories WHERE name = ?1";
+constexpr char kInsertAccessKey[] =
+    "INSERT INTO access_keys (id, account_id, principal_arn, sealed_secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT (id) DO NOTHING";
+constexpr char kGetAccessKey[] =
+    "SELECT id, account_id, principal_arn, sealed_secret, created_at FROM access_keys WHERE id = ?1";
+constexpr char kDeleteAccessKey[] = "DELETE FROM access_keys WHERE id = ?1";
+constexpr char kListAccessKeys[] =
+    "SELECT id, account_id, principal_arn, sealed_secret, created_at FROM access_keys WHERE principal_arn = ?1 "
+    "ORDER BY id";
+constexpr char kInitSetting[] = "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING";
+constexpr char kGetSetting[] = "SELECT value FROM settings WHERE key = ?1";
 constexpr char kListRepositories[] = "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2";
 constexpr char kRepositoryHasManifests[] = "SELECT EXISTS (SELECT 1 FROM manifests WHERE repository_id = ?1)";
 constexpr char kDeleteRepository[] = "DELETE FROM repositories WHERE id = ?1";
@@ -567,12 +597,13 @@ auto SqliteMetaStore::write(const char* what, Body&& body, Durability durability
 
 // ---- repositories ----
 
-Result<Repository> SqliteMetaStore::create_repository(const std::string& name, int64_t now_ms) {
+Result<Repository> SqliteMetaStore::create_repository(const std::string& name, int64_t now_ms,
+                                                      const std::string& settings_json) {
   return write("create_repository", [&](Connection& c) -> Result<Repository> {
     Stmt s(c, sqlite_detail::kInsertRepository);
-    s.bind(1, name).bind(2, now_ms);
+    s.bind(1, name).bind(2, now_ms).bind(3, settings_json);
     if (!s.step()) return fail(ErrorCode::kRepositoryExists, "repository '" + name + "' already exists");
-    return Repository{.id = s.int64(0), .name = name, .created_at_ms = now_ms};
+    return Repository{.id = s.int64(0), .name = name, .created_at_ms = now_ms, .settings_json = settings_json};
   });
 }
 
@@ -581,7 +612,7 @@ Result<Repository> SqliteMetaStore::get_repository(const std::string& name) {
     Stmt s(c, sqlite_detail::kGetRepository);
     s.bind(1, name);
     if (!s.step()) return sqlite_detail::name_unknown(name);
-    return Repository{.id = s.int64(0), .name = s.text(1), .created_at_ms = s.int64(2)};
+    return Repository{.id = s.int64(0), .name = s.text(1), .created_at_ms = s.int64(2), .settings_json = s.text(3)};
   });
 }
 
@@ -895,6 +926,69 @@ Result<std::vector<UploadRecord>> SqliteMetaStore::uploads_idle_since(int64_t be
     s.bind(1, before_ms);
     while (s.step()) out.push_back(sqlite_detail::upload_row(s));
     return out;
+  });
+}
+
+}  // namespace berth::store
+
+namespace berth::store {
+namespace {
+
+AccessKeyRecord access_key_row(Stmt& s) {
+  return AccessKeyRecord{.id = s.text(0),
+                         .account_id = s.text(1),
+                         .principal_arn = s.text(2),
+                         .sealed_secret = s.bytes(3),
+                         .created_at_ms = s.int64(4)};
+}
+
+}  // namespace
+
+Result<void> SqliteMetaStore::create_access_key(const AccessKeyRecord& key) {
+  return write("create_access_key", [&](Connection& c) -> Result<void> {
+    Stmt s(c, sqlite_detail::kInsertAccessKey);
+    s.bind(1, key.id).bind(2, key.account_id).bind(3, key.principal_arn).bind_blob(4, key.sealed_secret);
+    s.bind(5, key.created_at_ms);
+    if (s.exec() == 0) return fail(ErrorCode::kInvalidParameter, "access key " + key.id + " already exists");
+    return {};
+  });
+}
+
+Result<AccessKeyRecord> SqliteMetaStore::get_access_key(const std::string& id) {
+  return read("get_access_key", [&](Connection& c) -> Result<AccessKeyRecord> {
+    Stmt s(c, sqlite_detail::kGetAccessKey);
+    s.bind(1, id);
+    if (!s.step()) return fail(ErrorCode::kNotFound, "no access key " + id);
+    return access_key_row(s);
+  });
+}
+
+Result<void> SqliteMetaStore::delete_access_key(const std::string& id) {
+  return write("delete_access_key", [&](Connection& c) -> Result<void> {
+    if (Stmt(c, sqlite_detail::kDeleteAccessKey).bind(1, id).exec() == 0) {
+      return fail(ErrorCode::kNotFound, "no access key " + id);
+    }
+    return {};
+  });
+}
+
+Result<std::vector<AccessKeyRecord>> SqliteMetaStore::list_access_keys(const std::string& principal_arn) {
+  return read("list_access_keys", [&](Connection& c) -> Result<std::vector<AccessKeyRecord>> {
+    std::vector<AccessKeyRecord> out;
+    Stmt s(c, sqlite_detail::kListAccessKeys);
+    s.bind(1, principal_arn);
+    while (s.step()) out.push_back(access_key_row(s));
+    return out;
+  });
+}
+
+Result<std::string> SqliteMetaStore::setting_or_init(const std::string& key, const std::string& initial) {
+  return write("setting_or_init", [&](Connection& c) -> Result<std::string> {
+    Stmt(c, sqlite_detail::kInitSetting).bind(1, key).bind(2, initial).exec();
+    Stmt s(c, sqlite_detail::kGetSetting);
+    s.bind(1, key);
+    if (!s.step()) return fail(ErrorCode::kInternal, "setting vanished");
+    return s.text(0);
   });
 }
 

@@ -34,7 +34,7 @@ class Connection;  // one sqlite3 handle and its cached prepared statements (in 
 class SqliteMetaStore final : public MetaStore {
  public:
   // The schema version this build writes (PRAGMA user_version after open()).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   struct Options {
     // How long a write waits for another process's write (SQLite's file lock) before
@@ -54,7 +54,8 @@ class SqliteMetaStore final : public MetaStore {
   SqliteMetaStore(const SqliteMetaStore&) = delete;
   SqliteMetaStore& operator=(const SqliteMetaStore&) = delete;
 
-  [[nodiscard]] Result<Repository> create_repository(const std::string& name, int64_t now_ms) override;
+  [[nodiscard]] Result<Repository> create_repository(const std::string& name, int64_t now_ms,
+                                                     const std::string& settings_json = "{}") override;
   [[nodiscard]] Result<Repository> get_repository(const std::string& name) override;
   [[nodiscard]] Result<std::vector<std::string>> list_repositories(const std::string& after, size_t limit) override;
   [[nodiscard]] Result<void> delete_repository(const std::string& name, bool force) override;
@@ -84,6 +85,11 @@ class SqliteMetaStore final : public MetaStore {
                                             const std::string& hash_state, int64_t now_ms) override;
   [[nodiscard]] Result<void> delete_upload(const std::string& id) override;
   [[nodiscard]] Result<std::vector<UploadRecord>> uploads_idle_since(int64_t before_ms) override;
+  [[nodiscard]] Result<void> create_access_key(const AccessKeyRecord& key) override;
+  [[nodiscard]] Result<AccessKeyRecord> get_access_key(const std::string& id) override;
+  [[nodiscard]] Result<void> delete_access_key(const std::string& id) override;
+  [[nodiscard]] Result<std::vector<AccessKeyRecord>> list_access_keys(const std::string& principal_arn) override;
+  [[nodiscard]] Result<std::string> setting_or_init(const std::string& key, const std::string& initial) override;
 
  private:
   using Connection = sqlite_detail::Connection;

@@ -1,0 +1,172 @@
+#include "auth/identity.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/log.h"
+#include "crypto/seal.h"
+
+namespace berth::auth {
+namespace {
+
+constexpr char kKeyIdAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+constexpr char kSecretAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string random_string(const char* alphabet, size_t alphabet_size, size_t n) {
+  const std::string bytes = crypto::random_bytes(n);
+  std::string out;
+  out.reserve(n);
+  for (unsigned char b : bytes) out.push_back(alphabet[b % alphabet_size]);
+  return out;
+}
+
+std::string new_access_key_id() { return "AKIA" + random_string(kKeyIdAlphabet, 32, 16); }
+std::string new_secret() { return random_string(kSecretAlphabet, 64, 40); }
+
+std::string new_account_id() {
+  const std::string bytes = crypto::random_bytes(12);
+  std::string out;
+  for (unsigned char b : bytes) out.push_back(static_cast<char>('0' + b % 10));
+  if (out[0] == '0') out[0] = '1';
+  return out;
+}
+
+bool is_account_id(std::string_view s) {
+  return s.size() == 12 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Written to a temp file with mode 0600 and renamed, so it is never readable by others
+// nor seen half-written.
+Result<void> write_credentials(const std::string& path, const std::string& id, const std::string& secret) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return fail(ErrorCode::kUnavailable, "cannot write the credentials file");
+  const std::string text = "[default]\naws_access_key_id = " + id + "\naws_secret_access_key = " + secret + "\n";
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return fail(ErrorCode::kUnavailable, "cannot write the credentials file");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Identity>> Identity::open(const IdentityOptions& options, store::MetaStore& meta,
+                                                 const Clock& clock) {
+  std::unique_ptr<Identity> id(new Identity(meta, clock));
+  if (!options.account_id.empty() && !is_account_id(options.account_id)) {
+    return fail(ErrorCode::kInvalidParameter, "--account-id must be 12 digits");
+  }
+  BERTH_TRY(id->account_id_,
+            meta.setting_or_init("account_id", options.account_id.empty() ? new_account_id() : options.account_id));
+  if (!options.account_id.empty() && options.account_id != id->account_id_) {
+    return fail(ErrorCode::kInvalidParameter, "this data dir belongs to account " + id->account_id_ + ", not " +
+                                                  options.account_id);
+  }
+  const std::string keys = options.data_dir + "/keys";
+  std::error_code ec;
+  std::filesystem::create_directories(keys, ec);
+  ::chmod(keys.c_str(), 0700);
+  BERTH_TRY(id->master_key_, crypto::load_or_create_key(keys + "/master.key"));
+  BERTH_TRY(id->token_key_, crypto::load_or_create_key(keys + "/token.key"));
+
+  // The root key: from the environment when given, else generated once.
+  const std::string root = id->root_arn();
+  if (!options.root_access_key_id.empty()) {
+    if (options.root_secret_access_key.empty()) {
+      return fail(ErrorCode::kInvalidParameter, "BERTH_ROOT_SECRET_ACCESS_KEY must be set with BERTH_ROOT_ACCESS_KEY_ID");
+    }
+    auto existing = meta.get_access_key(options.root_access_key_id);
+    if (!existing) {
+      BERTH_TRY_VOID(id->store_key(options.root_access_key_id, options.root_secret_access_key, root));
+    } else {
+      // Same id, possibly a new secret: the environment is the source of truth.
+      auto secret = id->secret(options.root_access_key_id);
+      if (!secret || secret->secret_access_key != options.root_secret_access_key) {
+        BERTH_TRY_VOID(meta.delete_access_key(options.root_access_key_id));
+        BERTH_TRY_VOID(id->store_key(options.root_access_key_id, options.root_secret_access_key, root));
+      }
+    }
+    return id;
+  }
+  BERTH_TRY(auto root_keys, meta.list_access_keys(root));
+  if (root_keys.empty()) {
+    BERTH_TRY(auto created, id->create_access_key(root));
+    BERTH_TRY_VOID(write_credentials(options.data_dir + "/credentials", created.first, created.second));
+    log::get("auth")->info("generated the root access key {} into {}/credentials (mode 0600)", created.first,
+                           options.data_dir);
+  }
+  return id;
+}
+
+Result<void> Identity::store_key(const std::string& id, const std::string& secret, const std::string& principal_arn) {
+  BERTH_TRY(auto sealed, crypto::seal(master_key_, secret, id));
+  return meta_.create_access_key(store::AccessKeyRecord{.id = id,
+                                                       .account_id = account_id_,
+                                                       .principal_arn = principal_arn,
+                                                       .sealed_secret = std::move(sealed),
+                                                       .created_at_ms = clock_.now_ms()});
+}
+
+Result<std::pair<std::string, std::string>> Identity::create_access_key(const std::string& principal_arn) {
+  std::string id = new_access_key_id();
+  std::string secret = new_secret();
+  BERTH_TRY_VOID(store_key(id, secret, principal_arn));
+  return std::pair{std::move(id), std::move(secret)};
+}
+
+std::optional<KeySecret> Identity::secret(std::string_view access_key_id) const {
+  auto rec = meta_.get_access_key(std::string(access_key_id));
+  if (!rec) return std::nullopt;
+  auto secret = crypto::unseal(master_key_, rec->sealed_secret, rec->id);
+  if (!secret) {
+    log::get("auth")->error("access key {} does not unseal with this data dir's master key", rec->id);
+    return std::nullopt;
+  }
+  return KeySecret{.secret_access_key = std::move(*secret), .session_token = {}, .expires_at_ms = 0};
+}
+
+Result<Caller> Identity::caller(const std::string& access_key_id) const {
+  auto rec = meta_.get_access_key(access_key_id);
+  if (!rec) return fail(ErrorCode::kUnrecognizedClient, "The security token included in the request is invalid.");
+  return Caller{rec->id, rec->account_id, rec->principal_arn};
+}
+
+// token = base64(key_id "." expires_ms "." hex(hmac(token_key, key_id "." expires_ms)))
+Identity::Token Identity::issue_token(const Caller& c) const {
+  const int64_t expires = clock_.now_ms() + kTokenLifetimeMs;
+  const std::string body = c.access_key_id + "." + std::to_string(expires);
+  return Token{crypto::base64(body + "." + crypto::hex(crypto::hmac_sha256(token_key_, body))), expires};
+}
+
+Result<Caller> Identity::verify_token(std::string_view token) const {
+  auto invalid = [] { return fail(ErrorCode::kUnauthorized, "authorization token is invalid; get a new one"); };
+  auto raw = crypto::unbase64(token);
+  if (!raw) return invalid();
+  const auto last = raw->rfind('.');
+  if (last == std::string::npos) return invalid();
+  const std::string body = raw->substr(0, last);
+  if (!crypto::constant_time_equal(raw->substr(last + 1), crypto::hex(crypto::hmac_sha256(token_key_, body)))) {
+    return invalid();
+  }
+  const auto dot = body.find('.');
+  if (dot == std::string::npos) return invalid();
+  int64_t expires = 0;
+  try {
+    expires = std::stoll(body.substr(dot + 1));
+  } catch (const std::exception&) {
+    return invalid();
+  }
+  if (clock_.now_ms() >= expires) return fail(ErrorCode::kUnauthorized, "authorization token has expired; get a new one");
+  auto c = caller(body.substr(0, dot));  // revoked with its access key
+  if (!c) return fail(ErrorCode::kUnauthorized, "authorization token's access key no longer exists");
+  return c;
+}
+
+}  // namespace berth::auth

@@ -1,0 +1,120 @@
+#include "auth/identity.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "crypto/seal.h"
+#include "store/meta/sqlite/sqlite_meta_store.h"
+
+namespace berth::auth {
+namespace {
+
+class MovableClock final : public Clock {
+ public:
+  std::chrono::system_clock::time_point now() const override { return t; }
+  std::chrono::system_clock::time_point t{std::chrono::milliseconds(1'700'000'000'000)};
+};
+
+class IdentityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("berth-identity-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    meta_ = std::move(*store::SqliteMetaStore::open((dir_ / "meta.db").string()));
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::unique_ptr<Identity> open(IdentityOptions o = {}) {
+    o.data_dir = dir_.string();
+    auto id = Identity::open(o, *meta_, clock_);
+    EXPECT_TRUE(id) << id.error().message;
+    return id ? std::move(*id) : nullptr;
+  }
+  std::string read_file(const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  std::filesystem::path dir_;
+  MovableClock clock_;
+  std::unique_ptr<store::MetaStore> meta_;
+};
+
+TEST_F(IdentityTest, GeneratesRootKeyIntoCredentialsFile) {
+  auto id = open();
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->account_id().size(), 12u);
+  const auto creds = dir_ / "credentials";
+  struct stat st {};
+  ASSERT_EQ(::stat(creds.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const std::string text = read_file(creds);
+  const auto key_at = text.find("aws_access_key_id = ") + 20;
+  const std::string key_id = text.substr(key_at, 20);
+  const auto secret_at = text.find("aws_secret_access_key = ") + 24;
+  const std::string secret = text.substr(secret_at, 40);
+  auto s = id->secret(key_id);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->secret_access_key, secret);
+  // Stored sealed, never in the clear.
+  EXPECT_EQ(meta_->get_access_key(key_id)->sealed_secret.find(secret), std::string::npos);
+  // A restart keeps the same account and key; no second key is generated.
+  auto again = open();
+  EXPECT_EQ(again->account_id(), id->account_id());
+  EXPECT_EQ(meta_->list_access_keys(id->root_arn())->size(), 1u);
+}
+
+TEST_F(IdentityTest, RootKeyFromEnvironment) {
+  IdentityOptions o;
+  o.account_id = "123456789012";
+  o.root_access_key_id = "AKIAEXAMPLEROOTKEY01";
+  o.root_secret_access_key = "secret/one";
+  auto id = open(o);
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->secret("AKIAEXAMPLEROOTKEY01")->secret_access_key, "secret/one");
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "credentials"));
+  o.root_secret_access_key = "secret/two";  // rotated in the environment
+  id = open(o);
+  EXPECT_EQ(id->secret("AKIAEXAMPLEROOTKEY01")->secret_access_key, "secret/two");
+  o.account_id = "999999999999";
+  o.data_dir = dir_.string();
+  EXPECT_FALSE(Identity::open(o, *meta_, clock_));  // the data dir belongs to another account
+}
+
+TEST_F(IdentityTest, TokensExpireAndDieWithTheirKey) {
+  auto id = open();
+  auto [key, secret] = *id->create_access_key("arn:aws:iam::" + id->account_id() + ":user/ci");
+  auto caller = id->caller(key);
+  ASSERT_TRUE(caller);
+  const auto token = id->issue_token(*caller);
+  auto ok = id->verify_token(token.token);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->principal_arn, caller->principal_arn);
+  // Forged: one character changed.
+  std::string forged = token.token;
+  forged[forged.size() / 2] = forged[forged.size() / 2] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(id->verify_token(forged));
+  EXPECT_FALSE(id->verify_token("not a token"));
+  // Valid across a restart (the key file persists).
+  auto reopened = open();
+  EXPECT_TRUE(reopened->verify_token(token.token));
+  // Expired after 12 hours.
+  clock_.t += std::chrono::hours(12);
+  EXPECT_EQ(id->verify_token(token.token).error().code, ErrorCode::kUnauthorized);
+  clock_.t -= std::chrono::hours(1);
+  EXPECT_TRUE(id->verify_token(token.token));
+  // Revoked with its access key.
+  ASSERT_TRUE(meta_->delete_access_key(key));
+  EXPECT_FALSE(id->verify_token(token.token));
+}
+
+}  // namespace
+}  // namespace berth::auth
