@@ -40,11 +40,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1U, 8760U));
   bool no_access_log = false;
   serve_cmd->add_flag("--no-access-log", no_access_log, "Do not log one line per request");
-  std::string region = "us-east-1";
-  std::string account_id;
   std::string config_file;
-  serve_cmd->add_option("--region", region, "Region reported in ARNs")->capture_default_str();
-  serve_cmd->add_option("--account-id", account_id, "12-digit account id of the registry");
+  serve_cmd->add_option("--region", serve.region, "Region reported in ARNs")->capture_default_str();
+  serve_cmd->add_option("--account-id", serve.registry.account_id,
+                        "12-digit account id of the registry (default: generated once per data dir)");
   serve_cmd->add_option("--config", config_file, "Configuration file (reserved)");
 
   auto* repo_cmd = cli.add_subcommand("repo", "Manage repositories directly in a data dir");

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/log.h"
+#include "ecr/api.h"
 #include "oci/api.h"
 
 namespace berth::app {
@@ -61,12 +62,14 @@ int serve(ServeOptions options) {
   const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
   http::asio::thread_pool pool(options.worker_threads ? options.worker_threads : 2 * cores);
   oci::Api api(oci::Services{*r.repositories, *r.blob_service, *r.uploads, *r.manifests}, pool);
+  ecr::Api ecr_api(ecr::Services{*r.repositories, *r.identity, r.clock, options.region}, pool);
 
   options.http.host = listen->first;
   options.http.port = listen->second;
-  http::Server server(options.http, [&api](http::Exchange& ex) -> http::awaitable<http::Response> {
+  http::Server server(options.http, [&api, &ecr_api](http::Exchange& ex) -> http::awaitable<http::Response> {
     const auto& path = ex.request().path;
     if (path == "/v2" || path.rfind("/v2/", 0) == 0) co_return co_await api.handle(ex);
+    if (ecr::Api::handles(ex.request())) co_return co_await ecr_api.handle(ex);
     if (path == "/healthz") co_return http::text_response(200, "ok\n");
     co_return http::text_response(404, "not found\n");
   });
@@ -119,7 +122,8 @@ int serve(ServeOptions options) {
   });
   std::thread signal_thread([&] { signal_ctx.run(); });
 
-  log->info("berth listening on http://{} (data dir {})", *bound, options.registry.data_dir);
+  log->info("berth listening on http://{} (data dir {}, account {}, region {})", *bound, options.registry.data_dir,
+            r.identity->account_id(), options.region);
   if (!options.ready_file.empty() && !write_ready_file(options.ready_file, *bound)) {
     log->error("cannot write ready file {}", options.ready_file);
   }

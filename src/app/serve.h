@@ -11,6 +11,7 @@ struct ServeOptions {
   RegistryOptions registry;
   std::string listen = "127.0.0.1:5000";
   std::string ready_file;      // written with HOST:PORT once listening
+  std::string region = "us-east-1";
   unsigned worker_threads = 0;  // blocking-work pool; 0: 2 x cores
   unsigned upload_ttl_hours = 24;  // uploads idle this long are cancelled
   http::ServerOptions http;

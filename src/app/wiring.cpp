@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "store/blob/fs/fs_blob_store.h"
@@ -24,6 +25,11 @@ Result<std::unique_ptr<Registry>> Registry::open(const RegistryOptions& options)
   r->blob_service = std::make_unique<registry::BlobService>(*r->meta, *r->blobs, r->clock);
   r->uploads = std::make_unique<registry::UploadService>(*r->meta, *r->blobs, *r->repositories, r->clock);
   r->manifests = std::make_unique<registry::ManifestService>(*r->meta, *r->repositories, *r->pulls, r->clock);
+  auth::IdentityOptions identity{.data_dir = options.data_dir, .account_id = options.account_id,
+                                 .root_access_key_id = {}, .root_secret_access_key = {}};
+  if (const char* id = std::getenv("BERTH_ROOT_ACCESS_KEY_ID")) identity.root_access_key_id = id;
+  if (const char* secret = std::getenv("BERTH_ROOT_SECRET_ACCESS_KEY")) identity.root_secret_access_key = secret;
+  BERTH_TRY(r->identity, auth::Identity::open(identity, *r->meta, r->clock));
   return r;
 }
 

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "auth/identity.h"
 #include "core/clock.h"
 #include "core/result.h"
 #include "registry/blob_service.h"
@@ -19,6 +20,7 @@ namespace berth::app {
 struct RegistryOptions {
   std::string data_dir = "./berth-data";
   bool create_on_push = false;
+  std::string account_id;  // empty: the data dir's, or a new one
 };
 
 // Owns the stores and the services over them, in dependency order.
@@ -31,6 +33,7 @@ struct Registry {
   std::unique_ptr<registry::BlobService> blob_service;
   std::unique_ptr<registry::UploadService> uploads;
   std::unique_ptr<registry::ManifestService> manifests;
+  std::unique_ptr<auth::Identity> identity;
 
   static Result<std::unique_ptr<Registry>> open(const RegistryOptions& options);
 };

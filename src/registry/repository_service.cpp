@@ -4,9 +4,33 @@
 
 namespace berth::registry {
 
-Result<store::Repository> RepositoryService::create(const std::string& name) {
+Result<store::Repository> RepositoryService::create(const std::string& name, const std::string& settings_json) {
   BERTH_TRY_VOID(validate_repository_name(name));
-  return meta_.create_repository(name, clock_.now_ms());
+  auto created = meta_.create_repository(name, clock_.now_ms(), settings_json);
+  if (!created && created.error().code == ErrorCode::kRepositoryExists) {
+    return fail(ErrorCode::kRepositoryExists, "The repository with name '" + name +
+                                                  "' already exists in the registry");
+  }
+  return created;
+}
+
+Result<store::Repository> RepositoryService::get(const std::string& name) {
+  BERTH_TRY_VOID(validate_repository_name(name));
+  auto repo = meta_.get_repository(name);
+  if (!repo && repo.error().code == ErrorCode::kNameUnknown) {
+    return fail(ErrorCode::kNameUnknown, "repository \"" + name + "\" does not exist");
+  }
+  return repo;
+}
+
+Result<void> RepositoryService::remove(const std::string& name, bool force) {
+  BERTH_TRY_VOID(get(name));
+  auto done = meta_.delete_repository(name, force);
+  if (!done && done.error().code == ErrorCode::kRepositoryNotEmpty) {
+    return fail(ErrorCode::kRepositoryNotEmpty, "repository \"" + name +
+                                                    "\" still holds images; delete them first or use force");
+  }
+  return done;
 }
 
 Result<void> RepositoryService::require(const std::string& name) {

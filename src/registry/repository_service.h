@@ -16,7 +16,10 @@ class RepositoryService {
   RepositoryService(store::MetaStore& meta, const Clock& clock, bool create_on_push)
       : meta_(meta), clock_(clock), create_on_push_(create_on_push) {}
 
-  Result<store::Repository> create(const std::string& name);  // NAME_INVALID, kRepositoryExists
+  Result<store::Repository> create(const std::string& name, const std::string& settings_json = "{}");
+  Result<store::Repository> get(const std::string& name);  // NAME_INVALID, NAME_UNKNOWN
+  // kRepositoryNotEmpty unless `force` or it holds no images.
+  Result<void> remove(const std::string& name, bool force);
   Result<void> require(const std::string& name);               // NAME_INVALID, NAME_UNKNOWN
   // As require, but creates the repository when the registry creates on push.
   Result<void> require_for_push(const std::string& name);

@@ -1,0 +1,310 @@
+#include "ecr/api.h"
+
+#include <array>
+#include <set>
+
+#include "auth/sigv4.h"
+#include "core/log.h"
+#include "crypto/hash.h"
+#include "crypto/seal.h"
+#include "ecr/errors.h"
+#include "http/offload.h"
+
+namespace berth::ecr {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kTargetPrefix = "AmazonEC2ContainerRegistry_V20150921.";
+constexpr size_t kMaxRequestBytes = 8 * 1024 * 1024;  // PutImage manifests (4 MiB) with room to spare
+
+// Every operation of the ECR service model (botocore 1.43). Those without a handler yet
+// answer UnsupportedOperationException, never a silent success.
+const std::set<std::string, std::less<>>& model_operations() {
+  static const std::set<std::string, std::less<>> ops = {
+      "BatchCheckLayerAvailability", "BatchDeleteImage", "BatchGetImage", "BatchGetRepositoryScanningConfiguration",
+      "CompleteLayerUpload", "CreatePullThroughCacheRule", "CreateRepository", "CreateRepositoryCreationTemplate",
+      "DeleteLifecyclePolicy", "DeletePullThroughCacheRule", "DeleteRegistryPolicy", "DeleteRepository",
+      "DeleteRepositoryCreationTemplate", "DeleteRepositoryPolicy", "DeleteSigningConfiguration",
+      "DeregisterPullTimeUpdateExclusion", "DescribeImageReplicationStatus", "DescribeImageScanFindings",
+      "DescribeImageSigningStatus", "DescribeImages", "DescribePullThroughCacheRules", "DescribeRegistry",
+      "DescribeRepositories", "DescribeRepositoryCreationTemplates", "GetAccountSetting", "GetAuthorizationToken",
+      "GetDownloadUrlForLayer", "GetLifecyclePolicy", "GetLifecyclePolicyPreview", "GetRegistryPolicy",
+      "GetRegistryScanningConfiguration", "GetRepositoryPolicy", "GetSigningConfiguration", "InitiateLayerUpload",
+      "ListImageReferrers", "ListImages", "ListPullTimeUpdateExclusions", "ListTagsForResource", "PutAccountSetting",
+      "PutImage", "PutImageScanningConfiguration", "PutImageTagMutability", "PutLifecyclePolicy",
+      "PutRegistryPolicy", "PutRegistryScanningConfiguration", "PutReplicationConfiguration",
+      "PutSigningConfiguration", "RegisterPullTimeUpdateExclusion", "SetRepositoryPolicy", "StartImageScan",
+      "StartLifecyclePolicyPreview", "TagResource", "UntagResource", "UpdateImageStorageClass",
+      "UpdatePullThroughCacheRule", "UpdateRepositoryCreationTemplate", "UploadLayerPart",
+      "ValidatePullThroughCacheRule"};
+  return ops;
+}
+
+Error invalid(std::string message) { return Error{ErrorCode::kInvalidParameter, std::move(message)}; }
+
+// Optional string member; InvalidParameter when present but not a string.
+Result<std::optional<std::string>> opt_string(const json& in, const char* key) {
+  auto it = in.find(key);
+  if (it == in.end() || it->is_null()) return std::optional<std::string>();
+  if (!it->is_string()) return tl::unexpected(invalid(std::string(key) + " must be a string"));
+  return std::optional<std::string>(it->get<std::string>());
+}
+
+Result<std::string> required_string(const json& in, const char* key) {
+  BERTH_TRY(auto v, opt_string(in, key));
+  if (!v) return tl::unexpected(invalid(std::string(key) + " is required"));
+  return *v;
+}
+
+Result<void> check_registry_id(const json& in, const std::string& account) {
+  BERTH_TRY(auto id, opt_string(in, "registryId"));
+  if (id && *id != account) {
+    return tl::unexpected(invalid("registryId " + *id + " is not this registry (" + account + ")"));
+  }
+  return {};
+}
+
+// Validates and normalizes CreateRepository's settings into what the registry stores.
+Result<json> repository_settings(const json& in) {
+  json out = json::object();
+  BERTH_TRY(auto mutability, opt_string(in, "imageTagMutability"));
+  const std::string m = mutability.value_or("MUTABLE");
+  static const std::array<std::string_view, 4> kModes = {"MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION",
+                                                          "MUTABLE_WITH_EXCLUSION"};
+  if (std::find(kModes.begin(), kModes.end(), m) == kModes.end()) {
+    return tl::unexpected(invalid("imageTagMutability must be one of MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION, "
+                                  "MUTABLE_WITH_EXCLUSION"));
+  }
+  out["imageTagMutability"] = m;
+  auto filters = in.find("imageTagMutabilityExclusionFilters");
+  const bool with_exclusion = m.find("_WITH_EXCLUSION") != std::string::npos;
+  if (filters != in.end() && !filters->is_null()) {
+    if (!filters->is_array() || filters->empty() || filters->size() > 5) {
+      return tl::unexpected(invalid("imageTagMutabilityExclusionFilters must list 1 to 5 filters"));
+    }
+    for (const auto& f : *filters) {
+      if (!f.is_object() || f.value("filterType", "") != "WILDCARD" || !f.contains("filter") ||
+          !f["filter"].is_string() || f["filter"].get<std::string>().empty() ||
+          f["filter"].get<std::string>().size() > 128) {
+        return tl::unexpected(invalid("each exclusion filter needs filterType WILDCARD and a filter of 1-128 "
+                                      "characters"));
+      }
+    }
+    if (!with_exclusion) {
+      return tl::unexpected(invalid("imageTagMutabilityExclusionFilters need a *_WITH_EXCLUSION imageTagMutability"));
+    }
+    out["imageTagMutabilityExclusionFilters"] = *filters;
+  } else if (with_exclusion) {
+    return tl::unexpected(invalid(m + " needs imageTagMutabilityExclusionFilters"));
+  }
+  bool scan_on_push = false;
+  if (auto sc = in.find("imageScanningConfiguration"); sc != in.end() && !sc->is_null()) {
+    if (!sc->is_object()) return tl::unexpected(invalid("imageScanningConfiguration must be an object"));
+    if (auto sop = sc->find("scanOnPush"); sop != sc->end()) {
+      if (!sop->is_boolean()) return tl::unexpected(invalid("scanOnPush must be a boolean"));
+      scan_on_push = sop->get<bool>();
+    }
+  }
+  out["imageScanningConfiguration"] = {{"scanOnPush", scan_on_push}};
+  json enc = {{"encryptionType", "AES256"}};
+  if (auto e = in.find("encryptionConfiguration"); e != in.end() && !e->is_null()) {
+    if (!e->is_object()) return tl::unexpected(invalid("encryptionConfiguration must be an object"));
+    BERTH_TRY(auto type, required_string(*e, "encryptionType"));
+    if (type != "AES256" && type != "KMS" && type != "KMS_DSSE") {
+      return tl::unexpected(invalid("encryptionType must be AES256, KMS or KMS_DSSE"));
+    }
+    BERTH_TRY(auto key, opt_string(*e, "kmsKey"));
+    if (key && type == "AES256") return tl::unexpected(invalid("kmsKey is only valid with KMS encryption"));
+    enc = {{"encryptionType", type}};
+    if (key) enc["kmsKey"] = *key;
+  }
+  out["encryptionConfiguration"] = enc;
+  if (auto tags = in.find("tags"); tags != in.end() && !tags->is_null()) {
+    if (!tags->is_array() || tags->size() > 50) return tl::unexpected(invalid("tags must be a list of at most 50"));
+    std::set<std::string> keys;
+    for (const auto& t : *tags) {
+      if (!t.is_object() || !t.contains("Key") || !t["Key"].is_string() || !t.contains("Value") ||
+          !t["Value"].is_string()) {
+        return tl::unexpected(Error{ErrorCode::kInvalidParameter, "each tag needs a string Key and Value"});
+      }
+      const auto key = t["Key"].get<std::string>();
+      if (key.empty() || key.size() > 128 || t["Value"].get<std::string>().size() > 256 || !keys.insert(key).second) {
+        return tl::unexpected(invalid("tag keys must be unique, 1-128 characters; values at most 256"));
+      }
+    }
+    out["tags"] = *tags;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool Api::handles(const http::Request& req) {
+  return req.method == "POST" && req.path == "/" && req.header("x-amz-target").has_value();
+}
+
+std::string Api::host_of(const http::Request& req) const { return std::string(req.header("host").value_or("localhost")); }
+
+json Api::repository_shape(const store::Repository& repo, const http::Request& req) const {
+  json settings = json::parse(repo.settings_json, nullptr, false);
+  if (!settings.is_object()) settings = json::object();
+  json out = {
+      {"repositoryArn", "arn:aws:ecr:" + s_.region + ":" + s_.identity.account_id() + ":repository/" + repo.name},
+      {"registryId", s_.identity.account_id()},
+      {"repositoryName", repo.name},
+      {"repositoryUri", host_of(req) + "/" + repo.name},
+      {"createdAt", static_cast<double>(repo.created_at_ms) / 1000.0},
+      {"imageTagMutability", settings.value("imageTagMutability", "MUTABLE")},
+      {"imageScanningConfiguration", settings.value("imageScanningConfiguration", json{{"scanOnPush", false}})},
+      {"encryptionConfiguration", settings.value("encryptionConfiguration", json{{"encryptionType", "AES256"}})},
+  };
+  if (settings.contains("imageTagMutabilityExclusionFilters")) {
+    out["imageTagMutabilityExclusionFilters"] = settings["imageTagMutabilityExclusionFilters"];
+  }
+  return out;
+}
+
+http::awaitable<http::Response> Api::handle(http::Exchange& ex) {
+  const auto& req = ex.request();
+  const std::string target(req.header("x-amz-target").value_or(""));
+  if (target.substr(0, kTargetPrefix.size()) != kTargetPrefix) {
+    co_return error_response(400, "UnknownOperationException", "unknown X-Amz-Target " + target);
+  }
+  const std::string operation = target.substr(kTargetPrefix.size());
+  auto body = co_await ex.read_all(kMaxRequestBytes);
+  if (!body) co_return error_response(body.error());
+
+  auth::SignedRequest signed_request;
+  signed_request.method = req.method;
+  signed_request.path = req.path;
+  if (auto q = req.target.find('?'); q != std::string::npos) signed_request.query = req.target.substr(q + 1);
+  signed_request.headers = req.headers;
+  signed_request.payload_sha256_hex = crypto::sha256(*body).hex();
+  // Key lookups unseal secrets from SQLite: off the I/O thread.
+  auto outcome = co_await http::offload(pool_, [&]() -> Result<json> {
+    BERTH_TRY(auto verified, auth::verify(
+                                 signed_request,
+                                 [this](std::string_view id) { return s_.identity.secret(id); },
+                                 s_.clock.now_ms(), "ecr"));
+    BERTH_TRY(auto caller, s_.identity.caller(verified.access_key_id));
+    // Until IAM policies are enforced (#3), only the account root may call the API.
+    if (caller.principal_arn != s_.identity.root_arn()) {
+      return fail(ErrorCode::kUnauthorized, "User: " + caller.principal_arn + " is not authorized to perform: ecr:" +
+                                                operation);
+    }
+    json input = json::parse(*body, nullptr, false);
+    if (body->empty()) input = json::object();
+    if (input.is_discarded() || !input.is_object()) {
+      return fail(ErrorCode::kInvalidParameter, "request body is not a JSON object");
+    }
+    return dispatch(operation, Call{req, caller, input});
+  });
+  if (!outcome) {
+    if (outcome.error().code == ErrorCode::kUnsupported && !model_operations().contains(operation)) {
+      co_return error_response(400, "UnknownOperationException", "unknown operation " + operation);
+    }
+    co_return error_response(outcome.error());
+  }
+  co_return json_response(outcome->dump());
+}
+
+Result<json> Api::dispatch(const std::string& operation, const Call& call) {
+  if (operation == "GetAuthorizationToken") return get_authorization_token(call);
+  if (operation == "CreateRepository") return create_repository(call);
+  if (operation == "DescribeRepositories") return describe_repositories(call);
+  if (operation == "DeleteRepository") return delete_repository(call);
+  return fail(ErrorCode::kUnsupported, "berth does not implement " + operation + " yet");
+}
+
+Result<json> Api::get_authorization_token(const Call& call) {
+  const auto token = s_.identity.issue_token(call.caller);
+  return json{{"authorizationData",
+               json::array({{{"authorizationToken", crypto::base64("AWS:" + token.token)},
+                             {"expiresAt", static_cast<double>(token.expires_at_ms) / 1000.0},
+                             {"proxyEndpoint", "http://" + host_of(call.request)}}})}};
+}
+
+Result<json> Api::create_repository(const Call& call) {
+  BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
+  BERTH_TRY(auto name, required_string(call.input, "repositoryName"));
+  if (name.size() < 2) return tl::unexpected(invalid("repositoryName must be 2 to 256 characters"));
+  BERTH_TRY(auto settings, repository_settings(call.input));
+  auto created = s_.repositories.create(name, settings.dump());
+  if (!created && created.error().code == ErrorCode::kNameInvalid) {
+    return tl::unexpected(invalid("Invalid parameter at 'repositoryName' failed to satisfy constraint: " +
+                                  created.error().message));
+  }
+  if (!created) return tl::unexpected(created.error());
+  return json{{"repository", repository_shape(*created, call.request)}};
+}
+
+Result<json> Api::describe_repositories(const Call& call) {
+  BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
+  json out = json::array();
+  auto names = call.input.find("repositoryNames");
+  const bool by_name = names != call.input.end() && !names->is_null();
+  BERTH_TRY(auto next_token, opt_string(call.input, "nextToken"));
+  size_t max_results = 100;
+  if (auto mr = call.input.find("maxResults"); mr != call.input.end() && !mr->is_null()) {
+    if (by_name) return tl::unexpected(invalid("maxResults cannot be used with repositoryNames"));
+    if (!mr->is_number_integer() || mr->get<int64_t>() < 1 || mr->get<int64_t>() > 1000) {
+      return tl::unexpected(invalid("maxResults must be between 1 and 1000"));
+    }
+    max_results = mr->get<size_t>();
+  }
+  if (by_name) {
+    if (!names->is_array() || names->empty() || names->size() > 100) {
+      return tl::unexpected(invalid("repositoryNames must list 1 to 100 names"));
+    }
+    for (const auto& n : *names) {
+      if (!n.is_string()) return tl::unexpected(invalid("repositoryNames must be strings"));
+      auto repo = s_.repositories.get(n.get<std::string>());
+      if (!repo && repo.error().code == ErrorCode::kNameUnknown) {
+        return fail(ErrorCode::kNameUnknown, "The repository with name '" + n.get<std::string>() +
+                                                 "' does not exist in the registry with id '" +
+                                                 s_.identity.account_id() + "'");
+      }
+      if (!repo) return tl::unexpected(repo.error());
+      out.push_back(repository_shape(*repo, call.request));
+    }
+    return json{{"repositories", out}};
+  }
+  std::string after;
+  if (next_token) {
+    auto decoded = crypto::unbase64(*next_token);
+    if (!decoded) return tl::unexpected(invalid("nextToken is not one this registry issued"));
+    after = *decoded;
+  }
+  BERTH_TRY(auto list, s_.repositories.list(after, max_results + 1));
+  const bool more = list.size() > max_results;
+  if (more) list.resize(max_results);
+  for (const auto& name : list) {
+    auto repo = s_.repositories.get(name);
+    if (repo) out.push_back(repository_shape(*repo, call.request));  // deleted meanwhile: skip
+  }
+  json result = {{"repositories", out}};
+  if (more) result["nextToken"] = crypto::base64(list.back());
+  return result;
+}
+
+Result<json> Api::delete_repository(const Call& call) {
+  BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
+  BERTH_TRY(auto name, required_string(call.input, "repositoryName"));
+  bool force = false;
+  if (auto f = call.input.find("force"); f != call.input.end() && !f->is_null()) {
+    if (!f->is_boolean()) return tl::unexpected(invalid("force must be a boolean"));
+    force = f->get<bool>();
+  }
+  auto repo = s_.repositories.get(name);
+  if (!repo && repo.error().code == ErrorCode::kNameUnknown) {
+    return fail(ErrorCode::kNameUnknown, "The repository with name '" + name +
+                                             "' does not exist in the registry with id '" + s_.identity.account_id() +
+                                             "'");
+  }
+  if (!repo) return tl::unexpected(repo.error());
+  BERTH_TRY_VOID(s_.repositories.remove(name, force));
+  return json{{"repository", repository_shape(*repo, call.request)}};
+}
+
+}  // namespace berth::ecr

@@ -1,0 +1,51 @@
+// The Amazon ECR JSON 1.1 API on `POST /` (X-Amz-Target:
+// AmazonEC2ContainerRegistry_V20150921.<Operation>): SigV4 authentication, then one
+// handler per operation. Protocol only: shapes in and out, rules in registry/.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "auth/identity.h"
+#include "http/asio.h"
+#include "http/server.h"
+#include "registry/repository_service.h"
+
+namespace berth::ecr {
+
+struct Services {
+  registry::RepositoryService& repositories;
+  auth::Identity& identity;
+  const Clock& clock;
+  std::string region;
+};
+
+class Api {
+ public:
+  Api(Services services, http::asio::thread_pool& pool) : s_(std::move(services)), pool_(pool) {}
+
+  // True for requests this API answers: POST / with an X-Amz-Target header.
+  static bool handles(const http::Request& req);
+  http::awaitable<http::Response> handle(http::Exchange& ex);
+
+ private:
+  struct Call {
+    const http::Request& request;
+    const auth::Caller& caller;
+    const nlohmann::json& input;
+  };
+  Result<nlohmann::json> dispatch(const std::string& operation, const Call& call);
+  Result<nlohmann::json> get_authorization_token(const Call& call);
+  Result<nlohmann::json> create_repository(const Call& call);
+  Result<nlohmann::json> describe_repositories(const Call& call);
+  Result<nlohmann::json> delete_repository(const Call& call);
+
+  nlohmann::json repository_shape(const store::Repository& repo, const http::Request& req) const;
+  std::string host_of(const http::Request& req) const;
+
+  Services s_;
+  http::asio::thread_pool& pool_;
+};
+
+}  // namespace berth::ecr

@@ -1,0 +1,65 @@
+#include "ecr/errors.h"
+
+#include <nlohmann/json.hpp>
+
+namespace berth::ecr {
+
+WireError to_wire(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kNameUnknown: return {400, "RepositoryNotFoundException"};
+    case ErrorCode::kRepositoryExists: return {400, "RepositoryAlreadyExistsException"};
+    case ErrorCode::kRepositoryNotEmpty: return {400, "RepositoryNotEmptyException"};
+    case ErrorCode::kManifestUnknown: return {400, "ImageNotFoundException"};
+    case ErrorCode::kManifestReferenced: return {400, "ImageReferencedByManifestListException"};
+    case ErrorCode::kBlobUnknown: return {400, "LayersNotFoundException"};
+    case ErrorCode::kBlobUploadUnknown: return {400, "UploadNotFoundException"};
+    case ErrorCode::kDigestInvalid:
+    case ErrorCode::kBlobUploadInvalid:
+    case ErrorCode::kManifestInvalid:
+    case ErrorCode::kManifestBlobUnknown:
+    case ErrorCode::kManifestTooLarge:
+    case ErrorCode::kNameInvalid:
+    case ErrorCode::kTagInvalid:
+    case ErrorCode::kSizeInvalid:
+    case ErrorCode::kRangeInvalid:
+    case ErrorCode::kPayloadTooLarge:
+    case ErrorCode::kMalformedPolicy:
+    case ErrorCode::kInvalidParameter: return {400, "InvalidParameterException"};
+    case ErrorCode::kNotFound: return {400, "InvalidParameterException"};
+    case ErrorCode::kUnsupported: return {400, "UnsupportedOperationException"};
+    case ErrorCode::kUnauthorized: return {403, "AccessDeniedException"};
+    case ErrorCode::kDenied: return {400, "AccessDeniedException"};
+    case ErrorCode::kMissingAuthentication: return {403, "MissingAuthenticationTokenException"};
+    case ErrorCode::kIncompleteSignature: return {403, "IncompleteSignatureException"};
+    case ErrorCode::kInvalidSignature: return {403, "InvalidSignatureException"};
+    case ErrorCode::kSignatureExpired: return {403, "InvalidSignatureException"};
+    case ErrorCode::kUnrecognizedClient: return {403, "UnrecognizedClientException"};
+    case ErrorCode::kExpiredToken: return {403, "ExpiredTokenException"};
+    case ErrorCode::kTooManyRequests: return {400, "ThrottlingException"};
+    case ErrorCode::kUnavailable: return {503, "ServiceUnavailableException"};
+    case ErrorCode::kInternal: return {500, "ServerException"};
+  }
+  return {500, "ServerException"};
+}
+
+http::Response json_response(std::string body) {
+  http::Response r;
+  r.status = 200;
+  r.body = std::move(body);
+  r.header("Content-Type", "application/x-amz-json-1.1");
+  return r;
+}
+
+http::Response error_response(unsigned status, std::string_view type, std::string_view message) {
+  http::Response r = json_response(nlohmann::json{{"__type", type}, {"message", message}}.dump());
+  r.status = status;
+  r.header("x-amzn-ErrorType", std::string(type));
+  return r;
+}
+
+http::Response error_response(const Error& error) {
+  const auto wire = to_wire(error.code);
+  return error_response(wire.status, wire.type, error.message);
+}
+
+}  // namespace berth::ecr

@@ -1,0 +1,211 @@
+"""The ECR JSON API driven by the real aws CLI and boto3: SigV4 with the root key from
+DATA/credentials (or the environment), repositories, login tokens, and the error names."""
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import unittest
+from unittest import mock
+
+import boto3
+import botocore.config
+import botocore.exceptions
+import requests
+
+from harness import Server, ServerTestCase
+
+
+def aws(server, *args, env_extra=None, input_text=None):
+    env = dict(os.environ)
+    env.update({"AWS_SHARED_CREDENTIALS_FILE": os.path.join(server.data_dir, "credentials"),
+                "AWS_CONFIG_FILE": os.devnull, "AWS_PAGER": ""})
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        env.pop(k, None)
+    env.update(env_extra or {})
+    return subprocess.run(["aws", "ecr", *args, "--endpoint-url", server.base_url, "--region", "us-east-1",
+                           "--output", "json"], env=env, input=input_text, capture_output=True, text=True,
+                          timeout=120)
+
+
+def root_keys(server):
+    with open(os.path.join(server.data_dir, "credentials")) as f:
+        text = f.read()
+    fields = dict(line.split(" = ", 1) for line in text.splitlines() if " = " in line)
+    return fields["aws_access_key_id"], fields["aws_secret_access_key"]
+
+
+def client(server, key_id=None, secret=None):
+    if key_id is None:
+        key_id, secret = root_keys(server)
+    return boto3.client("ecr", endpoint_url=server.base_url, region_name="us-east-1", aws_access_key_id=key_id,
+                        aws_secret_access_key=secret,
+                        config=botocore.config.Config(retries={"max_attempts": 1}))
+
+
+class TestEcrWithAwsCli(ServerTestCase):
+    def test_credentials_file_is_private_and_works_at_once(self):
+        path = os.path.join(self.server.data_dir, "credentials")
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        r = aws(self.server, "describe-repositories")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("repositories", json.loads(r.stdout))
+        # The secret never reaches the log.
+        _, secret = root_keys(self.server)
+        with open(self.server.log_path, errors="replace") as f:
+            self.assertNotIn(secret, f.read())
+
+    def test_create_describe_delete(self):
+        r = aws(self.server, "create-repository", "--repository-name", "cli/my-app-repo",
+                "--image-scanning-configuration", "scanOnPush=true", "--image-tag-mutability", "IMMUTABLE")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        repo = json.loads(r.stdout)["repository"]
+        self.assertEqual(repo["repositoryUri"], f"{self.server.address}/cli/my-app-repo")
+        self.assertRegex(repo["repositoryArn"], r"^arn:aws:ecr:us-east-1:\d{12}:repository/cli/my-app-repo$")
+        self.assertEqual(repo["imageTagMutability"], "IMMUTABLE")
+        self.assertTrue(repo["imageScanningConfiguration"]["scanOnPush"])
+        self.assertEqual(repo["encryptionConfiguration"], {"encryptionType": "AES256"})
+
+        r = aws(self.server, "create-repository", "--repository-name", "cli/my-app-repo")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("RepositoryAlreadyExistsException", r.stderr)
+
+        r = aws(self.server, "describe-repositories", "--repository-names", "cli/my-app-repo")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([x["repositoryName"] for x in json.loads(r.stdout)["repositories"]], ["cli/my-app-repo"])
+
+        r = aws(self.server, "delete-repository", "--repository-name", "cli/my-app-repo")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = aws(self.server, "describe-repositories", "--repository-names", "cli/my-app-repo")
+        self.assertIn("RepositoryNotFoundException", r.stderr)
+        r = aws(self.server, "delete-repository", "--repository-name", "cli/my-app-repo")
+        self.assertIn("RepositoryNotFoundException", r.stderr)
+
+    def test_login_password_works_with_skopeo(self):
+        r = aws(self.server, "get-login-password")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        authfile = os.path.join(self.server.tmp, "auth.json")
+        login = subprocess.run(["skopeo", "login", "--tls-verify=false", "--authfile", authfile, "--username", "AWS",
+                                "--password-stdin", self.server.address], input=r.stdout, capture_output=True,
+                               text=True, timeout=120)
+        self.assertEqual(login.returncode, 0, login.stderr)
+
+    def test_unimplemented_operation_says_so(self):
+        r = aws(self.server, "list-images", "--repository-name", "xy")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("UnsupportedOperationException", r.stderr)
+        self.assertIn("does not implement ListImages", r.stderr)
+
+
+class TestEcrWithBoto3(ServerTestCase):
+    def test_settings_are_validated_and_returned(self):
+        ecr = client(self.server)
+        repo = ecr.create_repository(
+            repositoryName="boto/settings", imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+            imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest*"}],
+            encryptionConfiguration={"encryptionType": "KMS", "kmsKey": "alias/berth"},
+            tags=[{"Key": "team", "Value": "a"}])["repository"]
+        self.assertEqual(repo["imageTagMutabilityExclusionFilters"], [{"filterType": "WILDCARD", "filter": "latest*"}])
+        self.assertEqual(repo["encryptionConfiguration"], {"encryptionType": "KMS", "kmsKey": "alias/berth"})
+        described = ecr.describe_repositories(repositoryNames=["boto/settings"])["repositories"][0]
+        self.assertEqual(described["imageTagMutability"], "IMMUTABLE_WITH_EXCLUSION")
+        self.assertEqual(described["createdAt"], repo["createdAt"])
+
+        for bad in ({"repositoryName": "Upper/Case"},
+                    {"repositoryName": "../x"},
+                    {"repositoryName": "ok-name", "imageTagMutability": "MUTABLE_WITH_EXCLUSION"},
+                    {"repositoryName": "ok-name", "encryptionConfiguration": {"encryptionType": "AES256",
+                                                                              "kmsKey": "k"}},
+                    {"repositoryName": "ok-name", "registryId": "000000000000"}):
+            with self.subTest(bad=bad):
+                with self.assertRaises(botocore.exceptions.ClientError) as e:
+                    ecr.create_repository(**bad)
+                self.assertEqual(e.exception.response["Error"]["Code"], "InvalidParameterException")
+        with self.assertRaises(ecr.exceptions.RepositoryNotFoundException):
+            ecr.describe_repositories(repositoryNames=["ok-name"])  # nothing was created
+
+    def test_pagination(self):
+        ecr = client(self.server)
+        names = [f"page/r{i:02d}" for i in range(7)]
+        for n in names:
+            ecr.create_repository(repositoryName=n)
+        seen, token = [], None
+        while True:
+            kw = {"maxResults": 3}
+            if token:
+                kw["nextToken"] = token
+            page = ecr.describe_repositories(**kw)
+            self.assertLessEqual(len(page["repositories"]), 3)
+            seen += [r["repositoryName"] for r in page["repositories"]]
+            token = page.get("nextToken")
+            if not token:
+                break
+        self.assertEqual([n for n in seen if n.startswith("page/")], names)
+        paginated = [r["repositoryName"] for p in ecr.get_paginator("describe_repositories").paginate(
+            PaginationConfig={"PageSize": 2}) for r in p["repositories"]]
+        self.assertEqual([n for n in paginated if n.startswith("page/")], names)
+
+    def test_delete_non_empty_needs_force(self):
+        ecr = client(self.server)
+        ecr.create_repository(repositoryName="full/app")
+        # An image, pushed through /v2/.
+        base = self.server.base_url + "/v2/full/app"
+        config = b"{}"
+        cd = "sha256:" + hashlib.sha256(config).hexdigest()
+        requests.post(f"{base}/blobs/uploads/", params={"digest": cd}, data=config).raise_for_status()
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd,
+                                          "size": len(config)}, "layers": []}).encode()
+        requests.put(f"{base}/manifests/v1", data=manifest,
+                     headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"}).raise_for_status()
+        with self.assertRaises(ecr.exceptions.RepositoryNotEmptyException):
+            ecr.delete_repository(repositoryName="full/app")
+        self.assertEqual(ecr.delete_repository(repositoryName="full/app", force=True)["repository"]["repositoryName"],
+                         "full/app")
+        self.assertEqual(requests.get(f"{base}/manifests/v1").status_code, 404)
+
+    def test_authorization_token_shape(self):
+        data = client(self.server).get_authorization_token()["authorizationData"][0]
+        user, _, token = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+        self.assertEqual(user, "AWS")
+        self.assertTrue(token)
+        self.assertEqual(data["proxyEndpoint"], self.server.base_url)
+        self.assertGreater(data["expiresAt"].timestamp(), 0)
+
+    def test_signature_errors(self):
+        key_id, secret = root_keys(self.server)
+        cases = [(key_id, secret[:-1] + ("A" if secret[-1] != "A" else "B"), "InvalidSignatureException"),
+                 ("AKIAUNKNOWNKEY000000", secret, "UnrecognizedClientException")]
+        for k, s, code in cases:
+            with self.subTest(code=code):
+                with self.assertRaises(botocore.exceptions.ClientError) as e:
+                    client(self.server, k, s).describe_repositories()
+                self.assertEqual(e.exception.response["Error"]["Code"], code)
+        # No signature at all.
+        r = requests.post(self.server.base_url + "/", data="{}", headers={
+            "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.DescribeRepositories",
+            "Content-Type": "application/x-amz-json-1.1"})
+        self.assertEqual(r.status_code, 403)
+        self.assertEqual(r.json()["__type"], "MissingAuthenticationTokenException")
+        # An unknown target.
+        r = requests.post(self.server.base_url + "/", data="{}", headers={"X-Amz-Target": "Nope.Op"})
+        self.assertEqual(r.json()["__type"], "UnknownOperationException")
+
+
+class TestRootKeyFromEnvironment(unittest.TestCase):
+    def test_env_key_and_account(self):
+        env = {"BERTH_ROOT_ACCESS_KEY_ID": "AKIAENVROOTKEY000001", "BERTH_ROOT_SECRET_ACCESS_KEY": "env/secret/key"}
+        server = Server(extra_args=("--account-id", "123456789012"))
+        self.addCleanup(server.close)
+        with mock.patch.dict(os.environ, env):
+            server.start()
+        self.assertFalse(os.path.exists(os.path.join(server.data_dir, "credentials")))
+        ecr = client(server, env["BERTH_ROOT_ACCESS_KEY_ID"], env["BERTH_ROOT_SECRET_ACCESS_KEY"])
+        repo = ecr.create_repository(repositoryName="env/app")["repository"]
+        self.assertEqual(repo["registryId"], "123456789012")
+        self.assertEqual(repo["repositoryArn"], "arn:aws:ecr:us-east-1:123456789012:repository/env/app")
+
+
+if __name__ == "__main__":
+    unittest.main()
