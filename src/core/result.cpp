@@ -13,6 +13,8 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kManifestBlobUnknown: return "ManifestBlobUnknown";
     case ErrorCode::kManifestTooLarge: return "ManifestTooLarge";
     case ErrorCode::kManifestReferenced: return "ManifestReferenced";
+    case ErrorCode::kDigestMismatch: return "DigestMismatch";
+    case ErrorCode::kImageAlreadyExists: return "ImageAlreadyExists";
     case ErrorCode::kNameUnknown: return "NameUnknown";
     case ErrorCode::kNameInvalid: return "NameInvalid";
     case ErrorCode::kTagInvalid: return "TagInvalid";

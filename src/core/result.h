@@ -21,6 +21,8 @@ enum class ErrorCode {
   kManifestBlobUnknown,
   kManifestTooLarge,
   kManifestReferenced,  // a child of an index that still exists
+  kDigestMismatch,      // well-formed, but not the digest of the content
+  kImageAlreadyExists,  // the tag already names this very manifest
   kNameUnknown,
   kNameInvalid,
   kTagInvalid,

@@ -8,6 +8,7 @@
 #include "crypto/hash.h"
 #include "crypto/seal.h"
 #include "ecr/errors.h"
+#include "ecr/input.h"
 #include "http/offload.h"
 
 namespace berth::ecr {
@@ -39,30 +40,6 @@ const std::set<std::string, std::less<>>& model_operations() {
       "UpdatePullThroughCacheRule", "UpdateRepositoryCreationTemplate", "UploadLayerPart",
       "ValidatePullThroughCacheRule"};
   return ops;
-}
-
-Error invalid(std::string message) { return Error{ErrorCode::kInvalidParameter, std::move(message)}; }
-
-// Optional string member; InvalidParameter when present but not a string.
-Result<std::optional<std::string>> opt_string(const json& in, const char* key) {
-  auto it = in.find(key);
-  if (it == in.end() || it->is_null()) return std::optional<std::string>();
-  if (!it->is_string()) return tl::unexpected(invalid(std::string(key) + " must be a string"));
-  return std::optional<std::string>(it->get<std::string>());
-}
-
-Result<std::string> required_string(const json& in, const char* key) {
-  BERTH_TRY(auto v, opt_string(in, key));
-  if (!v) return tl::unexpected(invalid(std::string(key) + " is required"));
-  return *v;
-}
-
-Result<void> check_registry_id(const json& in, const std::string& account) {
-  BERTH_TRY(auto id, opt_string(in, "registryId"));
-  if (id && *id != account) {
-    return tl::unexpected(invalid("registryId " + *id + " is not this registry (" + account + ")"));
-  }
-  return {};
 }
 
 // Validates and normalizes CreateRepository's settings into what the registry stores.
@@ -214,6 +191,12 @@ Result<json> Api::dispatch(const std::string& operation, const Call& call) {
   if (operation == "CreateRepository") return create_repository(call);
   if (operation == "DescribeRepositories") return describe_repositories(call);
   if (operation == "DeleteRepository") return delete_repository(call);
+  if (operation == "ListImages") return list_images(call);
+  if (operation == "DescribeImages") return describe_images(call);
+  if (operation == "BatchGetImage") return batch_get_image(call);
+  if (operation == "BatchDeleteImage") return batch_delete_image(call);
+  if (operation == "BatchCheckLayerAvailability") return batch_check_layer_availability(call);
+  if (operation == "PutImage") return put_image(call);
   return fail(ErrorCode::kUnsupported, "berth does not implement " + operation + " yet");
 }
 

@@ -10,12 +10,16 @@
 #include "auth/identity.h"
 #include "http/asio.h"
 #include "http/server.h"
+#include "registry/blob_service.h"
+#include "registry/manifest_service.h"
 #include "registry/repository_service.h"
 
 namespace berth::ecr {
 
 struct Services {
   registry::RepositoryService& repositories;
+  registry::ManifestService& manifests;
+  registry::BlobService& blobs;
   auth::Identity& identity;
   const Clock& clock;
   std::string region;
@@ -40,6 +44,13 @@ class Api {
   Result<nlohmann::json> create_repository(const Call& call);
   Result<nlohmann::json> describe_repositories(const Call& call);
   Result<nlohmann::json> delete_repository(const Call& call);
+  // Images (images.cpp).
+  Result<nlohmann::json> list_images(const Call& call);
+  Result<nlohmann::json> describe_images(const Call& call);
+  Result<nlohmann::json> batch_get_image(const Call& call);
+  Result<nlohmann::json> batch_delete_image(const Call& call);
+  Result<nlohmann::json> batch_check_layer_availability(const Call& call);
+  Result<nlohmann::json> put_image(const Call& call);
 
   nlohmann::json repository_shape(const store::Repository& repo, const http::Request& req) const;
   std::string host_of(const http::Request& req) const;

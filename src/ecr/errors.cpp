@@ -11,12 +11,14 @@ WireError to_wire(ErrorCode code) {
     case ErrorCode::kRepositoryNotEmpty: return {400, "RepositoryNotEmptyException"};
     case ErrorCode::kManifestUnknown: return {400, "ImageNotFoundException"};
     case ErrorCode::kManifestReferenced: return {400, "ImageReferencedByManifestListException"};
-    case ErrorCode::kBlobUnknown: return {400, "LayersNotFoundException"};
+    case ErrorCode::kBlobUnknown:
+    case ErrorCode::kManifestBlobUnknown: return {400, "LayersNotFoundException"};
+    case ErrorCode::kDigestMismatch: return {400, "ImageDigestDoesNotMatchException"};
+    case ErrorCode::kImageAlreadyExists: return {400, "ImageAlreadyExistsException"};
     case ErrorCode::kBlobUploadUnknown: return {400, "UploadNotFoundException"};
     case ErrorCode::kDigestInvalid:
     case ErrorCode::kBlobUploadInvalid:
     case ErrorCode::kManifestInvalid:
-    case ErrorCode::kManifestBlobUnknown:
     case ErrorCode::kManifestTooLarge:
     case ErrorCode::kNameInvalid:
     case ErrorCode::kTagInvalid:

@@ -26,7 +26,7 @@ Result<PushedManifest> ManifestService::put(const std::string& repository, const
   const auto algorithm = ref.digest ? ref.digest->algorithm() : DigestAlgorithm::kSha256;
   Digest digest = crypto::digest_of(algorithm, bytes);
   if (ref.digest && *ref.digest != digest) {
-    return fail(ErrorCode::kDigestInvalid,
+    return fail(ErrorCode::kDigestMismatch,
                 "manifest content has digest " + digest.str() + ", not " + ref.digest->str() + " as in the URL");
   }
   // A descriptor must state its blob's real size: clients use it to allocate and verify.

@@ -39,6 +39,11 @@ class ManifestService {
   // By digest: the manifest and its tags. By tag: only the tag.
   Result<void> remove(const std::string& repository, const Reference& ref);
   Result<std::vector<std::string>> tags(const std::string& repository, const std::string& after, size_t limit);
+  // Images (manifests with their tags) in digest order after `after`.
+  Result<std::vector<store::ImageRecord>> images(const std::string& repository, const std::string& after,
+                                                 size_t limit) {
+    return meta_.list_images(repository, after, limit);
+  }
   Result<std::vector<store::Referrer>> referrers(const std::string& repository, const Digest& subject,
                                                  const std::optional<std::string>& artifact_type);
 

@@ -197,7 +197,7 @@ TEST_F(ServicesTest, WrongDigestStoresNothing) {
   const Digest claimed = crypto::sha256("other");
   auto done = w_->uploads->complete("team/app", u->id, claimed);
   ASSERT_FALSE(done);
-  EXPECT_EQ(done.error().code, ErrorCode::kDigestInvalid);
+  EXPECT_EQ(done.error().code, ErrorCode::kDigestMismatch);
   EXPECT_FALSE(w_->blobs->stat(claimed));
   EXPECT_FALSE(w_->blobs->stat(crypto::sha256("content")));
   EXPECT_FALSE(w_->uploads->status("team/app", u->id));
@@ -296,7 +296,7 @@ TEST_F(ServicesTest, ManifestDigestMustMatchUrl) {
   auto ref = Reference::parse(crypto::sha256("something else").str());
   auto put = w_->manifests->put("team/app", *ref, "", body);
   ASSERT_FALSE(put);
-  EXPECT_EQ(put.error().code, ErrorCode::kDigestInvalid);
+  EXPECT_EQ(put.error().code, ErrorCode::kDigestMismatch);
 }
 
 TEST_F(ServicesTest, UnknownRepositoryBeatsUnknownManifest) {

@@ -168,7 +168,7 @@ Result<store::BlobInfo> UploadService::complete(const std::string& repository, c
   if (actual != digest) {
     (void)meta_.delete_upload(id);
     (void)blobs_.delete_upload(id);
-    return fail(ErrorCode::kDigestInvalid, "uploaded content has digest " + actual.str() + ", not " + digest.str() +
+    return fail(ErrorCode::kDigestMismatch, "uploaded content has digest " + actual.str() + ", not " + digest.str() +
                                                "; the upload was discarded");
   }
   auto committed = blobs_.commit_upload(id, digest, r.offset);

@@ -92,10 +92,10 @@ class TestEcrWithAwsCli(ServerTestCase):
         self.assertEqual(login.returncode, 0, login.stderr)
 
     def test_unimplemented_operation_says_so(self):
-        r = aws(self.server, "list-images", "--repository-name", "xy")
+        r = aws(self.server, "get-lifecycle-policy", "--repository-name", "xy")
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("UnsupportedOperationException", r.stderr)
-        self.assertIn("does not implement ListImages", r.stderr)
+        self.assertIn("does not implement GetLifecyclePolicy", r.stderr)
 
 
 class TestEcrWithBoto3(ServerTestCase):
@@ -209,3 +209,108 @@ class TestRootKeyFromEnvironment(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def push_image(server, repo, tag, layer=b"layer", config=b"{}"):
+    """An OCI image through /v2/: returns (manifest bytes, digest)."""
+    base = server.base_url + f"/v2/{repo}"
+    descs = []
+    for blob, mt in ((config, "application/vnd.oci.image.config.v1+json"),
+                     (layer, "application/vnd.oci.image.layer.v1.tar")):
+        d = "sha256:" + hashlib.sha256(blob).hexdigest()
+        requests.post(f"{base}/blobs/uploads/", params={"digest": d}, data=blob).raise_for_status()
+        descs.append({"mediaType": mt, "digest": d, "size": len(blob)})
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": descs[0], "layers": descs[1:]}).encode()
+    r = requests.put(f"{base}/manifests/{tag}", data=manifest,
+                     headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    r.raise_for_status()
+    return manifest, r.headers["Docker-Content-Digest"]
+
+
+class TestEcrImages(ServerTestCase):
+    def test_list_and_describe(self):
+        ecr = client(self.server)
+        ecr.create_repository(repositoryName="img/list")
+        _, d1 = push_image(self.server, "img/list", "v1", layer=b"one")
+        push_image(self.server, "img/list", "latest", layer=b"one")  # same image, second tag
+        _, d2 = push_image(self.server, "img/list", "v2", layer=b"two-bytes")
+        # Untag v2 through /v2/ so it becomes an untagged image.
+        requests.delete(self.server.base_url + "/v2/img/list/manifests/v2").raise_for_status()
+        ids = ecr.list_images(repositoryName="img/list")["imageIds"]
+        self.assertIn({"imageDigest": d1, "imageTag": "v1"}, ids)
+        self.assertIn({"imageDigest": d1, "imageTag": "latest"}, ids)
+        self.assertIn({"imageDigest": d2}, ids)
+        tagged = ecr.list_images(repositoryName="img/list", filter={"tagStatus": "TAGGED"})["imageIds"]
+        self.assertTrue(all("imageTag" in i for i in tagged))
+        untagged = ecr.list_images(repositoryName="img/list", filter={"tagStatus": "UNTAGGED"})["imageIds"]
+        self.assertEqual(untagged, [{"imageDigest": d2}])
+        page = ecr.list_images(repositoryName="img/list", maxResults=1)
+        self.assertIn("nextToken", page)
+
+        details = ecr.describe_images(repositoryName="img/list", imageIds=[{"imageTag": "v1"}])["imageDetails"]
+        self.assertEqual(len(details), 1)
+        d = details[0]
+        self.assertEqual(d["imageDigest"], d1)
+        self.assertEqual(sorted(d["imageTags"]), ["latest", "v1"])
+        self.assertEqual(d["imageSizeInBytes"], len(b"{}") + len(b"one"))
+        self.assertEqual(d["imageManifestMediaType"], "application/vnd.oci.image.manifest.v1+json")
+        self.assertEqual(d["artifactMediaType"], "application/vnd.oci.image.config.v1+json")
+        self.assertIn("imagePushedAt", d)
+        with self.assertRaises(ecr.exceptions.ImageNotFoundException):
+            ecr.describe_images(repositoryName="img/list", imageIds=[{"imageTag": "nope"}])
+        with self.assertRaises(ecr.exceptions.RepositoryNotFoundException):
+            ecr.list_images(repositoryName="img/none")
+
+    def test_batch_get_and_put_image(self):
+        ecr = client(self.server)
+        ecr.create_repository(repositoryName="img/get")
+        manifest, digest = push_image(self.server, "img/get", "v1")
+        got = ecr.batch_get_image(repositoryName="img/get", imageIds=[{"imageTag": "v1"}, {"imageTag": "zzz"},
+                                                                     {"imageDigest": "sha256:bad"}])
+        self.assertEqual(got["images"][0]["imageManifest"], manifest.decode())
+        self.assertEqual(got["images"][0]["imageId"], {"imageDigest": digest, "imageTag": "v1"})
+        codes = sorted(f["failureCode"] for f in got["failures"])
+        self.assertEqual(codes, ["ImageNotFound", "InvalidImageDigest"])
+        refused = ecr.batch_get_image(repositoryName="img/get", imageIds=[{"imageTag": "v1"}],
+                                      acceptedMediaTypes=["application/vnd.docker.distribution.manifest.v2+json"])
+        self.assertEqual(refused["images"], [])
+
+        # PutImage: a new tag for the same manifest, then the errors.
+        put = ecr.put_image(repositoryName="img/get", imageManifest=manifest.decode(), imageTag="v2")
+        self.assertEqual(put["image"]["imageId"], {"imageDigest": digest, "imageTag": "v2"})
+        with self.assertRaises(ecr.exceptions.ImageAlreadyExistsException):
+            ecr.put_image(repositoryName="img/get", imageManifest=manifest.decode(), imageTag="v2")
+        with self.assertRaises(ecr.exceptions.ImageDigestDoesNotMatchException):
+            ecr.put_image(repositoryName="img/get", imageManifest=manifest.decode(), imageTag="v3",
+                          imageDigest="sha256:" + "0" * 64)
+        missing = json.loads(manifest)
+        missing["layers"][0]["digest"] = "sha256:" + "1" * 64
+        with self.assertRaises(ecr.exceptions.LayersNotFoundException):
+            ecr.put_image(repositoryName="img/get", imageManifest=json.dumps(missing), imageTag="v4")
+        with self.assertRaises(ecr.exceptions.InvalidParameterException):
+            ecr.put_image(repositoryName="img/get", imageManifest="not json", imageTag="v5")
+        tags = [i.get("imageTag") for i in ecr.list_images(repositoryName="img/get")["imageIds"]]
+        self.assertEqual(sorted(t for t in tags if t), ["v1", "v2"])
+
+    def test_batch_delete_and_layer_availability(self):
+        ecr = client(self.server)
+        ecr.create_repository(repositoryName="img/del")
+        manifest, digest = push_image(self.server, "img/del", "v1", layer=b"del-layer")
+        ecr.put_image(repositoryName="img/del", imageManifest=manifest.decode(), imageTag="v2")
+        layer = json.loads(manifest)["layers"][0]["digest"]
+        avail = ecr.batch_check_layer_availability(repositoryName="img/del",
+                                                   layerDigests=[layer, "sha256:" + "2" * 64, "bogus"])
+        self.assertEqual(avail["layers"], [{"layerDigest": layer, "layerAvailability": "AVAILABLE",
+                                            "layerSize": len(b"del-layer")}])
+        self.assertEqual(sorted(f["failureCode"] for f in avail["failures"]),
+                         ["InvalidLayerDigest", "MissingLayerDigest"])
+        # Removing one tag keeps the image; removing the last removes it.
+        out = ecr.batch_delete_image(repositoryName="img/del", imageIds=[{"imageTag": "v1"}])
+        self.assertEqual(out["imageIds"], [{"imageDigest": digest, "imageTag": "v1"}])
+        self.assertEqual(len(ecr.list_images(repositoryName="img/del")["imageIds"]), 1)
+        out = ecr.batch_delete_image(repositoryName="img/del", imageIds=[{"imageTag": "v2"}, {"imageTag": "gone"}])
+        self.assertEqual(len(out["imageIds"]), 1)
+        self.assertEqual(out["failures"][0]["failureCode"], "ImageNotFound")
+        self.assertEqual(ecr.list_images(repositoryName="img/del")["imageIds"], [])
+        self.assertEqual(requests.get(self.server.base_url + f"/v2/img/del/manifests/{digest}").status_code, 404)

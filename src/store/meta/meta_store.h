@@ -61,6 +61,17 @@ struct PutManifestOutcome {
   std::optional<Digest> previous_tag_target;  // the digest the tag pointed at before, if moved
 };
 
+// An image as ECR lists it: a manifest with its tags and the bytes it references.
+struct ImageRecord {
+  Digest digest;
+  std::vector<std::string> tags;  // lexical order
+  std::string media_type;
+  std::string artifact_type;
+  uint64_t size_bytes = 0;        // config + layers (each blob once)
+  int64_t pushed_at_ms = 0;
+  std::optional<int64_t> last_pulled_at_ms;
+};
+
 struct Referrer {
   Digest digest;
   std::string media_type;
@@ -123,6 +134,10 @@ class MetaStore {
   // the given artifact type, ordered by digest.
   [[nodiscard]] virtual Result<std::vector<Referrer>> referrers(const std::string& repository, const Digest& subject,
                                                                 const std::optional<std::string>& artifact_type) = 0;
+  // Images of the repository in digest order strictly after `after` ("" for the
+  // start), at most `limit`. kNameUnknown.
+  [[nodiscard]] virtual Result<std::vector<ImageRecord>> list_images(const std::string& repository,
+                                                                     const std::string& after, size_t limit) = 0;
   [[nodiscard]] virtual Result<void> record_pull(const std::string& repository, const Digest& digest,
                                                  int64_t now_ms) = 0;
 

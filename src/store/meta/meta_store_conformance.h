@@ -772,6 +772,39 @@ TYPED_TEST_P(MetaStoreConformance, ConcurrentUploadAdvanceIsCompareAndSet) {
   EXPECT_EQ(s.get_upload("u")->offset, static_cast<uint64_t>(kRounds * 10));
 }
 
+TYPED_TEST_P(MetaStoreConformance, ListImages) {
+  auto& s = this->store();
+  ASSERT_TRUE(succeeded(s.create_repository("imgs", 1)));
+  ASSERT_TRUE(succeeded(s.link_blob("imgs", digest_of("cfg"), 10, 1)));
+  ASSERT_TRUE(succeeded(s.link_blob("imgs", digest_of("layer"), 100, 1)));
+  NewManifest a = image("a", {digest_of("cfg"), digest_of("layer")}, "v2");
+  ASSERT_TRUE(succeeded(s.put_manifest("imgs", a, 5)));
+  NewManifest a2 = a;
+  a2.tag = "v1";
+  ASSERT_TRUE(succeeded(s.put_manifest("imgs", a2, 6)));
+  NewManifest b = image("b", {digest_of("cfg")});
+  ASSERT_TRUE(succeeded(s.put_manifest("imgs", b, 7)));
+  auto all = s.list_images("imgs", "", 10);
+  ASSERT_TRUE(succeeded(all));
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_LT((*all)[0].digest.str(), (*all)[1].digest.str());
+  for (const auto& img : *all) {
+    if (img.digest == a.digest) {
+      EXPECT_EQ(img.tags, (std::vector<std::string>{"v1", "v2"}));
+      EXPECT_EQ(img.size_bytes, 110u);
+      EXPECT_EQ(img.pushed_at_ms, 5);
+    } else {
+      EXPECT_TRUE(img.tags.empty());
+      EXPECT_EQ(img.size_bytes, 10u);
+    }
+  }
+  auto page = s.list_images("imgs", (*all)[0].digest.str(), 10);
+  ASSERT_TRUE(succeeded(page));
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].digest, (*all)[1].digest);
+  EXPECT_TRUE(fails_with(s.list_images("nope", "", 10), ErrorCode::kNameUnknown));
+}
+
 TYPED_TEST_P(MetaStoreConformance, AccessKeysAndSettings) {
   auto& s = this->store();
   const AccessKeyRecord k{.id = "AKIATESTKEY000000001", .account_id = "123456789012",
@@ -809,6 +842,6 @@ REGISTER_TYPED_TEST_SUITE_P(MetaStoreConformance, CreateAndGetRepository, ListRe
                             PutManifestWithUnlinkedBlobWritesNothing, PutIndexChecksChildren, GetUnknownManifest,
                             ListTagsInByteOrderWithPagination, DeleteManifestRemovesItsTags, DeleteTag, Referrers,
                             RecordPull, UploadLifecycle, UploadsIdleSince, UnknownRepository,
-                            ConcurrentPushesAndReads, ConcurrentUploadAdvanceIsCompareAndSet, AccessKeysAndSettings);
+                            ConcurrentPushesAndReads, ConcurrentUploadAdvanceIsCompareAndSet, AccessKeysAndSettings, ListImages);
 
 }  // namespace berth::store

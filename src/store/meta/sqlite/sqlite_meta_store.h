@@ -85,6 +85,8 @@ class SqliteMetaStore final : public MetaStore {
                                             const std::string& hash_state, int64_t now_ms) override;
   [[nodiscard]] Result<void> delete_upload(const std::string& id) override;
   [[nodiscard]] Result<std::vector<UploadRecord>> uploads_idle_since(int64_t before_ms) override;
+  [[nodiscard]] Result<std::vector<ImageRecord>> list_images(const std::string& repository, const std::string& after,
+                                                             size_t limit) override;
   [[nodiscard]] Result<void> create_access_key(const AccessKeyRecord& key) override;
   [[nodiscard]] Result<AccessKeyRecord> get_access_key(const std::string& id) override;
   [[nodiscard]] Result<void> delete_access_key(const std::string& id) override;

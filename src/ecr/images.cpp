@@ -1,0 +1,383 @@
+// ECR image operations over the registry's manifests, tags and blobs.
+#include <set>
+#include <unordered_map>
+
+#include "crypto/hash.h"
+#include "crypto/seal.h"
+#include "ecr/api.h"
+#include "ecr/input.h"
+#include "registry/manifest.h"
+
+namespace berth::ecr {
+namespace {
+
+constexpr size_t kAllImages = 100000;  // TODO(berth): a keyed image lookup in MetaStore (#3)
+
+double seconds(int64_t ms) { return static_cast<double>(ms) / 1000.0; }
+
+enum class TagStatus { kAny, kTagged, kUntagged };
+
+Result<TagStatus> tag_status(const json& in) {
+  auto f = in.find("filter");
+  if (f == in.end() || f->is_null()) return TagStatus::kAny;
+  if (!f->is_object()) return tl::unexpected(invalid("filter must be an object"));
+  BERTH_TRY(auto status, opt_string(*f, "tagStatus"));
+  if (!status || *status == "ANY") return TagStatus::kAny;
+  if (*status == "TAGGED") return TagStatus::kTagged;
+  if (*status == "UNTAGGED") return TagStatus::kUntagged;
+  return tl::unexpected(invalid("filter.tagStatus must be TAGGED, UNTAGGED or ANY"));
+}
+
+bool keep(TagStatus status, const store::ImageRecord& img) {
+  switch (status) {
+    case TagStatus::kAny: return true;
+    case TagStatus::kTagged: return !img.tags.empty();
+    case TagStatus::kUntagged: return img.tags.empty();
+  }
+  return true;
+}
+
+// One entry of imageIds, as given: a digest, a tag, or both.
+struct ImageId {
+  json original;
+  std::optional<std::string> digest;
+  std::optional<std::string> tag;
+};
+
+Result<std::vector<ImageId>> image_ids(const json& in, size_t max) {
+  auto ids = in.find("imageIds");
+  if (ids == in.end() || !ids->is_array() || ids->empty() || ids->size() > max) {
+    return tl::unexpected(invalid("imageIds must list 1 to " + std::to_string(max) + " images"));
+  }
+  std::vector<ImageId> out;
+  for (const auto& id : *ids) {
+    if (!id.is_object()) return tl::unexpected(invalid("each imageId must be an object"));
+    BERTH_TRY(auto digest, opt_string(id, "imageDigest"));
+    BERTH_TRY(auto tag, opt_string(id, "imageTag"));
+    out.push_back(ImageId{id, digest, tag});
+  }
+  return out;
+}
+
+json failure(const json& image_id, std::string_view code, std::string_view reason) {
+  return json{{"imageId", image_id}, {"failureCode", code}, {"failureReason", reason}};
+}
+
+// RepositoryNotFoundException in ECR's words.
+Result<void> require_repository(const Services& s, const std::string& repo) {
+  auto found = s.repositories.get(repo);
+  if (!found && found.error().code == ErrorCode::kNameUnknown) {
+    return tl::unexpected(repository_not_found(repo, s.identity.account_id()));
+  }
+  if (!found) return tl::unexpected(found.error());
+  return {};
+}
+
+}  // namespace
+
+// Resolves imageIds against the repository: the image's digest, or a failure entry.
+struct Resolved {
+  std::optional<Digest> digest;
+  json failure;
+};
+
+static Resolved resolve(registry::ManifestService& manifests, const std::string& repo, const ImageId& id) {
+  if (!id.digest && !id.tag) return {std::nullopt, failure(id.original, "MissingDigestAndTag", "an imageId needs a digest or a tag")};
+  std::optional<Digest> by_digest;
+  if (id.digest) {
+    auto d = Digest::parse(*id.digest);
+    if (!d) return {std::nullopt, failure(id.original, "InvalidImageDigest", d.error().message)};
+    auto m = manifests.get(repo, registry::Reference{std::nullopt, *d}, false);
+    if (!m) return {std::nullopt, failure(id.original, "ImageNotFound", "Requested image not found")};
+    by_digest = m->digest;
+  }
+  if (id.tag) {
+    auto ref = registry::Reference::parse(*id.tag);
+    if (!ref || !ref->tag) return {std::nullopt, failure(id.original, "InvalidImageTag", "invalid tag " + *id.tag)};
+    auto m = manifests.get(repo, *ref, false);
+    if (!m) return {std::nullopt, failure(id.original, "ImageNotFound", "Requested image not found")};
+    if (by_digest && *by_digest != m->digest) {
+      return {std::nullopt, failure(id.original, "ImageTagDoesNotMatchDigest", "tag " + *id.tag +
+                                                                                   " points at another digest")};
+    }
+    return {m->digest, {}};
+  }
+  return {by_digest, {}};
+}
+
+Result<json> Api::list_images(const Call& call) {
+  BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
+  BERTH_TRY(auto repo, required_string(call.input, "repositoryName"));
+  BERTH_TRY(auto status, tag_status(call.input));
+  BERTH_TRY(auto limit, max_results(call.input, 100, 1000));
+  BERTH_TRY(auto token, opt_string(call.input, "nextToken"));
+  std::string after;
+  if (token) {
+    auto decoded = crypto::unbase64(*token);
+    if (!decoded) return tl::unexpected(invalid("nextToken is not one this registry issued"));
+    after = *decoded;
+  }
+  auto images = s_.manifests.images(repo, after, kAllImages);
+  if (!images && images.error().code == ErrorCode::kNameUnknown) {
+    return tl::unexpected(repository_not_found(repo, s_.identity.account_id()));
+  }
+  BERTH_TRY(auto all, std::move(images));
+  json ids = json::array();
+  size_t listed = 0;
+  std::string last;
+  bool more = false;
+  for (const auto& img : all) {
+    if (!keep(status, img)) continue;
+    if (listed == limit) {
+      more = true;
+      break;
+    }
+    if (img.tags.empty()) ids.push_back({{"imageDigest", img.digest.str()}});
+    for (const auto& t : img.tags) ids.push_back({{"imageDigest", img.digest.str()}, {"imageTag", t}});
+    last = img.digest.str();
+    ++listed;
+  }
+  json out = {{"imageIds", ids}};
+  if (more) out["nextToken"] = crypto::base64(last);
+  return out;
+}
+
+Result<json> Api::describe_images(const Call& call) {
+  BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
+  BERTH_TRY(auto repo, required_string(call.input, "repositoryName"));
+  BERTH_TRY(auto status, tag_status(call.input));
+  auto listed = s_.manifests.images(repo, "", kAllImages);
+  if (!listed && listed.error().code == ErrorCode::kNameUnknown) {
+    return tl::unexpected(repository_not_found(repo, s_.identity.account_id()));
+  }
+  BERTH_TRY(auto all, std::move(listed));
+  auto detail = [&](const store::ImageRecord& img) {
+    json d = {{"registryId", s_.identity.account_id()},
+              {"repositoryName", repo},
+              {"imageDigest", img.digest.str()},
+              {"imageSizeInBytes", img.size_bytes},
+              {"imagePushedAt", seconds(img.pushed_at_ms)},
+              {"imageManifestMediaType", img.media_type}};
+    if (!img.tags.empty()) d["imageTags"] = img.tags;
+    if (!img.artifact_type.empty()) d["artifactMediaType"] = img.artifact_type;
+    if (img.last_pulled_at_ms) d["lastRecordedPullTime"] = seconds(*img.last_pulled_at_ms);
+    return d;
+  };
+  json details = json::array();
+  if (call.input.contains("imageIds") && !call.input["imageIds"].is_null()) {
+    if (call.input.contains("maxResults") || call.input.contains("nextToken")) {
+      return tl::unexpected(invalid("maxResults and nextToken cannot be used with imageIds"));
+    }
+    BERTH_TRY(auto ids, image_ids(call.input, 100));
+    std::unordered_map<std::string, const store::ImageRecord*> by_digest;
+    for (const auto& img : all) by_digest[img.digest.str()] = &img;
+    std::set<std::string> seen;
+    for (const auto& id : ids) {
+      Resolved r = resolve(s_.manifests, repo, id);
+      if (!r.digest) {
+        if (r.failure["failureCode"] == "InvalidImageDigest" || r.failure["failureCode"] == "InvalidImageTag") {
+          return tl::unexpected(invalid(r.failure["failureReason"].get<std::string>()));
+        }
+        return fail(ErrorCode::kManifestUnknown, "The image with imageId " + id.original.dump() +
+                                                     " does not exist within the repository with name '" + repo + "'");
+      }
+      auto it = by_digest.find(r.digest->str());
+      if (it != by_digest.end() && seen.insert(r.digest->str()).second) details.push_back(detail(*it->second));
+    }
+    return json{{"imageDetails", details}};
+  }
+  BERTH_TRY(auto limit, max_results(call.input, 100, 1000));
+  BERTH_TRY(auto token, opt_string(call.input, "nextToken"));
+  std::string after;
+  if (token) {
+    auto decoded = crypto::unbase64(*token);
+    if (!decoded) return tl::unexpected(invalid("nextToken is not one this registry issued"));
+    after = *decoded;
+  }
+  bool more = false;
+  std::string last;
+  for (const auto& img : all) {
+    if (img.digest.str() <= after || !keep(status, img)) continue;
+    if (details.size() == limit) {
+      more = true;
+      break;
+    }
+    details.push_back(detail(img));
+    last = img.digest.str();
+  }
+  json out = {{"imageDetails", details}};
+  if (more) out["nextToken"] = crypto::base64(last);
+  return out;
+}
+
+Result<json> Api::batch_get_image(const Call& call) {
+  BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
+  BERTH_TRY(auto repo, required_string(call.input, "repositoryName"));
+  BERTH_TRY_VOID(require_repository(s_, repo));
+  BERTH_TRY(auto ids, image_ids(call.input, 100));
+  std::optional<std::set<std::string>> accepted;
+  if (auto a = call.input.find("acceptedMediaTypes"); a != call.input.end() && !a->is_null()) {
+    if (!a->is_array() || a->empty() || a->size() > 100) {
+      return tl::unexpected(invalid("acceptedMediaTypes must list 1 to 100 media types"));
+    }
+    accepted.emplace();
+    for (const auto& t : *a) {
+      if (!t.is_string()) return tl::unexpected(invalid("acceptedMediaTypes must be strings"));
+      accepted->insert(t.get<std::string>());
+    }
+  }
+  json images = json::array();
+  json failures = json::array();
+  for (const auto& id : ids) {
+    Resolved r = resolve(s_.manifests, repo, id);
+    if (!r.digest) {
+      failures.push_back(r.failure);
+      continue;
+    }
+    auto m = s_.manifests.get(repo, registry::Reference{std::nullopt, *r.digest}, /*count_pull=*/true);
+    if (!m) {
+      failures.push_back(failure(id.original, "ImageNotFound", "Requested image not found"));
+      continue;
+    }
+    if (accepted && !accepted->contains(m->media_type)) {
+      failures.push_back(failure(id.original, "ImageNotFound",
+                                 "the image's media type " + m->media_type + " is not in acceptedMediaTypes"));
+      continue;
+    }
+    json image_id = {{"imageDigest", m->digest.str()}};
+    if (id.tag) image_id["imageTag"] = *id.tag;
+    images.push_back({{"registryId", s_.identity.account_id()},
+                      {"repositoryName", repo},
+                      {"imageId", image_id},
+                      {"imageManifest", m->content},
+                      {"imageManifestMediaType", m->media_type}});
+  }
+  return json{{"images", images}, {"failures", failures}};
+}
+
+Result<json> Api::batch_delete_image(const Call& call) {
+  BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
+  BERTH_TRY(auto repo, required_string(call.input, "repositoryName"));
+  BERTH_TRY_VOID(require_repository(s_, repo));
+  BERTH_TRY(auto ids, image_ids(call.input, 100));
+  json deleted = json::array();
+  json failures = json::array();
+  for (const auto& id : ids) {
+    Resolved r = resolve(s_.manifests, repo, id);
+    if (!r.digest) {
+      failures.push_back(r.failure);
+      continue;
+    }
+    Result<void> done;
+    if (id.digest) {
+      done = s_.manifests.remove(repo, registry::Reference{std::nullopt, *r.digest});
+    } else {
+      // As ECR: removing an image's last tag removes the image.
+      done = s_.manifests.remove(repo, registry::Reference{*id.tag, std::nullopt});
+      if (done) {
+        auto images = s_.manifests.images(repo, "", kAllImages);
+        if (images) {
+          for (const auto& img : *images) {
+            if (img.digest == *r.digest && img.tags.empty()) {
+              (void)s_.manifests.remove(repo, registry::Reference{std::nullopt, *r.digest});
+            }
+          }
+        }
+      }
+    }
+    if (!done) {
+      const bool referenced = done.error().code == ErrorCode::kManifestReferenced;
+      failures.push_back(failure(id.original, referenced ? "ImageReferencedByManifestList" : "ImageNotFound",
+                                 done.error().message));
+      continue;
+    }
+    json out_id = {{"imageDigest", r.digest->str()}};
+    if (id.tag) out_id["imageTag"] = *id.tag;
+    deleted.push_back(out_id);
+  }
+  return json{{"imageIds", deleted}, {"failures", failures}};
+}
+
+Result<json> Api::batch_check_layer_availability(const Call& call) {
+  BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
+  BERTH_TRY(auto repo, required_string(call.input, "repositoryName"));
+  BERTH_TRY_VOID(require_repository(s_, repo));
+  auto digests = call.input.find("layerDigests");
+  if (digests == call.input.end() || !digests->is_array() || digests->empty() || digests->size() > 100) {
+    return tl::unexpected(invalid("layerDigests must list 1 to 100 digests"));
+  }
+  json layers = json::array();
+  json failures = json::array();
+  for (const auto& d : *digests) {
+    const std::string text = d.is_string() ? d.get<std::string>() : d.dump();
+    auto digest = Digest::parse(text);
+    if (!digest) {
+      failures.push_back({{"layerDigest", text}, {"failureCode", "InvalidLayerDigest"},
+                          {"failureReason", digest.error().message}});
+      continue;
+    }
+    auto info = s_.blobs.stat(repo, *digest);
+    if (!info) {
+      failures.push_back({{"layerDigest", text}, {"failureCode", "MissingLayerDigest"},
+                          {"failureReason", "the layer is not in the repository"}});
+      continue;
+    }
+    layers.push_back({{"layerDigest", text}, {"layerAvailability", "AVAILABLE"}, {"layerSize", info->size}});
+  }
+  return json{{"layers", layers}, {"failures", failures}};
+}
+
+Result<json> Api::put_image(const Call& call) {
+  BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
+  BERTH_TRY(auto repo, required_string(call.input, "repositoryName"));
+  BERTH_TRY(auto manifest, required_string(call.input, "imageManifest"));
+  BERTH_TRY(auto media_type, opt_string(call.input, "imageManifestMediaType"));
+  BERTH_TRY(auto tag, opt_string(call.input, "imageTag"));
+  BERTH_TRY(auto digest_text, opt_string(call.input, "imageDigest"));
+  BERTH_TRY_VOID(require_repository(s_, repo));
+  std::optional<Digest> claimed;
+  if (digest_text) {
+    auto d = Digest::parse(*digest_text);
+    if (!d) return tl::unexpected(invalid("imageDigest: " + d.error().message));
+    claimed = *d;
+  }
+  const Digest actual = crypto::digest_of(claimed ? claimed->algorithm() : DigestAlgorithm::kSha256, manifest);
+  if (claimed && *claimed != actual) {
+    return fail(ErrorCode::kDigestMismatch, "Provided digest " + claimed->str() +
+                                                " does not match the digest of the manifest, " + actual.str());
+  }
+  registry::Reference ref{std::nullopt, actual};
+  if (tag) {
+    auto parsed = registry::Reference::parse(*tag);
+    if (!parsed || !parsed->tag) return tl::unexpected(invalid("imageTag is not a valid tag"));
+    ref = *parsed;
+    // ECR refuses a put that changes nothing.
+    if (auto current = s_.manifests.get(repo, ref, false); current && current->digest == actual) {
+      return fail(ErrorCode::kImageAlreadyExists, "Image with digest '" + actual.str() + "' and tag '" + *tag +
+                                                      "' already exists in the repository with name '" + repo + "'");
+    }
+  } else if (auto current = s_.manifests.get(repo, ref, false); current) {
+    return fail(ErrorCode::kImageAlreadyExists, "Image with digest '" + actual.str() +
+                                                    "' already exists in the repository with name '" + repo + "'");
+  }
+  auto pushed = s_.manifests.put(repo, ref, media_type.value_or(""), manifest);
+  if (!pushed) {
+    const auto code = pushed.error().code;
+    if (code == ErrorCode::kManifestInvalid || code == ErrorCode::kUnsupported || code == ErrorCode::kManifestTooLarge ||
+        code == ErrorCode::kTagInvalid) {
+      return tl::unexpected(invalid("imageManifest: " + pushed.error().message));
+    }
+    return tl::unexpected(pushed.error());
+  }
+  auto stored = s_.manifests.get(repo, registry::Reference{std::nullopt, pushed->digest}, false);
+  json image_id = {{"imageDigest", pushed->digest.str()}};
+  if (tag) image_id["imageTag"] = *tag;
+  return json{{"image",
+               {{"registryId", s_.identity.account_id()},
+                {"repositoryName", repo},
+                {"imageId", image_id},
+                {"imageManifest", manifest},
+                {"imageManifestMediaType", stored ? stored->media_type : media_type.value_or("")}}}};
+}
+
+}  // namespace berth::ecr
