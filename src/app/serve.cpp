@@ -62,7 +62,7 @@ int serve(ServeOptions options) {
   const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
   http::asio::thread_pool pool(options.worker_threads ? options.worker_threads : 2 * cores);
   oci::Api api(oci::Services{*r.repositories, *r.blob_service, *r.uploads, *r.manifests}, pool);
-  ecr::Api ecr_api(ecr::Services{*r.repositories, *r.manifests, *r.blob_service, *r.identity, r.clock, options.region}, pool);
+  ecr::Api ecr_api(ecr::Services{*r.repositories, *r.manifests, *r.blob_service, *r.uploads, *r.identity, r.clock, options.region}, pool);
 
   options.http.host = listen->first;
   options.http.port = listen->second;

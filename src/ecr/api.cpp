@@ -17,7 +17,8 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kTargetPrefix = "AmazonEC2ContainerRegistry_V20150921.";
-constexpr size_t kMaxRequestBytes = 8 * 1024 * 1024;  // PutImage manifests (4 MiB) with room to spare
+// UploadLayerPart carries its part base64-encoded in the JSON body: a 20 MiB part is ~27 MiB.
+constexpr size_t kMaxRequestBytes = 32 * 1024 * 1024;
 
 // Every operation of the ECR service model (botocore 1.43). Those without a handler yet
 // answer UnsupportedOperationException, never a silent success.
@@ -117,6 +118,15 @@ Result<json> repository_settings(const json& in) {
 
 }  // namespace
 
+Result<void> require_repository(const Services& s, const std::string& repo) {
+  auto found = s.repositories.get(repo);
+  if (!found && found.error().code == ErrorCode::kNameUnknown) {
+    return tl::unexpected(repository_not_found(repo, s.identity.account_id()));
+  }
+  if (!found) return tl::unexpected(found.error());
+  return {};
+}
+
 bool Api::handles(const http::Request& req) {
   return req.method == "POST" && req.path == "/" && req.header("x-amz-target").has_value();
 }
@@ -197,6 +207,9 @@ Result<json> Api::dispatch(const std::string& operation, const Call& call) {
   if (operation == "BatchDeleteImage") return batch_delete_image(call);
   if (operation == "BatchCheckLayerAvailability") return batch_check_layer_availability(call);
   if (operation == "PutImage") return put_image(call);
+  if (operation == "InitiateLayerUpload") return initiate_layer_upload(call);
+  if (operation == "UploadLayerPart") return upload_layer_part(call);
+  if (operation == "CompleteLayerUpload") return complete_layer_upload(call);
   return fail(ErrorCode::kUnsupported, "berth does not implement " + operation + " yet");
 }
 

@@ -13,6 +13,7 @@
 #include "registry/blob_service.h"
 #include "registry/manifest_service.h"
 #include "registry/repository_service.h"
+#include "registry/upload_service.h"
 
 namespace berth::ecr {
 
@@ -20,10 +21,14 @@ struct Services {
   registry::RepositoryService& repositories;
   registry::ManifestService& manifests;
   registry::BlobService& blobs;
+  registry::UploadService& uploads;
   auth::Identity& identity;
   const Clock& clock;
   std::string region;
 };
+
+// RepositoryNotFoundException in ECR's words, for operations on one repository.
+Result<void> require_repository(const Services& s, const std::string& repo);
 
 class Api {
  public:
@@ -51,6 +56,10 @@ class Api {
   Result<nlohmann::json> batch_delete_image(const Call& call);
   Result<nlohmann::json> batch_check_layer_availability(const Call& call);
   Result<nlohmann::json> put_image(const Call& call);
+  // Layer uploads through the API (layers.cpp).
+  Result<nlohmann::json> initiate_layer_upload(const Call& call);
+  Result<nlohmann::json> upload_layer_part(const Call& call);
+  Result<nlohmann::json> complete_layer_upload(const Call& call);
 
   nlohmann::json repository_shape(const store::Repository& repo, const http::Request& req) const;
   std::string host_of(const http::Request& req) const;

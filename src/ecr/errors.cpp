@@ -16,14 +16,14 @@ WireError to_wire(ErrorCode code) {
     case ErrorCode::kDigestMismatch: return {400, "ImageDigestDoesNotMatchException"};
     case ErrorCode::kImageAlreadyExists: return {400, "ImageAlreadyExistsException"};
     case ErrorCode::kBlobUploadUnknown: return {400, "UploadNotFoundException"};
+    case ErrorCode::kBlobUploadInvalid: return {400, "InvalidLayerException"};
+    case ErrorCode::kRangeInvalid: return {400, "InvalidLayerPartException"};
     case ErrorCode::kDigestInvalid:
-    case ErrorCode::kBlobUploadInvalid:
     case ErrorCode::kManifestInvalid:
     case ErrorCode::kManifestTooLarge:
     case ErrorCode::kNameInvalid:
     case ErrorCode::kTagInvalid:
     case ErrorCode::kSizeInvalid:
-    case ErrorCode::kRangeInvalid:
     case ErrorCode::kPayloadTooLarge:
     case ErrorCode::kMalformedPolicy:
     case ErrorCode::kInvalidParameter: return {400, "InvalidParameterException"};

@@ -63,16 +63,6 @@ json failure(const json& image_id, std::string_view code, std::string_view reaso
   return json{{"imageId", image_id}, {"failureCode", code}, {"failureReason", reason}};
 }
 
-// RepositoryNotFoundException in ECR's words.
-Result<void> require_repository(const Services& s, const std::string& repo) {
-  auto found = s.repositories.get(repo);
-  if (!found && found.error().code == ErrorCode::kNameUnknown) {
-    return tl::unexpected(repository_not_found(repo, s.identity.account_id()));
-  }
-  if (!found) return tl::unexpected(found.error());
-  return {};
-}
-
 }  // namespace
 
 // Resolves imageIds against the repository: the image's digest, or a failure entry.

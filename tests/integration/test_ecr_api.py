@@ -314,3 +314,41 @@ class TestEcrImages(ServerTestCase):
         self.assertEqual(out["failures"][0]["failureCode"], "ImageNotFound")
         self.assertEqual(ecr.list_images(repositoryName="img/del")["imageIds"], [])
         self.assertEqual(requests.get(self.server.base_url + f"/v2/img/del/manifests/{digest}").status_code, 404)
+
+
+class TestEcrLayerUpload(ServerTestCase):
+    def test_initiate_parts_complete_then_pull_over_v2(self):
+        ecr = client(self.server)
+        ecr.create_repository(repositoryName="layers/app")
+        data = os.urandom(300_000)
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        up = ecr.initiate_layer_upload(repositoryName="layers/app")
+        self.assertGreater(up["partSize"], 0)
+        first = ecr.upload_layer_part(repositoryName="layers/app", uploadId=up["uploadId"], partFirstByte=0,
+                                      partLastByte=99_999, layerPartBlob=data[:100_000])
+        self.assertEqual(first["lastByteReceived"], 99_999)
+        with self.assertRaises(ecr.exceptions.InvalidLayerPartException):  # out of order
+            ecr.upload_layer_part(repositoryName="layers/app", uploadId=up["uploadId"], partFirstByte=200_000,
+                                  partLastByte=299_999, layerPartBlob=data[200_000:])
+        with self.assertRaises(ecr.exceptions.InvalidLayerPartException):  # range and bytes disagree
+            ecr.upload_layer_part(repositoryName="layers/app", uploadId=up["uploadId"], partFirstByte=100_000,
+                                  partLastByte=100_009, layerPartBlob=data[100_000:100_005])
+        ecr.upload_layer_part(repositoryName="layers/app", uploadId=up["uploadId"], partFirstByte=100_000,
+                              partLastByte=299_999, layerPartBlob=data[100_000:])
+        with self.assertRaises(ecr.exceptions.InvalidLayerException):
+            ecr.complete_layer_upload(repositoryName="layers/app", uploadId=up["uploadId"],
+                                      layerDigests=["sha256:" + "3" * 64])
+        # A wrong digest discards the upload, as on /v2/.
+        with self.assertRaises(ecr.exceptions.UploadNotFoundException):
+            ecr.complete_layer_upload(repositoryName="layers/app", uploadId=up["uploadId"], layerDigests=[digest])
+
+        up = ecr.initiate_layer_upload(repositoryName="layers/app")
+        ecr.upload_layer_part(repositoryName="layers/app", uploadId=up["uploadId"], partFirstByte=0,
+                              partLastByte=len(data) - 1, layerPartBlob=data)
+        done = ecr.complete_layer_upload(repositoryName="layers/app", uploadId=up["uploadId"], layerDigests=[digest])
+        self.assertEqual(done["layerDigest"], digest)
+        r = requests.get(self.server.base_url + f"/v2/layers/app/blobs/{digest}")
+        self.assertEqual(r.status_code, 200)
+        self.assertEqual(r.content, data)
+        avail = ecr.batch_check_layer_availability(repositoryName="layers/app", layerDigests=[digest])
+        self.assertEqual(avail["layers"][0]["layerAvailability"], "AVAILABLE")
