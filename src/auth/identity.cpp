@@ -105,19 +105,21 @@ Result<std::unique_ptr<Identity>> Identity::open(const IdentityOptions& options,
   return id;
 }
 
-Result<void> Identity::store_key(const std::string& id, const std::string& secret, const std::string& principal_arn) {
+Result<void> Identity::store_key(const std::string& id, const std::string& secret, const std::string& principal_arn,
+                                 const std::string& account_id) {
   BERTH_TRY(auto sealed, crypto::seal(master_key_, secret, id));
   return meta_.create_access_key(store::AccessKeyRecord{.id = id,
-                                                       .account_id = account_id_,
+                                                       .account_id = account_id.empty() ? account_id_ : account_id,
                                                        .principal_arn = principal_arn,
                                                        .sealed_secret = std::move(sealed),
                                                        .created_at_ms = clock_.now_ms()});
 }
 
-Result<std::pair<std::string, std::string>> Identity::create_access_key(const std::string& principal_arn) {
+Result<std::pair<std::string, std::string>> Identity::create_access_key(const std::string& principal_arn,
+                                                                       const std::string& account_id) {
   std::string id = new_access_key_id();
   std::string secret = new_secret();
-  BERTH_TRY_VOID(store_key(id, secret, principal_arn));
+  BERTH_TRY_VOID(store_key(id, secret, principal_arn, account_id));
   return std::pair{std::move(id), std::move(secret)};
 }
 

@@ -56,11 +56,14 @@ class Identity {
   Result<Caller> verify_token(std::string_view token) const;
 
   // A new access key for a principal: returns the secret once, stores it sealed.
-  Result<std::pair<std::string, std::string>> create_access_key(const std::string& principal_arn);
+  // `account_id` empty: the registry's account.
+  Result<std::pair<std::string, std::string>> create_access_key(const std::string& principal_arn,
+                                                                const std::string& account_id = {});
 
  private:
   Identity(store::MetaStore& meta, const Clock& clock) : meta_(meta), clock_(clock) {}
-  Result<void> store_key(const std::string& id, const std::string& secret, const std::string& principal_arn);
+  Result<void> store_key(const std::string& id, const std::string& secret, const std::string& principal_arn,
+                         const std::string& account_id = {});
 
   store::MetaStore& meta_;
   const Clock& clock_;

@@ -34,6 +34,22 @@ struct AccessKeyRecord {
   int64_t created_at_ms = 0;
 };
 
+// An IAM user or role of an account: arn:aws:iam::ACCOUNT:user/NAME or :role/NAME.
+struct PrincipalRecord {
+  std::string arn;
+  std::string account_id;
+  std::string kind;  // "user" or "role"
+  std::string name;
+  int64_t created_at_ms = 0;
+};
+
+// An inline identity policy of a user or role. The document was validated by the caller
+// (iam::parse_policy); the store keeps the text as given.
+struct PrincipalPolicyRecord {
+  std::string name;
+  std::string document;
+};
+
 struct ManifestRecord {
   Digest digest;
   std::string media_type;
@@ -157,6 +173,29 @@ class MetaStore {
   [[nodiscard]] virtual Result<AccessKeyRecord> get_access_key(const std::string& id) = 0;
   [[nodiscard]] virtual Result<void> delete_access_key(const std::string& id) = 0;
   [[nodiscard]] virtual Result<std::vector<AccessKeyRecord>> list_access_keys(const std::string& principal_arn) = 0;
+
+  // Accounts (12-digit ids). kInvalidParameter when it exists.
+  [[nodiscard]] virtual Result<void> create_account(const std::string& account_id, int64_t now_ms) = 0;
+  [[nodiscard]] virtual Result<std::vector<std::string>> list_accounts() = 0;
+
+  // IAM users and roles. kInvalidParameter when the ARN exists; kNotFound when absent.
+  [[nodiscard]] virtual Result<void> create_principal(const PrincipalRecord& principal) = 0;
+  [[nodiscard]] virtual Result<PrincipalRecord> get_principal(const std::string& arn) = 0;
+  // Principals of one account, ordered by ARN.
+  [[nodiscard]] virtual Result<std::vector<PrincipalRecord>> list_principals(const std::string& account_id) = 0;
+  // Deletes the principal with its access keys and inline policies, in one transaction.
+  [[nodiscard]] virtual Result<void> delete_principal(const std::string& arn) = 0;
+  // Creates or replaces the named inline policy. kNotFound when the principal is absent.
+  [[nodiscard]] virtual Result<void> put_principal_policy(const std::string& arn, const std::string& name,
+                                                          const std::string& document) = 0;
+  // Ordered by name; empty for a principal without policies (or an absent one).
+  [[nodiscard]] virtual Result<std::vector<PrincipalPolicyRecord>> list_principal_policies(const std::string& arn) = 0;
+
+  // The repository policy text (validated by the caller). kNameUnknown for an absent
+  // repository; get answers nullopt when the repository has no policy.
+  [[nodiscard]] virtual Result<void> set_repository_policy(const std::string& repository, const std::string& text) = 0;
+  [[nodiscard]] virtual Result<std::optional<std::string>> get_repository_policy(const std::string& repository) = 0;
+  [[nodiscard]] virtual Result<void> delete_repository_policy(const std::string& repository) = 0;
 
   // Registry-wide settings (the account id, ...): the first value written wins, so two
   // processes starting at once agree. Returns the stored value.

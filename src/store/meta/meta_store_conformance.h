@@ -836,12 +836,74 @@ TYPED_TEST_P(MetaStoreConformance, AccessKeysAndSettings) {
   EXPECT_EQ(*s.create_repository("plain", 1).map([](const Repository& r) { return r.settings_json; }), "{}");
 }
 
+TYPED_TEST_P(MetaStoreConformance, PrincipalsPoliciesAccounts) {
+  auto& s = this->store();
+  ASSERT_TRUE(succeeded(s.create_account("210987654321", 1)));
+  EXPECT_TRUE(fails_with(s.create_account("210987654321", 2), ErrorCode::kInvalidParameter));
+  EXPECT_EQ(*s.list_accounts(), std::vector<std::string>{"210987654321"});
+
+  const PrincipalRecord u{.arn = "arn:aws:iam::123456789012:user/ci", .account_id = "123456789012", .kind = "user",
+                          .name = "ci", .created_at_ms = 7};
+  const PrincipalRecord r{.arn = "arn:aws:iam::123456789012:role/deploy", .account_id = "123456789012",
+                          .kind = "role", .name = "deploy", .created_at_ms = 8};
+  ASSERT_TRUE(succeeded(s.create_principal(u)));
+  ASSERT_TRUE(succeeded(s.create_principal(r)));
+  EXPECT_TRUE(fails_with(s.create_principal(u), ErrorCode::kInvalidParameter));
+  auto got = s.get_principal(u.arn);
+  ASSERT_TRUE(succeeded(got));
+  EXPECT_EQ(got->name, "ci");
+  EXPECT_EQ(got->kind, "user");
+  EXPECT_EQ(got->created_at_ms, 7);
+  auto listed = s.list_principals("123456789012");
+  ASSERT_TRUE(succeeded(listed));
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].arn, r.arn);  // ordered by ARN: role/ before user/
+  EXPECT_TRUE(s.list_principals("999999999999")->empty());
+
+  ASSERT_TRUE(succeeded(s.put_principal_policy(u.arn, "pull", "{\"a\":1}")));
+  ASSERT_TRUE(succeeded(s.put_principal_policy(u.arn, "pull", "{\"a\":2}")));  // replaces
+  ASSERT_TRUE(succeeded(s.put_principal_policy(u.arn, "aa", "{}")));
+  EXPECT_TRUE(fails_with(s.put_principal_policy("arn:aws:iam::123456789012:user/none", "p", "{}"),
+                         ErrorCode::kNotFound));
+  auto policies = s.list_principal_policies(u.arn);
+  ASSERT_TRUE(succeeded(policies));
+  ASSERT_EQ(policies->size(), 2u);
+  EXPECT_EQ((*policies)[0].name, "aa");
+  EXPECT_EQ((*policies)[1].document, "{\"a\":2}");
+
+  const AccessKeyRecord k{.id = "AKIAUSERKEY000000001", .account_id = "123456789012", .principal_arn = u.arn,
+                          .sealed_secret = "sealed", .created_at_ms = 9};
+  ASSERT_TRUE(succeeded(s.create_access_key(k)));
+  ASSERT_TRUE(succeeded(s.delete_principal(u.arn)));
+  EXPECT_TRUE(fails_with(s.get_principal(u.arn), ErrorCode::kNotFound));
+  EXPECT_TRUE(fails_with(s.get_access_key(k.id), ErrorCode::kNotFound));
+  EXPECT_TRUE(s.list_principal_policies(u.arn)->empty());
+  EXPECT_TRUE(fails_with(s.delete_principal(u.arn), ErrorCode::kNotFound));
+  EXPECT_TRUE(succeeded(s.get_principal(r.arn)));
+}
+
+TYPED_TEST_P(MetaStoreConformance, RepositoryPolicy) {
+  auto& s = this->store();
+  ASSERT_TRUE(succeeded(s.create_repository("pol/repo", 1)));
+  auto none = s.get_repository_policy("pol/repo");
+  ASSERT_TRUE(succeeded(none));
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(succeeded(s.set_repository_policy("pol/repo", "{\"Version\":\"2012-10-17\"}")));
+  EXPECT_EQ(s.get_repository_policy("pol/repo")->value_or(""), "{\"Version\":\"2012-10-17\"}");
+  ASSERT_TRUE(succeeded(s.delete_repository_policy("pol/repo")));
+  EXPECT_FALSE(s.get_repository_policy("pol/repo")->has_value());
+  EXPECT_TRUE(fails_with(s.set_repository_policy("nope", "{}"), ErrorCode::kNameUnknown));
+  EXPECT_TRUE(fails_with(s.get_repository_policy("nope"), ErrorCode::kNameUnknown));
+  EXPECT_TRUE(fails_with(s.delete_repository_policy("nope"), ErrorCode::kNameUnknown));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(MetaStoreConformance, CreateAndGetRepository, ListRepositoriesInByteOrderWithPagination,
                             DeleteEmptyRepository, DeleteRepositoryWithManifestsNeedsForce, BlobLinks,
                             PutAndGetManifest, RePutIsIdempotent, TagMoveReportsPreviousTarget,
                             PutManifestWithUnlinkedBlobWritesNothing, PutIndexChecksChildren, GetUnknownManifest,
                             ListTagsInByteOrderWithPagination, DeleteManifestRemovesItsTags, DeleteTag, Referrers,
                             RecordPull, UploadLifecycle, UploadsIdleSince, UnknownRepository,
-                            ConcurrentPushesAndReads, ConcurrentUploadAdvanceIsCompareAndSet, AccessKeysAndSettings, ListImages);
+                            ConcurrentPushesAndReads, ConcurrentUploadAdvanceIsCompareAndSet, AccessKeysAndSettings, ListImages,
+                            PrincipalsPoliciesAccounts, RepositoryPolicy);
 
 }  // namespace berth::store

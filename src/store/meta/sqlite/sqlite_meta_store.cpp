@@ -136,6 +136,31 @@ CREATE TABLE settings (
   value  TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
 )sql",
+    // 3: IAM principals (users, roles) with inline policies, accounts, repository policies.
+    R"sql(
+ALTER TABLE repositories ADD COLUMN policy_text TEXT;
+
+CREATE TABLE accounts (
+  id          TEXT PRIMARY KEY,
+  created_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE principals (
+  arn         TEXT PRIMARY KEY,
+  account_id  TEXT NOT NULL,
+  kind        TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  created_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX principals_by_account ON principals (account_id);
+
+CREATE TABLE principal_policies (
+  principal_arn  TEXT NOT NULL REFERENCES principals (arn) ON DELETE CASCADE,
+  name           TEXT NOT NULL,
+  document       TEXT NOT NULL,
+  PRIMARY KEY (principal_arn, name)
+) STRICT, WITHOUT ROWID;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteMetaStore::kSchemaVersion,
               "kSchemaVersion must equal the number of migrations");
@@ -166,6 +191,23 @@ constexpr char kListImages[] =
     "(SELECT group_concat(name, char(10)) FROM (SELECT t.name FROM tags t "
     " WHERE t.repository_id = m.repository_id AND t.manifest_digest = m.digest ORDER BY t.name)) "
     "FROM manifests m WHERE m.repository_id = ?1 AND m.digest > ?2 ORDER BY m.digest LIMIT ?3";
+constexpr char kInsertAccount[] = "INSERT INTO accounts (id, created_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING";
+constexpr char kListAccounts[] = "SELECT id FROM accounts ORDER BY id";
+constexpr char kInsertPrincipal[] =
+    "INSERT INTO principals (arn, account_id, kind, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT (arn) DO NOTHING";
+constexpr char kGetPrincipal[] = "SELECT arn, account_id, kind, name, created_at FROM principals WHERE arn = ?1";
+constexpr char kListPrincipals[] =
+    "SELECT arn, account_id, kind, name, created_at FROM principals WHERE account_id = ?1 ORDER BY arn";
+constexpr char kDeletePrincipal[] = "DELETE FROM principals WHERE arn = ?1";
+constexpr char kDeletePrincipalKeys[] = "DELETE FROM access_keys WHERE principal_arn = ?1";
+constexpr char kPutPrincipalPolicy[] =
+    "INSERT INTO principal_policies (principal_arn, name, document) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (principal_arn, name) DO UPDATE SET document = excluded.document";
+constexpr char kListPrincipalPolicies[] =
+    "SELECT name, document FROM principal_policies WHERE principal_arn = ?1 ORDER BY name";
+constexpr char kSetRepositoryPolicy[] = "UPDATE repositories SET policy_text = ?2 WHERE name = ?1";
+constexpr char kGetRepositoryPolicy[] = "SELECT policy_text FROM repositories WHERE name = ?1";
 constexpr char kInitSetting[] = "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING";
 constexpr char kGetSetting[] = "SELECT value FROM settings WHERE key = ?1";
 constexpr char kListRepositories[] = "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2";
@@ -986,6 +1028,122 @@ Result<std::vector<AccessKeyRecord>> SqliteMetaStore::list_access_keys(const std
     s.bind(1, principal_arn);
     while (s.step()) out.push_back(access_key_row(s));
     return out;
+  });
+}
+
+// ---- accounts, principals, policies ----
+
+Result<void> SqliteMetaStore::create_account(const std::string& account_id, int64_t now_ms) {
+  return write("create_account", [&](Connection& c) -> Result<void> {
+    if (Stmt(c, sqlite_detail::kInsertAccount).bind(1, account_id).bind(2, now_ms).exec() == 0) {
+      return fail(ErrorCode::kInvalidParameter, "account " + account_id + " already exists");
+    }
+    return {};
+  });
+}
+
+Result<std::vector<std::string>> SqliteMetaStore::list_accounts() {
+  return read("list_accounts", [&](Connection& c) -> Result<std::vector<std::string>> {
+    std::vector<std::string> out;
+    Stmt s(c, sqlite_detail::kListAccounts);
+    while (s.step()) out.push_back(s.text(0));
+    return out;
+  });
+}
+
+namespace {
+PrincipalRecord principal_row(Stmt& s) {
+  return PrincipalRecord{
+      .arn = s.text(0), .account_id = s.text(1), .kind = s.text(2), .name = s.text(3), .created_at_ms = s.int64(4)};
+}
+}  // namespace
+
+Result<void> SqliteMetaStore::create_principal(const PrincipalRecord& p) {
+  return write("create_principal", [&](Connection& c) -> Result<void> {
+    Stmt s(c, sqlite_detail::kInsertPrincipal);
+    s.bind(1, p.arn).bind(2, p.account_id).bind(3, p.kind).bind(4, p.name).bind(5, p.created_at_ms);
+    if (s.exec() == 0) return fail(ErrorCode::kInvalidParameter, p.arn + " already exists");
+    return {};
+  });
+}
+
+Result<PrincipalRecord> SqliteMetaStore::get_principal(const std::string& arn) {
+  return read("get_principal", [&](Connection& c) -> Result<PrincipalRecord> {
+    Stmt s(c, sqlite_detail::kGetPrincipal);
+    s.bind(1, arn);
+    if (!s.step()) return fail(ErrorCode::kNotFound, "no principal " + arn);
+    return principal_row(s);
+  });
+}
+
+Result<std::vector<PrincipalRecord>> SqliteMetaStore::list_principals(const std::string& account_id) {
+  return read("list_principals", [&](Connection& c) -> Result<std::vector<PrincipalRecord>> {
+    std::vector<PrincipalRecord> out;
+    Stmt s(c, sqlite_detail::kListPrincipals);
+    s.bind(1, account_id);
+    while (s.step()) out.push_back(principal_row(s));
+    return out;
+  });
+}
+
+Result<void> SqliteMetaStore::delete_principal(const std::string& arn) {
+  return write("delete_principal", [&](Connection& c) -> Result<void> {
+    // Policies go by cascade; access keys name the principal by ARN only (the root has no
+    // principals row), so they are deleted here.
+    if (Stmt(c, sqlite_detail::kDeletePrincipal).bind(1, arn).exec() == 0) {
+      return fail(ErrorCode::kNotFound, "no principal " + arn);
+    }
+    Stmt(c, sqlite_detail::kDeletePrincipalKeys).bind(1, arn).exec();
+    return {};
+  });
+}
+
+Result<void> SqliteMetaStore::put_principal_policy(const std::string& arn, const std::string& name,
+                                                   const std::string& document) {
+  return write("put_principal_policy", [&](Connection& c) -> Result<void> {
+    Stmt check(c, sqlite_detail::kGetPrincipal);
+    check.bind(1, arn);
+    if (!check.step()) return fail(ErrorCode::kNotFound, "no principal " + arn);
+    Stmt(c, sqlite_detail::kPutPrincipalPolicy).bind(1, arn).bind(2, name).bind(3, document).exec();
+    return {};
+  });
+}
+
+Result<std::vector<PrincipalPolicyRecord>> SqliteMetaStore::list_principal_policies(const std::string& arn) {
+  return read("list_principal_policies", [&](Connection& c) -> Result<std::vector<PrincipalPolicyRecord>> {
+    std::vector<PrincipalPolicyRecord> out;
+    Stmt s(c, sqlite_detail::kListPrincipalPolicies);
+    s.bind(1, arn);
+    while (s.step()) out.push_back(PrincipalPolicyRecord{.name = s.text(0), .document = s.text(1)});
+    return out;
+  });
+}
+
+Result<void> SqliteMetaStore::set_repository_policy(const std::string& repository, const std::string& text) {
+  return write("set_repository_policy", [&](Connection& c) -> Result<void> {
+    if (Stmt(c, sqlite_detail::kSetRepositoryPolicy).bind(1, repository).bind(2, text).exec() == 0) {
+      return sqlite_detail::name_unknown(repository);
+    }
+    return {};
+  });
+}
+
+Result<std::optional<std::string>> SqliteMetaStore::get_repository_policy(const std::string& repository) {
+  return read("get_repository_policy", [&](Connection& c) -> Result<std::optional<std::string>> {
+    Stmt s(c, sqlite_detail::kGetRepositoryPolicy);
+    s.bind(1, repository);
+    if (!s.step()) return sqlite_detail::name_unknown(repository);
+    if (s.is_null(0)) return std::optional<std::string>();
+    return std::optional<std::string>(s.text(0));
+  });
+}
+
+Result<void> SqliteMetaStore::delete_repository_policy(const std::string& repository) {
+  return write("delete_repository_policy", [&](Connection& c) -> Result<void> {
+    if (Stmt(c, sqlite_detail::kSetRepositoryPolicy).bind(1, repository).bind_null(2).exec() == 0) {
+      return sqlite_detail::name_unknown(repository);
+    }
+    return {};
   });
 }
 

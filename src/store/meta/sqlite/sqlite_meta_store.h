@@ -34,7 +34,7 @@ class Connection;  // one sqlite3 handle and its cached prepared statements (in 
 class SqliteMetaStore final : public MetaStore {
  public:
   // The schema version this build writes (PRAGMA user_version after open()).
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   struct Options {
     // How long a write waits for another process's write (SQLite's file lock) before
@@ -91,6 +91,18 @@ class SqliteMetaStore final : public MetaStore {
   [[nodiscard]] Result<AccessKeyRecord> get_access_key(const std::string& id) override;
   [[nodiscard]] Result<void> delete_access_key(const std::string& id) override;
   [[nodiscard]] Result<std::vector<AccessKeyRecord>> list_access_keys(const std::string& principal_arn) override;
+  [[nodiscard]] Result<void> create_account(const std::string& account_id, int64_t now_ms) override;
+  [[nodiscard]] Result<std::vector<std::string>> list_accounts() override;
+  [[nodiscard]] Result<void> create_principal(const PrincipalRecord& principal) override;
+  [[nodiscard]] Result<PrincipalRecord> get_principal(const std::string& arn) override;
+  [[nodiscard]] Result<std::vector<PrincipalRecord>> list_principals(const std::string& account_id) override;
+  [[nodiscard]] Result<void> delete_principal(const std::string& arn) override;
+  [[nodiscard]] Result<void> put_principal_policy(const std::string& arn, const std::string& name,
+                                                  const std::string& document) override;
+  [[nodiscard]] Result<std::vector<PrincipalPolicyRecord>> list_principal_policies(const std::string& arn) override;
+  [[nodiscard]] Result<void> set_repository_policy(const std::string& repository, const std::string& text) override;
+  [[nodiscard]] Result<std::optional<std::string>> get_repository_policy(const std::string& repository) override;
+  [[nodiscard]] Result<void> delete_repository_policy(const std::string& repository) override;
   [[nodiscard]] Result<std::string> setting_or_init(const std::string& key, const std::string& initial) override;
 
  private:

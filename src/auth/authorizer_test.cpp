@@ -1,0 +1,126 @@
+#include "auth/authorizer.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "store/meta/sqlite/sqlite_meta_store.h"
+
+namespace berth::auth {
+namespace {
+
+class FixedClock final : public Clock {
+ public:
+  std::chrono::system_clock::time_point now() const override { return t; }
+  std::chrono::system_clock::time_point t{std::chrono::milliseconds(1'700'000'000'000)};
+};
+
+constexpr char kPullOnly[] = R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+  "Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer","ecr:GetAuthorizationToken"],"Resource":"*"}]})";
+constexpr char kDenyPush[] = R"({"Version":"2012-10-17","Statement":[{"Effect":"Deny",
+  "Action":"ecr:*","Resource":"arn:aws:ecr:*:*:repository/secret/*"}]})";
+constexpr char kAllowAll[] = R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:*","Resource":"*"}]})";
+constexpr char kPublicPull[] = R"({"Version":"2012-10-17","Statement":[{"Sid":"Public","Effect":"Allow",
+  "Principal":"*","Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]}]})";
+
+class AuthorizerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("berth-authz-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    meta_ = std::move(*store::SqliteMetaStore::open((dir_ / "meta.db").string()));
+    IdentityOptions o;
+    o.data_dir = dir_.string();
+    o.account_id = "123456789012";
+    identity_ = std::move(*Identity::open(o, *meta_, clock_));
+    authz_ = std::make_unique<Authorizer>(*meta_, *identity_, "us-east-1", clock_);
+    ASSERT_TRUE(meta_->create_repository("team/app", 1));
+    ASSERT_TRUE(meta_->create_repository("secret/app", 1));
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Caller user(const std::string& name, std::initializer_list<const char*> policies) {
+    const std::string arn = "arn:aws:iam::123456789012:user/" + name;
+    EXPECT_TRUE(meta_->create_principal({.arn = arn, .account_id = "123456789012", .kind = "user", .name = name,
+                                         .created_at_ms = 1}));
+    int i = 0;
+    for (const char* p : policies) EXPECT_TRUE(meta_->put_principal_policy(arn, "p" + std::to_string(i++), p));
+    return Caller{"AKIAX", "123456789012", arn};
+  }
+  Result<void> check(const Caller* c, const std::string& action, const std::string& repo) {
+    return authz_->authorize(AccessRequest{.caller = c, .action = action, .repository = repo, .resource = {},
+                                           .source_ip = "127.0.0.1"});
+  }
+
+  std::filesystem::path dir_;
+  FixedClock clock_;
+  std::unique_ptr<store::MetaStore> meta_;
+  std::unique_ptr<Identity> identity_;
+  std::unique_ptr<Authorizer> authz_;
+};
+
+TEST_F(AuthorizerTest, RootIsAllowedEverything) {
+  const Caller root{"AKIAROOT", "123456789012", identity_->root_arn()};
+  EXPECT_TRUE(check(&root, "ecr:PutImage", "team/app"));
+  EXPECT_TRUE(check(&root, "ecr:DescribeRepositories", ""));
+}
+
+TEST_F(AuthorizerTest, PullOnlyUserCanPullButNotPush) {
+  const auto c = user("puller", {kPullOnly});
+  EXPECT_TRUE(check(&c, "ecr:BatchGetImage", "team/app"));
+  auto denied = check(&c, "ecr:PutImage", "team/app");
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error().code, ErrorCode::kDenied);
+  EXPECT_EQ(denied.error().message,
+            "User: arn:aws:iam::123456789012:user/puller is not authorized to perform: ecr:PutImage on resource: "
+            "arn:aws:ecr:us-east-1:123456789012:repository/team/app because no identity-based policy allows the "
+            "ecr:PutImage action");
+  EXPECT_TRUE(authz_->authorize(AccessRequest{.caller = &c, .action = "ecr:GetAuthorizationToken", .repository = {},
+                                              .resource = "*", .source_ip = {}}));
+}
+
+TEST_F(AuthorizerTest, NoPolicyDenies) {
+  const auto c = user("nobody", {});
+  EXPECT_FALSE(check(&c, "ecr:BatchGetImage", "team/app"));
+  EXPECT_FALSE(check(&c, "ecr:DescribeRepositories", ""));
+}
+
+TEST_F(AuthorizerTest, ExplicitDenyWins) {
+  const auto c = user("mixed", {kAllowAll, kDenyPush});
+  EXPECT_TRUE(check(&c, "ecr:PutImage", "team/app"));
+  auto denied = check(&c, "ecr:BatchGetImage", "secret/app");
+  ASSERT_FALSE(denied);
+  EXPECT_NE(denied.error().message.find("explicit deny"), std::string::npos) << denied.error().message;
+}
+
+TEST_F(AuthorizerTest, AnonymousOnlyThroughAPublicRepositoryPolicy) {
+  EXPECT_FALSE(check(nullptr, "ecr:BatchGetImage", "team/app"));
+  ASSERT_TRUE(meta_->set_repository_policy("team/app", kPublicPull));
+  EXPECT_TRUE(check(nullptr, "ecr:BatchGetImage", "team/app"));
+  EXPECT_TRUE(check(nullptr, "ecr:GetDownloadUrlForLayer", "team/app"));
+  auto push = check(nullptr, "ecr:PutImage", "team/app");
+  ASSERT_FALSE(push);
+  EXPECT_EQ(push.error().message.rfind("User: anonymous is not authorized to perform: ecr:PutImage", 0), 0u);
+  EXPECT_FALSE(check(nullptr, "ecr:BatchGetImage", "secret/app"));
+}
+
+TEST_F(AuthorizerTest, RepositoryPolicyNamingTheUserAllows) {
+  const auto c = user("named", {});
+  ASSERT_TRUE(meta_->set_repository_policy(
+      "team/app", R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/named"},"Action":"ecr:BatchGetImage"}]})"));
+  EXPECT_TRUE(check(&c, "ecr:BatchGetImage", "team/app"));
+  EXPECT_FALSE(check(&c, "ecr:PutImage", "team/app"));
+}
+
+TEST_F(AuthorizerTest, UnparsableStoredPolicyDenies) {
+  const auto c = user("broken", {kAllowAll});
+  ASSERT_TRUE(meta_->put_principal_policy(c.principal_arn, "zz", "not json"));
+  EXPECT_FALSE(check(&c, "ecr:BatchGetImage", "team/app"));
+}
+
+}  // namespace
+}  // namespace berth::auth
