@@ -35,7 +35,7 @@ build-asan:
 	@cmake --build $(ASAN) -j $(JOBS)
 
 bench: test-deps build
-	bench/run.sh
+	BERTH_AUTH_CMD="$${BERTH_AUTH_CMD-bench/berth-login.sh}" bench/run.sh
 
 clean:
 	rm -rf build

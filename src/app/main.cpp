@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/admin.h"
 #include "app/serve.h"
 #include "app/wiring.h"
 #include "core/log.h"
@@ -54,12 +55,50 @@ int main(int argc, char** argv) {
   repo_create->add_option("name", repo_name, "Repository name, e.g. team/app")->required();
   repo_create->add_option("--data-dir", repo_data_dir, "Data directory")->capture_default_str();
 
+  auto* admin_cmd = cli.add_subcommand("admin", "Manage users, roles, access keys, policies and accounts in a data dir");
+  admin_cmd->require_subcommand(1);
+  app::AdminOptions admin;
+  auto verb = [&](const char* name, const char* help) {
+    auto* c = admin_cmd->add_subcommand(name, help);
+    c->add_option("--data-dir", admin.data_dir, "Data directory")->capture_default_str();
+    c->add_option("--account-id", admin.account_id, "Account (default: the registry's own)");
+    return c;
+  };
+  auto* create_user = verb("create-user", "Create an IAM user with an access key; prints the key once");
+  create_user->add_option("name", admin.name, "User name")->required();
+  create_user->add_option("--policy-file", admin.policy_file, "Inline identity policy (named \"default\")");
+  auto* create_role = verb("create-role", "Create an IAM role");
+  create_role->add_option("name", admin.name, "Role name")->required();
+  create_role->add_option("--policy-file", admin.policy_file, "Inline identity policy (named \"default\")");
+  auto* create_key = verb("create-access-key", "Create another access key for a user; prints it once");
+  create_key->add_option("--user", admin.user, "User name")->required();
+  auto* delete_key = verb("delete-access-key", "Delete an access key (its login tokens stop working)");
+  delete_key->add_option("access_key_id", admin.name, "Access key id")->required();
+  auto* put_policy = verb("put-user-policy", "Create or replace a user's inline policy");
+  put_policy->add_option("--user", admin.user, "User name")->required();
+  put_policy->add_option("--policy-name", admin.policy_name, "Policy name")->required();
+  put_policy->add_option("--policy-file", admin.policy_file, "Policy document (JSON)")->required();
+  verb("create-account", "Create another account with its own root key; prints the key once");
+  verb("list-users", "List the users of an account");
+  auto* list_keys = verb("list-access-keys", "List a user's access key ids");
+  list_keys->add_option("--user", admin.user, "User name")->required();
+  auto* delete_user = verb("delete-user", "Delete a user with its access keys and policies");
+  delete_user->add_option("name", admin.name, "User name")->required();
+
+  auto* set_repo_policy = verb("set-repository-policy", "Set a repository's policy (e.g. public pull)");
+  set_repo_policy->add_option("repository", admin.name, "Repository name")->required();
+  set_repo_policy->add_option("--policy-file", admin.policy_file, "Repository policy (JSON)")->required();
+
   CLI11_PARSE(cli, argc, argv);
   log::set_level(log_level);
 
   if (*serve_cmd) {
     serve.http.access_log = !no_access_log;
     return app::serve(serve);
+  }
+  if (*admin_cmd) {
+    for (auto* sub : admin_cmd->get_subcommands()) return app::admin(sub->get_name(), admin);
+    return 1;
   }
   if (*repo_create) {
     app::RegistryOptions options;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <thread>
 
+#include "auth/authorizer.h"
 #include "core/log.h"
 #include "ecr/api.h"
 #include "oci/api.h"
@@ -61,8 +62,13 @@ int serve(ServeOptions options) {
 
   const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
   http::asio::thread_pool pool(options.worker_threads ? options.worker_threads : 2 * cores);
-  oci::Api api(oci::Services{*r.repositories, *r.blob_service, *r.uploads, *r.manifests}, pool);
-  ecr::Api ecr_api(ecr::Services{*r.repositories, *r.manifests, *r.blob_service, *r.uploads, *r.identity, r.clock, options.region}, pool);
+  // One authorizer for both APIs, so /v2/ and the ECR API decide alike.
+  auth::Authorizer authorizer(*r.meta, *r.identity, options.region, r.clock);
+  const oci::Access access{*r.identity, authorizer};
+  oci::Api api(oci::Services{*r.repositories, *r.blob_service, *r.uploads, *r.manifests}, pool, &access);
+  ecr::Api ecr_api(ecr::Services{*r.repositories, *r.manifests, *r.blob_service, *r.uploads, *r.identity, authorizer,
+                                 r.clock, options.region},
+                   pool);
 
   options.http.host = listen->first;
   options.http.port = listen->second;

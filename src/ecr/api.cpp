@@ -175,16 +175,13 @@ http::awaitable<http::Response> Api::handle(http::Exchange& ex) {
                                  [this](std::string_view id) { return s_.identity.secret(id); },
                                  s_.clock.now_ms(), "ecr"));
     BERTH_TRY(auto caller, s_.identity.caller(verified.access_key_id));
-    // Until IAM policies are enforced (#3), only the account root may call the API.
-    if (caller.principal_arn != s_.identity.root_arn()) {
-      return fail(ErrorCode::kUnauthorized, "User: " + caller.principal_arn + " is not authorized to perform: ecr:" +
-                                                operation);
-    }
     json input = json::parse(*body, nullptr, false);
     if (body->empty()) input = json::object();
     if (input.is_discarded() || !input.is_object()) {
       return fail(ErrorCode::kInvalidParameter, "request body is not a JSON object");
     }
+    // Operations outside the model are answered as unknown whoever asks.
+    if (model_operations().contains(operation)) BERTH_TRY_VOID(authorize(operation, caller, input, req));
     return dispatch(operation, Call{req, caller, input});
   });
   if (!outcome) {
@@ -194,6 +191,40 @@ http::awaitable<http::Response> Api::handle(http::Exchange& ex) {
     co_return error_response(outcome.error());
   }
   co_return json_response(outcome->dump());
+}
+
+// The resource an operation acts on, as ECR's IAM documentation lists them: the
+// repository named in the request (each one for DescribeRepositories with names), "*" for
+// GetAuthorizationToken, and all repositories for registry-wide listings.
+Result<void> Api::authorize(const std::string& operation, const auth::Caller& caller, const json& input,
+                            const http::Request& req) {
+  auth::AccessRequest access{.caller = &caller, .action = "ecr:" + operation, .repository = {}, .resource = {},
+                             .source_ip = req.remote_address};
+  if (operation == "GetAuthorizationToken") {
+    access.resource = "*";
+    return s_.authorizer.authorize(access);
+  }
+  if (auto name = input.find("repositoryName"); name != input.end() && name->is_string()) {
+    access.repository = name->get<std::string>();
+    return s_.authorizer.authorize(access);
+  }
+  if (auto arn = input.find("resourceArn"); arn != input.end() && arn->is_string()) {  // TagResource, ...
+    access.resource = arn->get<std::string>();
+    constexpr std::string_view kRepositoryArn = ":repository/";
+    if (const auto at = access.resource.find(kRepositoryArn); at != std::string::npos) {
+      access.repository = access.resource.substr(at + kRepositoryArn.size());  // its policy applies too
+    }
+    return s_.authorizer.authorize(access);
+  }
+  if (auto names = input.find("repositoryNames"); names != input.end() && names->is_array() && !names->empty()) {
+    for (const auto& n : *names) {
+      if (!n.is_string()) continue;  // the handler refuses the request
+      access.repository = n.get<std::string>();
+      BERTH_TRY_VOID(s_.authorizer.authorize(access));
+    }
+    return {};
+  }
+  return s_.authorizer.authorize(access);
 }
 
 Result<json> Api::dispatch(const std::string& operation, const Call& call) {

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "auth/authorizer.h"
 #include "auth/identity.h"
 #include "http/asio.h"
 #include "http/server.h"
@@ -23,6 +24,7 @@ struct Services {
   registry::BlobService& blobs;
   registry::UploadService& uploads;
   auth::Identity& identity;
+  const auth::Authorizer& authorizer;
   const Clock& clock;
   std::string region;
 };
@@ -44,6 +46,9 @@ class Api {
     const auth::Caller& caller;
     const nlohmann::json& input;
   };
+  // {} when the caller's policies allow the operation on what it names; AccessDenied otherwise.
+  Result<void> authorize(const std::string& operation, const auth::Caller& caller, const nlohmann::json& input,
+                         const http::Request& req);
   Result<nlohmann::json> dispatch(const std::string& operation, const Call& call);
   Result<nlohmann::json> get_authorization_token(const Call& call);
   Result<nlohmann::json> create_repository(const Call& call);

@@ -1,11 +1,13 @@
 #include "oci/api.h"
 
 #include <array>
+#include <cctype>
 #include <charconv>
 
 #include <nlohmann/json.hpp>
 
 #include "core/names.h"
+#include "crypto/seal.h"
 #include "http/offload.h"
 #include "http/range.h"
 #include "oci/errors.h"
@@ -155,7 +157,81 @@ bool accepts(const http::Request& req, std::string_view media_type) {
   return !any_accept;
 }
 
+Response unauthorized(std::string_view message) {
+  Response r = error_response(401, "UNAUTHORIZED", message);
+  r.header("WWW-Authenticate", "Basic realm=\"berth\"");
+  return r;
+}
+
+// The ECR action a /v2/ request needs (as ECR's own registry maps them); empty when the
+// method is not one the endpoint answers (the handler then says 405).
+std::string action_for(Endpoint e, const std::string& m) {
+  const bool get = m == "GET" || m == "HEAD";
+  switch (e) {
+    case Endpoint::kCatalog: return get ? "ecr:DescribeRepositories" : "";
+    case Endpoint::kTags:
+    case Endpoint::kReferrers: return get ? "ecr:ListImages" : "";
+    case Endpoint::kBlob:
+      if (m == "GET") return "ecr:GetDownloadUrlForLayer";
+      if (m == "HEAD") return "ecr:BatchCheckLayerAvailability";
+      return m == "DELETE" ? "ecr:BatchDeleteImage" : "";
+    case Endpoint::kUploadStart: return m == "POST" ? "ecr:InitiateLayerUpload" : "";
+    case Endpoint::kUpload:
+      if (m == "PUT") return "ecr:CompleteLayerUpload";
+      return m == "PATCH" || m == "GET" || m == "DELETE" ? "ecr:UploadLayerPart" : "";
+    case Endpoint::kManifest:
+      if (get) return "ecr:BatchGetImage";
+      if (m == "PUT") return "ecr:PutImage";
+      return m == "DELETE" ? "ecr:BatchDeleteImage" : "";
+    case Endpoint::kBase:
+    case Endpoint::kNone: break;
+  }
+  return "";
+}
+
 }  // namespace
+
+Result<std::optional<auth::Caller>> Api::authenticate(const http::Request& req) const {
+  auto header = req.header("authorization");
+  if (!header) return std::optional<auth::Caller>();
+  auto invalid = [] {
+    return fail(ErrorCode::kUnauthorized, "authentication required: log in with user AWS and the password from "
+                                          "GetAuthorizationToken (aws ecr get-login-password)");
+  };
+  std::string_view value = *header;
+  constexpr std::string_view kBasic = "basic ";
+  if (value.size() <= kBasic.size()) return invalid();
+  for (size_t i = 0; i < kBasic.size(); ++i) {
+    if (static_cast<char>(std::tolower(static_cast<unsigned char>(value[i]))) != kBasic[i]) return invalid();
+  }
+  value.remove_prefix(kBasic.size());
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  auto decoded = crypto::unbase64(value);
+  if (!decoded) return invalid();
+  // containers/image (skopeo, podman) answers a Basic challenge with empty credentials
+  // when it has none: that is an anonymous request (public repositories), not a bad login.
+  if (*decoded == ":" || decoded->empty()) return std::optional<auth::Caller>();
+  const auto colon = decoded->find(':');
+  if (colon == std::string::npos || decoded->substr(0, colon) != "AWS") return invalid();
+  auto caller = access_->identity.verify_token(std::string_view(*decoded).substr(colon + 1));
+  if (!caller) return tl::unexpected(caller.error());
+  return std::optional<auth::Caller>(std::move(*caller));
+}
+
+std::optional<Response> Api::check(const http::Request& req, const std::optional<auth::Caller>& caller,
+                                   const std::string& action, const std::string& repository) const {
+  auto allowed = access_->authorizer.authorize(auth::AccessRequest{.caller = caller ? &*caller : nullptr,
+                                                                   .action = action,
+                                                                   .repository = repository,
+                                                                   .resource = {},
+                                                                   .source_ip = req.remote_address});
+  if (allowed) return std::nullopt;
+  if (allowed.error().code != ErrorCode::kDenied) return error_response(allowed.error());
+  // An anonymous caller is asked to log in (docker and podman only send credentials
+  // after a 401); a known one is refused.
+  if (!caller) return unauthorized(allowed.error().message);
+  return error_response(403, "DENIED", allowed.error().message);
+}
 
 http::awaitable<Response> Api::handle(http::Exchange& ex) {
   const Route route = match_route(ex.request().path);
@@ -177,7 +253,20 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route) 
   if (route.endpoint == Endpoint::kNone) {
     co_return error_response(404, "UNSUPPORTED", "no such endpoint: " + req.path);
   }
+  // Access control, for every route in this one place: who is calling, then whether the
+  // route's ECR action is allowed on the repository.
+  std::optional<auth::Caller> caller;
+  if (access_) {
+    auto who = authenticate(req);
+    if (!who) co_return unauthorized(who.error().message);
+    caller = std::move(*who);
+  }
   if (route.endpoint == Endpoint::kBase) {
+    // Any authenticated caller; the 401 is what makes docker and podman log in.
+    if (access_ && !caller) {
+      co_return unauthorized("authentication required: log in with user AWS and the password from "
+                             "GetAuthorizationToken (aws ecr get-login-password)");
+    }
     if (!get) co_return not_allowed();
     Response r = empty(200);
     r.body = "{}";
@@ -185,9 +274,35 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route) 
     co_return r;
   }
   if (route.endpoint == Endpoint::kCatalog) {
+    if (access_ && get) {
+      if (auto refused = check(req, caller, "ecr:DescribeRepositories", "")) co_return std::move(*refused);
+    }
     co_return get ? catalog(req) : not_allowed();
   }
   if (auto valid = validate_repository_name(route.name); !valid) co_return error_response(valid.error());
+  bool may_mount = true;
+  if (access_) {
+    const std::string action = action_for(route.endpoint, m);
+    if (!action.empty()) {
+      if (auto refused = check(req, caller, action, route.name)) co_return std::move(*refused);
+    }
+    if (route.endpoint == Endpoint::kUploadStart && req.has_query_param("mount")) {
+      // Mounting reads the source: it needs the pull permission there. Without `from`
+      // the source is any repository, so the caller must be allowed to read them all.
+      const auto from = req.query_param("from");
+      if (from && validate_repository_name(std::string(*from))) {
+        may_mount = !check(req, caller, "ecr:GetDownloadUrlForLayer", std::string(*from));
+      } else {
+        may_mount = access_->authorizer
+                        .authorize(auth::AccessRequest{.caller = caller ? &*caller : nullptr,
+                                                       .action = "ecr:GetDownloadUrlForLayer",
+                                                       .repository = {},
+                                                       .resource = {},
+                                                       .source_ip = req.remote_address})
+                        .has_value();
+      }
+    }
+  }
   if (ex.too_large()) {  // refused before anything is created or staged
     co_return error_response(Error{ErrorCode::kPayloadTooLarge, "request body exceeds the server's body size limit"});
   }
@@ -200,7 +315,7 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route) 
       if (m == "DELETE") co_return co_await delete_blob(route.name, route.reference);
       co_return not_allowed();
     case Endpoint::kUploadStart:
-      if (m == "POST") co_return co_await start_upload(ex, route.name);
+      if (m == "POST") co_return co_await start_upload(ex, route.name, may_mount);
       co_return not_allowed();
     case Endpoint::kUpload:
       if (m == "GET") co_return upload_status(route.name, route.reference);
@@ -362,9 +477,9 @@ http::awaitable<Result<store::UploadRecord>> Api::receive(http::Exchange& ex, co
   co_return finished;
 }
 
-http::awaitable<Response> Api::start_upload(http::Exchange& ex, const std::string& name) {
+http::awaitable<Response> Api::start_upload(http::Exchange& ex, const std::string& name, bool may_mount) {
   const auto& req = ex.request();
-  if (auto mount = req.query_param("mount")) {
+  if (auto mount = req.query_param("mount"); mount && may_mount) {
     auto digest = Digest::parse(*mount);
     if (!digest) co_return error_response(digest.error());
     std::optional<std::string> from;

@@ -4,6 +4,10 @@
 // the worker pool.
 #pragma once
 
+#include <optional>
+
+#include "auth/authorizer.h"
+#include "auth/identity.h"
 #include "http/asio.h"
 #include "http/server.h"
 #include "oci/route.h"
@@ -21,9 +25,18 @@ struct Services {
   registry::ManifestService& manifests;
 };
 
+// Who may do what: HTTP Basic with user AWS and a GetAuthorizationToken token, then the
+// route's ECR action on the repository (see README "Access control").
+struct Access {
+  const auth::Identity& identity;
+  const auth::Authorizer& authorizer;
+};
+
 class Api {
  public:
-  Api(Services services, http::asio::thread_pool& pool) : s_(services), pool_(pool) {}
+  // Without `access` every request is allowed: only for tests of the protocol alone.
+  Api(Services services, http::asio::thread_pool& pool, const Access* access = nullptr)
+      : s_(services), pool_(pool), access_(access) {}
 
   // Answers any request whose path starts with /v2.
   http::awaitable<http::Response> handle(http::Exchange& ex);
@@ -34,7 +47,9 @@ class Api {
   http::Response tags(const http::Request& req, const std::string& name);
   http::Response get_blob(const http::Request& req, const std::string& name, const std::string& digest);
   http::awaitable<http::Response> delete_blob(const std::string& name, const std::string& digest);
-  http::awaitable<http::Response> start_upload(http::Exchange& ex, const std::string& name);
+  // `may_mount`: false when the caller may not read the mount's source (then a mount
+  // request becomes an ordinary upload).
+  http::awaitable<http::Response> start_upload(http::Exchange& ex, const std::string& name, bool may_mount);
   http::Response upload_status(const std::string& name, const std::string& id);
   http::awaitable<http::Response> patch_upload(http::Exchange& ex, const std::string& name, const std::string& id);
   http::awaitable<http::Response> put_upload(http::Exchange& ex, const std::string& name, const std::string& id);
@@ -50,8 +65,16 @@ class Api {
   http::awaitable<Result<store::UploadRecord>> receive(http::Exchange& ex, const std::string& name,
                                                        const std::string& id, std::optional<uint64_t> start);
 
+  // The authenticated caller: nullopt for an anonymous request; kUnauthorized when
+  // credentials were sent but are not valid.
+  Result<std::optional<auth::Caller>> authenticate(const http::Request& req) const;
+  // {} when allowed; the 401 or 403 response otherwise.
+  std::optional<http::Response> check(const http::Request& req, const std::optional<auth::Caller>& caller,
+                                      const std::string& action, const std::string& repository) const;
+
   Services s_;
   http::asio::thread_pool& pool_;
+  const Access* access_;
 };
 
 }  // namespace berth::oci

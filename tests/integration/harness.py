@@ -8,7 +8,14 @@
 - RawConn: an HTTP/1.1 connection over a plain socket, for requests no well-behaved
   client sends (unnormalized paths, truncated bodies, slow headers, dropped connections).
 
-Only the Python standard library and `requests` are used.
+/v2/ needs a login: on each start the harness gets a token with the root key from
+DATA/credentials (GetAuthorizationToken through boto3) and then sends
+`Authorization: Basic base64(AWS:TOKEN)` on every /v2/ request made through `requests`
+(Client, and bare requests.get(...) in tests) and RawConn to that server; skopeo, podman
+and buildah read it from REGISTRY_AUTH_FILE, which the harness points at its own
+auth.json. A request that passes `headers={"Authorization": None}` goes out anonymous.
+
+Only the Python standard library, `requests` and (for the login) boto3 are used.
 
 Set BERTH_KEEP_TMP=1 to keep the temporary data dirs and server logs after a run.
 """
@@ -44,6 +51,76 @@ SANITIZER_MARKERS = (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runt
                      b"WARNING: ThreadSanitizer", b"ERROR: UndefinedBehaviorSanitizer")
 
 MT_OCTET = "application/octet-stream"
+
+# ---------------------------------------------------------------------------------------
+# /v2/ login
+
+# "host:port" -> the Authorization header value of the server listening there.
+AUTH = {}
+# One containers-auth.json for every server of this process, inherited by skopeo, podman
+# and buildah through the environment.
+_AUTH_DIR = tempfile.mkdtemp(prefix="berth-it-auth-")
+AUTH_FILE = os.path.join(_AUTH_DIR, "auth.json")
+os.environ["REGISTRY_AUTH_FILE"] = AUTH_FILE
+
+
+def root_keys(data_dir):
+    """The root key: from the environment when berth took it from there, else DATA/credentials."""
+    if os.environ.get("BERTH_ROOT_ACCESS_KEY_ID"):
+        return os.environ["BERTH_ROOT_ACCESS_KEY_ID"], os.environ["BERTH_ROOT_SECRET_ACCESS_KEY"]
+    with open(os.path.join(data_dir, "credentials")) as f:
+        text = f.read()
+    fields = dict(line.split(" = ", 1) for line in text.splitlines() if " = " in line)
+    return fields["aws_access_key_id"], fields["aws_secret_access_key"]
+
+
+def login_token(base_url, key_id, secret):
+    """The /v2/ password (GetAuthorizationToken's token without its "AWS:" prefix)."""
+    import base64
+    import boto3
+    import botocore.config
+    ecr = boto3.client("ecr", endpoint_url=base_url, region_name="us-east-1", aws_access_key_id=key_id,
+                       aws_secret_access_key=secret, config=botocore.config.Config(retries={"max_attempts": 1}))
+    data = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    user, _, password = base64.b64decode(data).decode().partition(":")
+    assert user == "AWS", user
+    return password
+
+
+def basic_auth(password):
+    import base64
+    return "Basic " + base64.b64encode(f"AWS:{password}".encode()).decode()
+
+
+def register_login(address, password):
+    AUTH[address] = basic_auth(password)
+    auths = {a: {"auth": h.split(" ", 1)[1]} for a, h in AUTH.items()}
+    tmp = AUTH_FILE + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({"auths": auths}, f)
+    os.replace(tmp, AUTH_FILE)
+
+
+def auth_headers(server):
+    return {"Authorization": AUTH[server.address]} if server.address in AUTH else {}
+
+
+_session_request = requests.Session.request
+
+
+def _request_with_login(self, method, url, *args, **kw):
+    parts = urllib.parse.urlsplit(url)
+    login = AUTH.get(parts.netloc)
+    if login and (parts.path == "/v2" or parts.path.startswith("/v2/")):
+        headers = dict(kw.get("headers") or {})
+        if (not any(k.lower() == "authorization" for k in headers) and kw.get("auth") is None
+                and "Authorization" not in self.headers):
+            headers["Authorization"] = login
+            kw["headers"] = headers
+    return _session_request(self, method, url, *args, **kw)
+
+
+requests.Session.request = _request_with_login
 
 
 def serve_supports(option):
@@ -91,6 +168,7 @@ class Server:
         self.log_path = None
         self.sanitizer_reports = []
         self.exit_codes = []
+        self.token = None  # the /v2/ password, got on the first start
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -142,6 +220,10 @@ class Server:
         r = requests.get(self.base_url + "/healthz", timeout=30)
         if r.status_code != 200:
             raise ServerError(f"/healthz answered {r.status_code} after the ready file appeared")
+        # Tokens outlive restarts (they are bound to the root key, not to the process).
+        if self.token is None:
+            self.token = login_token(self.base_url, *root_keys(self.data_dir))
+        register_login(self.address, self.token)
         return self
 
     def _start_reference(self):
@@ -633,9 +715,18 @@ class RawConn:
     def send(self, data):
         self.sock.sendall(data)
 
-    def send_request_head(self, method, target, headers=()):
+    def auth_line(self):
+        """The login header line, for requests written out by hand ("" if none)."""
+        auth = AUTH.get(f"{self.host}:{self.port}")
+        return f"Authorization: {auth}\r\n" if auth else ""
+
+    def send_request_head(self, method, target, headers=(), login=True):
         lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host}:{self.port}"]
-        for k, v in (headers.items() if isinstance(headers, dict) else headers):
+        items = list(headers.items() if isinstance(headers, dict) else headers)
+        auth = AUTH.get(f"{self.host}:{self.port}")
+        if login and auth and not any(k.lower() == "authorization" for k, _ in items):
+            lines.append(f"Authorization: {auth}")
+        for k, v in items:
             lines.append(f"{k}: {v}")
         self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 

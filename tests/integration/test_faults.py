@@ -749,10 +749,11 @@ class TestConnectionFaults(ServerTestCase, OciAsserts):
     def test_pipelined_requests(self):
         name = self.repo()
         d = self.client.push_blob(name, b"pipelined")
-        req = (f"HEAD /v2/{name}/blobs/{d} HTTP/1.1\r\nHost: x\r\n\r\n"
-               f"GET /v2/{name}/blobs/{d} HTTP/1.1\r\nHost: x\r\n\r\n"
-               f"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n").encode()
         with RawConn(self.server.host, self.server.port) as c:
+            a = c.auth_line()
+            req = (f"HEAD /v2/{name}/blobs/{d} HTTP/1.1\r\nHost: x\r\n{a}\r\n"
+                   f"GET /v2/{name}/blobs/{d} HTTP/1.1\r\nHost: x\r\n{a}\r\n"
+                   f"GET /v2/ HTTP/1.1\r\nHost: x\r\n{a}\r\n").encode()
             c.send(req)
             r1 = c.read_response(head_only=True)
             r2 = c.read_response()

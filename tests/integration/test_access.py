@@ -1,0 +1,267 @@
+"""Access control end to end: `berth admin` users and policies, the ECR API's
+AccessDeniedException, /v2/ login (401 + WWW-Authenticate, tokens from
+GetAuthorizationToken, revoked with their access key), 403 DENIED on a denied action,
+explicit Deny, and public repositories (anonymous pull, no anonymous push), with the real
+aws CLI, boto3, skopeo and podman."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import boto3
+import botocore.config
+import botocore.exceptions
+import requests
+
+import ocilayout as oci
+from harness import (BERTH_BIN, Client, ServerTestCase, basic_auth, describe, error_codes, login_token, run)
+
+SKOPEO = shutil.which("skopeo")
+PODMAN = shutil.which("podman")
+AWS = shutil.which("aws")
+
+PULL_ONLY = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Resource": "*",
+    "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+               "ecr:BatchCheckLayerAvailability", "ecr:DescribeRepositories", "ecr:ListImages"]}]}
+TOKEN_ONLY = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}]}
+
+
+def everything_but(repo):
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"},
+        {"Sid": "NotThatOne", "Effect": "Deny", "Action": "ecr:*",
+         "Resource": f"arn:aws:ecr:*:*:repository/{repo}"}]}
+
+
+PUBLIC_PULL = {"Version": "2012-10-17", "Statement": [{
+    "Sid": "PublicPull", "Effect": "Allow", "Principal": "*",
+    "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]}]}
+
+
+class TestAccess(ServerTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.work = tempfile.mkdtemp(prefix="berth-access-")
+        cls.addClassCleanup(shutil.rmtree, cls.work, True)
+        cls.image = oci.build_image(3000, (("gzip", 32 * 1024),))
+        cls.layout_dir = os.path.join(cls.work, "layout")
+        oci.Layout(cls.layout_dir).add(cls.image, "v1")
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def admin(self, *args, check=True):
+        r = subprocess.run([BERTH_BIN, "admin", *args, "--data-dir", self.server.data_dir],
+                           capture_output=True, text=True, timeout=120)
+        if check:
+            self.assertEqual(r.returncode, 0, f"berth admin {args}: {r.stderr}")
+        return r
+
+    def policy_file(self, policy):
+        fd, path = tempfile.mkstemp(dir=self.work, suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(policy, f)
+        return path
+
+    def create_user(self, name, policy=None):
+        args = ["create-user", name]
+        if policy is not None:
+            args += ["--policy-file", self.policy_file(policy)]
+        out = json.loads(self.admin(*args).stdout)
+        self.assertEqual(set(out), {"UserName", "Arn", "AccessKeyId", "SecretAccessKey"})
+        self.assertEqual(out["UserName"], name)
+        self.assertRegex(out["Arn"], rf"^arn:aws:iam::[0-9]{{12}}:user/{name}$")
+        return out
+
+    def ecr(self, user):
+        return boto3.client("ecr", endpoint_url=self.server.base_url, region_name="us-east-1",
+                            aws_access_key_id=user["AccessKeyId"], aws_secret_access_key=user["SecretAccessKey"],
+                            config=botocore.config.Config(retries={"max_attempts": 1}))
+
+    def client_as(self, user):
+        c = Client(self.server.base_url)
+        c.s.headers["Authorization"] = basic_auth(login_token(self.server.base_url, user["AccessKeyId"],
+                                                              user["SecretAccessKey"]))
+        return c
+
+    def anonymous(self):
+        c = Client(self.server.base_url)
+        c.s.headers["Authorization"] = None  # the harness logs in unless told not to
+        return c
+
+    def push_image(self, repo):
+        Client(self.server.base_url).push_manifest_tree(repo, self.image, "v1")
+
+    # -- tests -----------------------------------------------------------------------
+
+    def test_401_without_credentials(self):
+        for path in ("/v2/", "/v2/_catalog", "/v2/any/repo/manifests/v1", "/v2/any/repo/tags/list"):
+            with self.subTest(path=path):
+                r = requests.get(self.server.base_url + path, headers={"Authorization": None})
+                self.assertEqual(r.status_code, 401, describe(r))
+                self.assertEqual(r.headers.get("WWW-Authenticate"), 'Basic realm="berth"')
+                self.assertEqual(error_codes(r), ["UNAUTHORIZED"])
+        for bad in ("Basic " + "Zm9vOmJhcg==", basic_auth("not-a-token"), "Bearer abc"):
+            r = requests.get(self.server.base_url + "/v2/", headers={"Authorization": bad})
+            self.assertEqual(r.status_code, 401, describe(r))
+        self.assertEqual(Client(self.server.base_url).v2().status_code, 200)
+
+    def test_pull_only_user_can_pull_but_not_push(self):
+        repo = self.repo("access")
+        self.push_image(repo)
+        user = self.create_user("puller", PULL_ONLY)
+        c = self.client_as(user)
+        self.assertEqual(c.v2().status_code, 200)
+        r = c.get_manifest(repo, "v1", accept=self.image.media_type)
+        self.assertEqual(r.status_code, 200, describe(r))
+        self.assertEqual(r.content, self.image.body)
+        r = c.put_manifest(repo, "v2", self.image.body, self.image.media_type)
+        self.assertEqual(r.status_code, 403, describe(r))
+        self.assertEqual(error_codes(r), ["DENIED"])
+        msg = r.json()["errors"][0]["message"]
+        self.assertIn(f"{user['Arn']} is not authorized to perform: ecr:PutImage on resource: "
+                      f"arn:aws:ecr:us-east-1:", msg)
+        self.assertIn(f":repository/{repo}", msg)
+        r = c.start_upload(repo)
+        self.assertEqual(r.status_code, 403, describe(r))
+        if SKOPEO:
+            creds = f"AWS:{login_token(self.server.base_url, user['AccessKeyId'], user['SecretAccessKey'])}"
+            out = os.path.join(self.work, "pulled-" + repo.replace("/", "_"))
+            run([SKOPEO, "--insecure-policy", "copy", "--src-tls-verify=false", "--src-creds", creds,
+                 f"docker://{self.server.address}/{repo}:v1", f"oci:{out}:v1"])
+            r = run([SKOPEO, "--insecure-policy", "copy", "--dest-tls-verify=false", "--dest-creds", creds,
+                     "--retry-times", "0", f"oci:{self.layout_dir}:v1", f"docker://{self.server.address}/{repo}:v9"],
+                    check=False)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn(b"denied", r.stderr.lower())
+
+    def test_user_without_policy_gets_access_denied_from_the_ecr_api(self):
+        user = self.create_user("nopolicy")
+        with self.assertRaises(botocore.exceptions.ClientError) as e:
+            self.ecr(user).describe_repositories()
+        self.assertEqual(e.exception.response["Error"]["Code"], "AccessDeniedException")
+        self.assertIn(f"User: {user['Arn']} is not authorized to perform: ecr:DescribeRepositories",
+                      e.exception.response["Error"]["Message"])
+        with self.assertRaises(botocore.exceptions.ClientError) as e:
+            self.ecr(user).get_authorization_token()
+        self.assertEqual(e.exception.response["Error"]["Code"], "AccessDeniedException")
+        if AWS:
+            env = dict(os.environ, AWS_ACCESS_KEY_ID=user["AccessKeyId"],
+                       AWS_SECRET_ACCESS_KEY=user["SecretAccessKey"], AWS_CONFIG_FILE=os.devnull,
+                       AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_PAGER="")
+            r = subprocess.run([AWS, "ecr", "describe-repositories", "--endpoint-url", self.server.base_url,
+                                "--region", "us-east-1"], env=env, capture_output=True, text=True, timeout=120)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("AccessDeniedException", r.stderr)
+
+    def test_explicit_deny_wins(self):
+        allowed, denied = self.repo("access"), self.repo("access")
+        self.push_image(allowed)
+        self.push_image(denied)
+        user = self.create_user("denied-one", everything_but(denied))
+        c = self.client_as(user)
+        self.assertEqual(c.get_manifest(allowed, "v1").status_code, 200)
+        r = c.get_manifest(denied, "v1")
+        self.assertEqual(r.status_code, 403, describe(r))
+        self.assertIn("explicit deny", r.json()["errors"][0]["message"])
+        ecr = self.ecr(user)
+        ecr.describe_repositories(repositoryNames=[allowed])
+        with self.assertRaises(botocore.exceptions.ClientError) as e:
+            ecr.list_images(repositoryName=denied)
+        self.assertEqual(e.exception.response["Error"]["Code"], "AccessDeniedException")
+
+    def test_token_stops_working_when_its_access_key_is_deleted(self):
+        user = self.create_user("revoked", PULL_ONLY)
+        c = self.client_as(user)
+        self.assertEqual(c.v2().status_code, 200)
+        self.admin("delete-access-key", user["AccessKeyId"])
+        r = c.v2()
+        self.assertEqual(r.status_code, 401, describe(r))
+        self.assertEqual(r.headers.get("WWW-Authenticate"), 'Basic realm="berth"')
+        # A new key works again; listing shows only it.
+        key = json.loads(self.admin("create-access-key", "--user", "revoked").stdout)
+        self.assertEqual(self.client_as(dict(user, **key)).v2().status_code, 200)
+        keys = json.loads(self.admin("list-access-keys", "--user", "revoked").stdout)["AccessKeyMetadata"]
+        self.assertEqual([k["AccessKeyId"] for k in keys], [key["AccessKeyId"]])
+
+    def test_admin_verbs(self):
+        self.create_user("lister", TOKEN_ONLY)
+        users = json.loads(self.admin("list-users").stdout)["Users"]
+        self.assertIn("lister", [u["UserName"] for u in users])
+        self.assertNotIn("SecretAccessKey", json.dumps(users))
+        dup = self.admin("create-user", "lister", check=False)
+        self.assertNotEqual(dup.returncode, 0)
+        self.assertIn("already exists", dup.stderr)
+        bad = self.admin("put-user-policy", "--user", "lister", "--policy-name", "p", "--policy-file",
+                         self.policy_file({"Version": "2012-10-17", "Statement": [{"Effect": "allow"}]}), check=False)
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("Effect", bad.stderr)
+        self.admin("put-user-policy", "--user", "lister", "--policy-name", "pull", "--policy-file",
+                   self.policy_file(PULL_ONLY))
+        role = json.loads(self.admin("create-role", "builder").stdout)
+        self.assertRegex(role["Arn"], r"^arn:aws:iam::[0-9]{12}:role/builder$")
+        account = json.loads(self.admin("create-account", "--account-id", "210987654321").stdout)
+        self.assertEqual(account["Arn"], "arn:aws:iam::210987654321:root")
+        self.admin("delete-user", "lister")
+        self.assertNotIn("lister", [u["UserName"] for u in json.loads(self.admin("list-users").stdout)["Users"]])
+        missing = self.admin("delete-user", "lister", check=False)
+        self.assertNotEqual(missing.returncode, 0)
+
+    def test_public_repository_allows_anonymous_pull_but_not_push(self):
+        repo = self.repo("public")
+        self.push_image(repo)
+        anon = self.anonymous()
+        self.assertEqual(anon.get_manifest(repo, "v1").status_code, 401)
+        self.admin("set-repository-policy", repo, "--policy-file", self.policy_file(PUBLIC_PULL))
+        r = anon.get_manifest(repo, "v1", accept=self.image.media_type)
+        self.assertEqual(r.status_code, 200, describe(r))
+        for b in self.image.all_blobs():
+            self.assertEqual(anon.get_blob(repo, b.digest).content, b.data)
+        r = anon.put_manifest(repo, "v2", self.image.body, self.image.media_type)
+        self.assertEqual(r.status_code, 401, describe(r))
+        self.assertEqual(anon.start_upload(repo).status_code, 401)
+        self.assertEqual(anon.tags(repo).status_code, 401)  # ListImages is not in the policy
+        if SKOPEO:
+            out = os.path.join(self.work, "anon-" + repo.replace("/", "_"))
+            env = {k: v for k, v in os.environ.items() if k != "REGISTRY_AUTH_FILE"}
+            env["REGISTRY_AUTH_FILE"] = os.path.join(self.work, "empty-auth.json")
+            run([SKOPEO, "--insecure-policy", "copy", "--src-tls-verify=false", "--src-no-creds",
+                 f"docker://{self.server.address}/{repo}:v1", f"oci:{out}:v1"], env=env)
+
+    @unittest.skipUnless(PODMAN and AWS, "podman or the aws CLI is not installed")
+    def test_aws_get_login_password_then_podman_login_and_pull(self):
+        from test_podman import ContainerTool, podman_problem
+        problem = podman_problem()
+        if problem:
+            self.skipTest(problem)
+        repo = self.repo("podlogin")
+        self.push_image(repo)
+        user = self.create_user("podman-user", PULL_ONLY)
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=user["AccessKeyId"], AWS_SECRET_ACCESS_KEY=user["SecretAccessKey"],
+                   AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_PAGER="")
+        password = subprocess.run([AWS, "ecr", "get-login-password", "--endpoint-url", self.server.base_url,
+                                   "--region", "us-east-1"], env=env, capture_output=True, text=True,
+                                  timeout=120, check=True).stdout.strip()
+        root = tempfile.mkdtemp(prefix="bpod-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, root, True)
+        podman = ContainerTool(PODMAN, root)
+        authfile = os.path.join(root, "auth.json")
+        podman.env.pop("REGISTRY_AUTH_FILE", None)  # only what `podman login` writes
+        ref = f"{self.server.address}/{repo}:v1"
+        r = podman("pull", "--tls-verify=false", "--authfile", authfile, ref, check=False)
+        self.assertNotEqual(r.returncode, 0, "pulled without logging in")
+        run(podman.args() + ["login", "--tls-verify=false", "--authfile", authfile, "--username", "AWS",
+                             "--password-stdin", self.server.address], env=podman.env, input=password.encode())
+        podman("pull", "--tls-verify=false", "--authfile", authfile, ref)
+        info = json.loads(podman("image", "inspect", ref).stdout)[0]
+        self.assertEqual(info["Digest"], self.image.digest)
+
+
+if __name__ == "__main__":
+    unittest.main()
