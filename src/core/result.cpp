@@ -15,6 +15,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kManifestReferenced: return "ManifestReferenced";
     case ErrorCode::kDigestMismatch: return "DigestMismatch";
     case ErrorCode::kImageAlreadyExists: return "ImageAlreadyExists";
+    case ErrorCode::kTagImmutable: return "TagImmutable";
     case ErrorCode::kNameUnknown: return "NameUnknown";
     case ErrorCode::kNameInvalid: return "NameInvalid";
     case ErrorCode::kTagInvalid: return "TagInvalid";

@@ -23,6 +23,7 @@ enum class ErrorCode {
   kManifestReferenced,  // a child of an index that still exists
   kDigestMismatch,      // well-formed, but not the digest of the content
   kImageAlreadyExists,  // the tag already names this very manifest
+  kTagImmutable,        // the repository forbids moving this tag
   kNameUnknown,
   kNameInvalid,
   kTagInvalid,

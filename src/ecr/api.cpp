@@ -43,79 +43,6 @@ const std::set<std::string, std::less<>>& model_operations() {
   return ops;
 }
 
-// Validates and normalizes CreateRepository's settings into what the registry stores.
-Result<json> repository_settings(const json& in) {
-  json out = json::object();
-  BERTH_TRY(auto mutability, opt_string(in, "imageTagMutability"));
-  const std::string m = mutability.value_or("MUTABLE");
-  static const std::array<std::string_view, 4> kModes = {"MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION",
-                                                          "MUTABLE_WITH_EXCLUSION"};
-  if (std::find(kModes.begin(), kModes.end(), m) == kModes.end()) {
-    return tl::unexpected(invalid("imageTagMutability must be one of MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION, "
-                                  "MUTABLE_WITH_EXCLUSION"));
-  }
-  out["imageTagMutability"] = m;
-  auto filters = in.find("imageTagMutabilityExclusionFilters");
-  const bool with_exclusion = m.find("_WITH_EXCLUSION") != std::string::npos;
-  if (filters != in.end() && !filters->is_null()) {
-    if (!filters->is_array() || filters->empty() || filters->size() > 5) {
-      return tl::unexpected(invalid("imageTagMutabilityExclusionFilters must list 1 to 5 filters"));
-    }
-    for (const auto& f : *filters) {
-      if (!f.is_object() || f.value("filterType", "") != "WILDCARD" || !f.contains("filter") ||
-          !f["filter"].is_string() || f["filter"].get<std::string>().empty() ||
-          f["filter"].get<std::string>().size() > 128) {
-        return tl::unexpected(invalid("each exclusion filter needs filterType WILDCARD and a filter of 1-128 "
-                                      "characters"));
-      }
-    }
-    if (!with_exclusion) {
-      return tl::unexpected(invalid("imageTagMutabilityExclusionFilters need a *_WITH_EXCLUSION imageTagMutability"));
-    }
-    out["imageTagMutabilityExclusionFilters"] = *filters;
-  } else if (with_exclusion) {
-    return tl::unexpected(invalid(m + " needs imageTagMutabilityExclusionFilters"));
-  }
-  bool scan_on_push = false;
-  if (auto sc = in.find("imageScanningConfiguration"); sc != in.end() && !sc->is_null()) {
-    if (!sc->is_object()) return tl::unexpected(invalid("imageScanningConfiguration must be an object"));
-    if (auto sop = sc->find("scanOnPush"); sop != sc->end()) {
-      if (!sop->is_boolean()) return tl::unexpected(invalid("scanOnPush must be a boolean"));
-      scan_on_push = sop->get<bool>();
-    }
-  }
-  out["imageScanningConfiguration"] = {{"scanOnPush", scan_on_push}};
-  json enc = {{"encryptionType", "AES256"}};
-  if (auto e = in.find("encryptionConfiguration"); e != in.end() && !e->is_null()) {
-    if (!e->is_object()) return tl::unexpected(invalid("encryptionConfiguration must be an object"));
-    BERTH_TRY(auto type, required_string(*e, "encryptionType"));
-    if (type != "AES256" && type != "KMS" && type != "KMS_DSSE") {
-      return tl::unexpected(invalid("encryptionType must be AES256, KMS or KMS_DSSE"));
-    }
-    BERTH_TRY(auto key, opt_string(*e, "kmsKey"));
-    if (key && type == "AES256") return tl::unexpected(invalid("kmsKey is only valid with KMS encryption"));
-    enc = {{"encryptionType", type}};
-    if (key) enc["kmsKey"] = *key;
-  }
-  out["encryptionConfiguration"] = enc;
-  if (auto tags = in.find("tags"); tags != in.end() && !tags->is_null()) {
-    if (!tags->is_array() || tags->size() > 50) return tl::unexpected(invalid("tags must be a list of at most 50"));
-    std::set<std::string> keys;
-    for (const auto& t : *tags) {
-      if (!t.is_object() || !t.contains("Key") || !t["Key"].is_string() || !t.contains("Value") ||
-          !t["Value"].is_string()) {
-        return tl::unexpected(Error{ErrorCode::kInvalidParameter, "each tag needs a string Key and Value"});
-      }
-      const auto key = t["Key"].get<std::string>();
-      if (key.empty() || key.size() > 128 || t["Value"].get<std::string>().size() > 256 || !keys.insert(key).second) {
-        return tl::unexpected(invalid("tag keys must be unique, 1-128 characters; values at most 256"));
-      }
-    }
-    out["tags"] = *tags;
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<void> require_repository(const Services& s, const std::string& repo) {
@@ -241,6 +168,13 @@ Result<json> Api::dispatch(const std::string& operation, const Call& call) {
   if (operation == "InitiateLayerUpload") return initiate_layer_upload(call);
   if (operation == "UploadLayerPart") return upload_layer_part(call);
   if (operation == "CompleteLayerUpload") return complete_layer_upload(call);
+  if (operation == "PutImageTagMutability") return put_image_tag_mutability(call);
+  if (operation == "TagResource") return tag_resource(call);
+  if (operation == "UntagResource") return untag_resource(call);
+  if (operation == "ListTagsForResource") return list_tags_for_resource(call);
+  if (operation == "DescribeRegistry") return describe_registry(call);
+  if (operation == "GetAccountSetting") return get_account_setting(call);
+  if (operation == "PutAccountSetting") return put_account_setting(call);
   return fail(ErrorCode::kUnsupported, "berth does not implement " + operation + " yet");
 }
 

@@ -65,6 +65,14 @@ class Api {
   Result<nlohmann::json> initiate_layer_upload(const Call& call);
   Result<nlohmann::json> upload_layer_part(const Call& call);
   Result<nlohmann::json> complete_layer_upload(const Call& call);
+  // Repository and registry settings (settings.cpp).
+  Result<nlohmann::json> put_image_tag_mutability(const Call& call);
+  Result<nlohmann::json> tag_resource(const Call& call);
+  Result<nlohmann::json> untag_resource(const Call& call);
+  Result<nlohmann::json> list_tags_for_resource(const Call& call);
+  Result<nlohmann::json> describe_registry(const Call& call);
+  Result<nlohmann::json> get_account_setting(const Call& call);
+  Result<nlohmann::json> put_account_setting(const Call& call);
 
   nlohmann::json repository_shape(const store::Repository& repo, const http::Request& req) const;
   std::string host_of(const http::Request& req) const;

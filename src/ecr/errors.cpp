@@ -15,6 +15,7 @@ WireError to_wire(ErrorCode code) {
     case ErrorCode::kManifestBlobUnknown: return {400, "LayersNotFoundException"};
     case ErrorCode::kDigestMismatch: return {400, "ImageDigestDoesNotMatchException"};
     case ErrorCode::kImageAlreadyExists: return {400, "ImageAlreadyExistsException"};
+    case ErrorCode::kTagImmutable: return {400, "ImageTagAlreadyExistsException"};
     case ErrorCode::kBlobUploadUnknown: return {400, "UploadNotFoundException"};
     case ErrorCode::kBlobUploadInvalid: return {400, "InvalidLayerException"};
     case ErrorCode::kRangeInvalid: return {400, "InvalidLayerPartException"};

@@ -52,4 +52,10 @@ inline Error repository_not_found(const std::string& name, const std::string& ac
                                             "' does not exist in the registry with id '" + account + "'"};
 }
 
+// Settings validation shared by CreateRepository, PutImageTagMutability and TagResource
+// (settings.cpp).
+Result<json> tag_mutability_settings(const json& in);
+Result<json> validated_tags(const json& tags);
+Result<json> repository_settings(const json& in);
+
 }  // namespace berth::ecr

@@ -3,6 +3,7 @@
 #include "core/names.h"
 #include "crypto/hash.h"
 #include "registry/manifest.h"
+#include "registry/tag_mutability.h"
 
 namespace berth::registry {
 
@@ -21,6 +22,7 @@ Result<Reference> Reference::parse(std::string_view text) {
 Result<PushedManifest> ManifestService::put(const std::string& repository, const Reference& ref,
                                             std::string_view content_type, std::string_view bytes) {
   BERTH_TRY_VOID(repositories_.require_for_push(repository));
+  BERTH_TRY(auto repo, repositories_.get(repository));
   BERTH_TRY(auto parsed, parse_manifest(content_type, bytes));
   // Over the bytes as sent, never re-serialized JSON.
   const auto algorithm = ref.digest ? ref.digest->algorithm() : DigestAlgorithm::kSha256;
@@ -48,6 +50,7 @@ Result<PushedManifest> ManifestService::put(const std::string& repository, const
       .blobs = std::move(parsed.blobs),
       .children = std::move(parsed.children),
       .tag = ref.tag,
+      .tag_immutable = ref.tag && tag_is_immutable(repo.settings_json, *ref.tag),
   };
   BERTH_TRY_VOID(meta_.put_manifest(repository, m, clock_.now_ms()));
   return PushedManifest{digest, parsed.subject};

@@ -23,6 +23,11 @@ Result<store::Repository> RepositoryService::get(const std::string& name) {
   return repo;
 }
 
+Result<void> RepositoryService::update_settings(const std::string& name, const std::string& settings_json) {
+  BERTH_TRY_VOID(get(name));
+  return meta_.update_repository_settings(name, settings_json);
+}
+
 Result<void> RepositoryService::remove(const std::string& name, bool force) {
   BERTH_TRY_VOID(get(name));
   auto done = meta_.delete_repository(name, force);

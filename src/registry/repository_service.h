@@ -2,6 +2,7 @@
 // the registry is configured to create them on first push.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,14 @@ class RepositoryService {
 
   Result<store::Repository> create(const std::string& name, const std::string& settings_json = "{}");
   Result<store::Repository> get(const std::string& name);  // NAME_INVALID, NAME_UNKNOWN
+  Result<void> update_settings(const std::string& name, const std::string& settings_json);
+  // Registry-wide account settings (ECR Get/PutAccountSetting).
+  Result<std::optional<std::string>> account_setting(const std::string& name) {
+    return meta_.get_setting("account_setting/" + name);
+  }
+  Result<void> put_account_setting(const std::string& name, const std::string& value) {
+    return meta_.put_setting("account_setting/" + name, value);
+  }
   // kRepositoryNotEmpty unless `force` or it holds no images.
   Result<void> remove(const std::string& name, bool force);
   Result<void> require(const std::string& name);               // NAME_INVALID, NAME_UNKNOWN

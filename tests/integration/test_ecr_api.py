@@ -352,3 +352,66 @@ class TestEcrLayerUpload(ServerTestCase):
         self.assertEqual(r.content, data)
         avail = ecr.batch_check_layer_availability(repositoryName="layers/app", layerDigests=[digest])
         self.assertEqual(avail["layers"][0]["layerAvailability"], "AVAILABLE")
+
+
+class TestEcrSettings(ServerTestCase):
+    def test_tag_immutability_on_v2_and_put_image(self):
+        ecr = client(self.server)
+        ecr.create_repository(repositoryName="imm/app")
+        manifest, digest = push_image(self.server, "imm/app", "v1", layer=b"first")
+        out = ecr.put_image_tag_mutability(repositoryName="imm/app", imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+                                           imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD",
+                                                                                "filter": "latest*"}])
+        self.assertEqual(out["imageTagMutability"], "IMMUTABLE_WITH_EXCLUSION")
+        # The same digest again is not an error.
+        push_image(self.server, "imm/app", "v1", layer=b"first")
+        # Moving v1 through /v2/: 400 TAG_INVALID naming tag and repository; nothing changes.
+        with self.assertRaises(requests.HTTPError) as e:
+            push_image(self.server, "imm/app", "v1", layer=b"second")
+        r = e.exception.response
+        self.assertEqual(r.status_code, 400)
+        err = r.json()["errors"][0]
+        self.assertEqual(err["code"], "TAG_INVALID")
+        self.assertIn("'v1'", err["message"])
+        self.assertIn("imm/app", err["message"])
+        got = ecr.batch_get_image(repositoryName="imm/app", imageIds=[{"imageTag": "v1"}])["images"][0]
+        self.assertEqual(got["imageId"]["imageDigest"], digest)
+        # Through PutImage: ImageTagAlreadyExistsException.
+        other, _ = push_image(self.server, "imm/app", "latest", layer=b"third")  # excluded: mutable
+        with self.assertRaises(ecr.exceptions.ImageTagAlreadyExistsException):
+            ecr.put_image(repositoryName="imm/app", imageManifest=other.decode(), imageTag="v1")
+        push_image(self.server, "imm/app", "latest", layer=b"fourth")  # latest still moves
+        ecr.put_image_tag_mutability(repositoryName="imm/app", imageTagMutability="MUTABLE")
+        push_image(self.server, "imm/app", "v1", layer=b"second")
+        with self.assertRaises(ecr.exceptions.InvalidParameterException):
+            ecr.put_image_tag_mutability(repositoryName="imm/app", imageTagMutability="SOMETIMES")
+        with self.assertRaises(ecr.exceptions.RepositoryNotFoundException):
+            ecr.put_image_tag_mutability(repositoryName="imm/none", imageTagMutability="MUTABLE")
+
+    def test_resource_tags(self):
+        ecr = client(self.server)
+        arn = ecr.create_repository(repositoryName="tags/app", tags=[{"Key": "team", "Value": "a"}])[
+            "repository"]["repositoryArn"]
+        self.assertEqual(ecr.list_tags_for_resource(resourceArn=arn)["tags"], [{"Key": "team", "Value": "a"}])
+        ecr.tag_resource(resourceArn=arn, tags=[{"Key": "team", "Value": "b"}, {"Key": "env", "Value": "prod"}])
+        tags = {t["Key"]: t["Value"] for t in ecr.list_tags_for_resource(resourceArn=arn)["tags"]}
+        self.assertEqual(tags, {"team": "b", "env": "prod"})
+        ecr.untag_resource(resourceArn=arn, tagKeys=["team"])
+        self.assertEqual(ecr.list_tags_for_resource(resourceArn=arn)["tags"], [{"Key": "env", "Value": "prod"}])
+        with self.assertRaises(ecr.exceptions.InvalidParameterException):
+            ecr.list_tags_for_resource(resourceArn="arn:aws:ecr:us-east-1:000000000000:repository/tags/app")
+        with self.assertRaises(ecr.exceptions.RepositoryNotFoundException):
+            ecr.list_tags_for_resource(resourceArn=arn.replace("tags/app", "tags/none"))
+
+    def test_registry_and_account_settings(self):
+        ecr = client(self.server)
+        reg = ecr.describe_registry()
+        self.assertRegex(reg["registryId"], r"^\d{12}$")
+        self.assertEqual(reg["replicationConfiguration"], {"rules": []})
+        self.assertEqual(ecr.get_account_setting(name="BASIC_SCAN_TYPE_VERSION")["value"], "AWS_NATIVE")
+        ecr.put_account_setting(name="BASIC_SCAN_TYPE_VERSION", value="CLAIR")
+        self.assertEqual(ecr.get_account_setting(name="BASIC_SCAN_TYPE_VERSION")["value"], "CLAIR")
+        with self.assertRaises(ecr.exceptions.InvalidParameterException):
+            ecr.put_account_setting(name="BASIC_SCAN_TYPE_VERSION", value="OTHER")
+        with self.assertRaises(ecr.exceptions.InvalidParameterException):
+            ecr.get_account_setting(name="NOPE")

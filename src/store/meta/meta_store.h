@@ -70,6 +70,9 @@ struct NewManifest {
   std::vector<Digest> blobs;            // config + layers: must be linked to the repository
   std::vector<Digest> children;         // index entries: must be manifests in the repository
   std::optional<std::string> tag;
+  // The tag may be created but not moved to another manifest (kTagImmutable), checked
+  // in the same transaction so two racing pushes cannot both move it.
+  bool tag_immutable = false;
 };
 
 struct PutManifestOutcome {
@@ -116,6 +119,8 @@ class MetaStore {
   // Names in lexical (byte) order strictly after `after`, at most `limit`.
   [[nodiscard]] virtual Result<std::vector<std::string>> list_repositories(const std::string& after,
                                                                            size_t limit) = 0;
+  [[nodiscard]] virtual Result<void> update_repository_settings(const std::string& name,
+                                                                const std::string& settings_json) = 0;
   // kRepositoryNotEmpty unless force or the repository holds no manifests.
   [[nodiscard]] virtual Result<void> delete_repository(const std::string& name, bool force) = 0;
 
@@ -200,6 +205,8 @@ class MetaStore {
   // Registry-wide settings (the account id, ...): the first value written wins, so two
   // processes starting at once agree. Returns the stored value.
   [[nodiscard]] virtual Result<std::string> setting_or_init(const std::string& key, const std::string& initial) = 0;
+  [[nodiscard]] virtual Result<std::optional<std::string>> get_setting(const std::string& key) = 0;
+  [[nodiscard]] virtual Result<void> put_setting(const std::string& key, const std::string& value) = 0;
 };
 
 }  // namespace berth::store

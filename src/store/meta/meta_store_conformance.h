@@ -805,6 +805,31 @@ TYPED_TEST_P(MetaStoreConformance, ListImages) {
   EXPECT_TRUE(fails_with(s.list_images("nope", "", 10), ErrorCode::kNameUnknown));
 }
 
+TYPED_TEST_P(MetaStoreConformance, ImmutableTagsAndSettings) {
+  auto& s = this->store();
+  ASSERT_TRUE(succeeded(s.create_repository("immut", 1)));
+  NewManifest a = image("ia", {}, "v1");
+  a.tag_immutable = true;
+  ASSERT_TRUE(succeeded(s.put_manifest("immut", a, 2)));
+  ASSERT_TRUE(succeeded(s.put_manifest("immut", a, 3)));  // same digest again: fine
+  NewManifest b = image("ib", {}, "v1");
+  b.tag_immutable = true;
+  EXPECT_TRUE(fails_with(s.put_manifest("immut", b, 4), ErrorCode::kTagImmutable));
+  EXPECT_TRUE(fails_with(s.get_manifest("immut", b.digest), ErrorCode::kManifestUnknown));  // nothing kept
+  EXPECT_EQ(s.get_tagged_manifest("immut", "v1")->digest, a.digest);
+  b.tag_immutable = false;
+  ASSERT_TRUE(succeeded(s.put_manifest("immut", b, 5)));
+  EXPECT_EQ(s.get_tagged_manifest("immut", "v1")->digest, b.digest);
+
+  ASSERT_TRUE(succeeded(s.update_repository_settings("immut", R"({"x":1})")));
+  EXPECT_EQ(s.get_repository("immut")->settings_json, R"({"x":1})");
+  EXPECT_TRUE(fails_with(s.update_repository_settings("nope", "{}"), ErrorCode::kNameUnknown));
+  EXPECT_FALSE(s.get_setting("k")->has_value());
+  ASSERT_TRUE(succeeded(s.put_setting("k", "1")));
+  ASSERT_TRUE(succeeded(s.put_setting("k", "2")));
+  EXPECT_EQ(**s.get_setting("k"), "2");
+}
+
 TYPED_TEST_P(MetaStoreConformance, AccessKeysAndSettings) {
   auto& s = this->store();
   const AccessKeyRecord k{.id = "AKIATESTKEY000000001", .account_id = "123456789012",
@@ -904,6 +929,6 @@ REGISTER_TYPED_TEST_SUITE_P(MetaStoreConformance, CreateAndGetRepository, ListRe
                             ListTagsInByteOrderWithPagination, DeleteManifestRemovesItsTags, DeleteTag, Referrers,
                             RecordPull, UploadLifecycle, UploadsIdleSince, UnknownRepository,
                             ConcurrentPushesAndReads, ConcurrentUploadAdvanceIsCompareAndSet, AccessKeysAndSettings, ListImages,
-                            PrincipalsPoliciesAccounts, RepositoryPolicy);
+                            PrincipalsPoliciesAccounts, RepositoryPolicy, ImmutableTagsAndSettings);
 
 }  // namespace berth::store

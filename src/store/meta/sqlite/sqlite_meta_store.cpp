@@ -210,6 +210,9 @@ constexpr char kSetRepositoryPolicy[] = "UPDATE repositories SET policy_text = ?
 constexpr char kGetRepositoryPolicy[] = "SELECT policy_text FROM repositories WHERE name = ?1";
 constexpr char kInitSetting[] = "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING";
 constexpr char kGetSetting[] = "SELECT value FROM settings WHERE key = ?1";
+constexpr char kPutSetting[] =
+    "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+constexpr char kUpdateRepositorySettings[] = "UPDATE repositories SET settings_json = ?2 WHERE name = ?1";
 constexpr char kListRepositories[] = "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2";
 constexpr char kRepositoryHasManifests[] = "SELECT EXISTS (SELECT 1 FROM manifests WHERE repository_id = ?1)";
 constexpr char kDeleteRepository[] = "DELETE FROM repositories WHERE id = ?1";
@@ -805,6 +808,12 @@ Result<PutManifestOutcome> SqliteMetaStore::put_manifest(const std::string& repo
         s.bind(1, repository_id).bind(2, *manifest.tag);
         if (s.step() && s.text(0) != manifest.digest.str()) outcome.previous_tag_target = s.digest(0);
       }
+      if (outcome.previous_tag_target && manifest.tag_immutable) {
+        // Rolled back with everything above: nothing of this push is kept.
+        return fail(ErrorCode::kTagImmutable, "The image tag '" + *manifest.tag + "' already exists in the '" +
+                                                  repository +
+                                                  "' repository and cannot be overwritten because the tag is immutable.");
+      }
       Stmt(c, sqlite_detail::kUpsertTag)
           .bind(1, repository_id)
           .bind(2, *manifest.tag)
@@ -1191,6 +1200,35 @@ Result<std::vector<ImageRecord>> SqliteMetaStore::list_images(const std::string&
       out.push_back(std::move(img));
     }
     return out;
+  });
+}
+
+}  // namespace berth::store
+
+namespace berth::store {
+
+Result<std::optional<std::string>> SqliteMetaStore::get_setting(const std::string& key) {
+  return read("get_setting", [&](Connection& c) -> Result<std::optional<std::string>> {
+    Stmt s(c, sqlite_detail::kGetSetting);
+    s.bind(1, key);
+    if (!s.step()) return std::optional<std::string>();
+    return std::optional<std::string>(s.text(0));
+  });
+}
+
+Result<void> SqliteMetaStore::put_setting(const std::string& key, const std::string& value) {
+  return write("put_setting", [&](Connection& c) -> Result<void> {
+    Stmt(c, sqlite_detail::kPutSetting).bind(1, key).bind(2, value).exec();
+    return {};
+  });
+}
+
+Result<void> SqliteMetaStore::update_repository_settings(const std::string& name, const std::string& settings_json) {
+  return write("update_repository_settings", [&](Connection& c) -> Result<void> {
+    if (Stmt(c, sqlite_detail::kUpdateRepositorySettings).bind(1, name).bind(2, settings_json).exec() == 0) {
+      return sqlite_detail::name_unknown(name);
+    }
+    return {};
   });
 }
 

@@ -104,6 +104,10 @@ class SqliteMetaStore final : public MetaStore {
   [[nodiscard]] Result<std::optional<std::string>> get_repository_policy(const std::string& repository) override;
   [[nodiscard]] Result<void> delete_repository_policy(const std::string& repository) override;
   [[nodiscard]] Result<std::string> setting_or_init(const std::string& key, const std::string& initial) override;
+  [[nodiscard]] Result<std::optional<std::string>> get_setting(const std::string& key) override;
+  [[nodiscard]] Result<void> put_setting(const std::string& key, const std::string& value) override;
+  [[nodiscard]] Result<void> update_repository_settings(const std::string& name,
+                                                        const std::string& settings_json) override;
 
  private:
   using Connection = sqlite_detail::Connection;
