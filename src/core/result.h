@@ -24,6 +24,7 @@ enum class ErrorCode {
   kDigestMismatch,      // well-formed, but not the digest of the content
   kImageAlreadyExists,  // the tag already names this very manifest
   kTagImmutable,        // the repository forbids moving this tag
+  kPolicyNotFound,      // no policy where one was asked for
   kNameUnknown,
   kNameInvalid,
   kTagInvalid,

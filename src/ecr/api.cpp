@@ -175,6 +175,9 @@ Result<json> Api::dispatch(const std::string& operation, const Call& call) {
   if (operation == "DescribeRegistry") return describe_registry(call);
   if (operation == "GetAccountSetting") return get_account_setting(call);
   if (operation == "PutAccountSetting") return put_account_setting(call);
+  if (operation == "SetRepositoryPolicy") return set_repository_policy(call);
+  if (operation == "GetRepositoryPolicy") return get_repository_policy(call);
+  if (operation == "DeleteRepositoryPolicy") return delete_repository_policy(call);
   return fail(ErrorCode::kUnsupported, "berth does not implement " + operation + " yet");
 }
 

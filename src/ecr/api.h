@@ -73,6 +73,9 @@ class Api {
   Result<nlohmann::json> describe_registry(const Call& call);
   Result<nlohmann::json> get_account_setting(const Call& call);
   Result<nlohmann::json> put_account_setting(const Call& call);
+  Result<nlohmann::json> set_repository_policy(const Call& call);
+  Result<nlohmann::json> get_repository_policy(const Call& call);
+  Result<nlohmann::json> delete_repository_policy(const Call& call);
 
   nlohmann::json repository_shape(const store::Repository& repo, const http::Request& req) const;
   std::string host_of(const http::Request& req) const;

@@ -16,6 +16,7 @@ WireError to_wire(ErrorCode code) {
     case ErrorCode::kDigestMismatch: return {400, "ImageDigestDoesNotMatchException"};
     case ErrorCode::kImageAlreadyExists: return {400, "ImageAlreadyExistsException"};
     case ErrorCode::kTagImmutable: return {400, "ImageTagAlreadyExistsException"};
+    case ErrorCode::kPolicyNotFound: return {400, "RepositoryPolicyNotFoundException"};
     case ErrorCode::kBlobUploadUnknown: return {400, "UploadNotFoundException"};
     case ErrorCode::kBlobUploadInvalid: return {400, "InvalidLayerException"};
     case ErrorCode::kRangeInvalid: return {400, "InvalidLayerPartException"};

@@ -6,6 +6,7 @@
 
 #include "ecr/api.h"
 #include "ecr/input.h"
+#include "iam/policy.h"
 
 namespace berth::ecr {
 
@@ -204,6 +205,38 @@ Result<json> Api::put_account_setting(const Call& call) {
   }
   BERTH_TRY_VOID(s_.repositories.put_account_setting(name, value));
   return json{{"name", name}, {"value", value}};
+}
+
+Result<json> Api::set_repository_policy(const Call& call) {
+  BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
+  BERTH_TRY(auto name, required_string(call.input, "repositoryName"));
+  BERTH_TRY(auto text, required_string(call.input, "policyText"));
+  BERTH_TRY_VOID(require_repository(s_, name));
+  auto parsed = iam::parse_policy(text, iam::PolicyKind::kResource, iam::kMaxRepositoryPolicyChars);
+  if (!parsed) {
+    return tl::unexpected(invalid("Invalid parameter at 'PolicyText' failed to satisfy constraint: '" +
+                                  parsed.error().message + "'"));
+  }
+  BERTH_TRY_VOID(s_.repositories.set_policy(name, text));
+  return json{{"registryId", s_.identity.account_id()}, {"repositoryName", name}, {"policyText", text}};
+}
+
+Result<json> Api::get_repository_policy(const Call& call) {
+  BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
+  BERTH_TRY(auto name, required_string(call.input, "repositoryName"));
+  BERTH_TRY_VOID(require_repository(s_, name));
+  BERTH_TRY(auto text, s_.repositories.policy(name));
+  if (!text) {
+    return fail(ErrorCode::kPolicyNotFound, "Repository policy does not exist for the repository with name '" + name +
+                                                "' in the registry with id '" + s_.identity.account_id() + "'");
+  }
+  return json{{"registryId", s_.identity.account_id()}, {"repositoryName", name}, {"policyText", *text}};
+}
+
+Result<json> Api::delete_repository_policy(const Call& call) {
+  BERTH_TRY(auto current, get_repository_policy(call));
+  BERTH_TRY_VOID(s_.repositories.delete_policy(current["repositoryName"].get<std::string>()));
+  return current;
 }
 
 }  // namespace berth::ecr

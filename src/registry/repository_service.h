@@ -20,6 +20,12 @@ class RepositoryService {
   Result<store::Repository> create(const std::string& name, const std::string& settings_json = "{}");
   Result<store::Repository> get(const std::string& name);  // NAME_INVALID, NAME_UNKNOWN
   Result<void> update_settings(const std::string& name, const std::string& settings_json);
+  // The repository policy text; validation is the caller's (iam::parse_policy).
+  Result<std::optional<std::string>> policy(const std::string& name) { return meta_.get_repository_policy(name); }
+  Result<void> set_policy(const std::string& name, const std::string& text) {
+    return meta_.set_repository_policy(name, text);
+  }
+  Result<void> delete_policy(const std::string& name) { return meta_.delete_repository_policy(name); }
   // Registry-wide account settings (ECR Get/PutAccountSetting).
   Result<std::optional<std::string>> account_setting(const std::string& name) {
     return meta_.get_setting("account_setting/" + name);

@@ -415,3 +415,37 @@ class TestEcrSettings(ServerTestCase):
             ecr.put_account_setting(name="BASIC_SCAN_TYPE_VERSION", value="OTHER")
         with self.assertRaises(ecr.exceptions.InvalidParameterException):
             ecr.get_account_setting(name="NOPE")
+
+
+class TestEcrRepositoryPolicy(ServerTestCase):
+    def test_set_get_delete_and_public_pull(self):
+        ecr = client(self.server)
+        ecr.create_repository(repositoryName="pol/app")
+        push_image(self.server, "pol/app", "v1")
+        with self.assertRaises(ecr.exceptions.RepositoryPolicyNotFoundException):
+            ecr.get_repository_policy(repositoryName="pol/app")
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Sid": "PublicPull", "Effect": "Allow", "Principal": "*",
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}]})
+        out = ecr.set_repository_policy(repositoryName="pol/app", policyText=policy)
+        self.assertEqual(json.loads(out["policyText"]), json.loads(policy))
+        self.assertEqual(json.loads(ecr.get_repository_policy(repositoryName="pol/app")["policyText"]),
+                         json.loads(policy))
+        anonymous = {"Authorization": None}
+        self.assertEqual(requests.get(self.server.base_url + "/v2/pol/app/manifests/v1", headers=anonymous).status_code,
+                         200)
+        self.assertEqual(requests.post(self.server.base_url + "/v2/pol/app/blobs/uploads/",
+                                       headers=anonymous).status_code, 401)
+        for bad in ("not json", json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                                                                                    "Action": "ecr:*"}]}),
+                    json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+                                                                        "Action": "ecr:*", "Sid": "x" * 11000}]})):
+            with self.subTest(bad=bad[:40]):
+                with self.assertRaises(ecr.exceptions.InvalidParameterException):
+                    ecr.set_repository_policy(repositoryName="pol/app", policyText=bad)
+        deleted = ecr.delete_repository_policy(repositoryName="pol/app")
+        self.assertEqual(deleted["repositoryName"], "pol/app")
+        self.assertEqual(requests.get(self.server.base_url + "/v2/pol/app/manifests/v1", headers=anonymous).status_code,
+                         401)
+        with self.assertRaises(ecr.exceptions.RepositoryPolicyNotFoundException):
+            ecr.delete_repository_policy(repositoryName="pol/app")
