@@ -208,7 +208,6 @@ Result<json> Api::describe_repositories(const Call& call) {
   json out = json::array();
   auto names = call.input.find("repositoryNames");
   const bool by_name = names != call.input.end() && !names->is_null();
-  BERTH_TRY(auto next_token, opt_string(call.input, "nextToken"));
   size_t max_results = 100;
   if (auto mr = call.input.find("maxResults"); mr != call.input.end() && !mr->is_null()) {
     if (by_name) return tl::unexpected(invalid("maxResults cannot be used with repositoryNames"));
@@ -234,12 +233,7 @@ Result<json> Api::describe_repositories(const Call& call) {
     }
     return json{{"repositories", out}};
   }
-  std::string after;
-  if (next_token) {
-    auto decoded = crypto::unbase64(*next_token);
-    if (!decoded) return tl::unexpected(invalid("nextToken is not one this registry issued"));
-    after = *decoded;
-  }
+  BERTH_TRY(auto after, page_after(call.input));
   BERTH_TRY(auto list, s_.repositories.list(after, max_results + 1));
   const bool more = list.size() > max_results;
   if (more) list.resize(max_results);

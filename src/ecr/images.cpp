@@ -100,13 +100,7 @@ Result<json> Api::list_images(const Call& call) {
   BERTH_TRY(auto repo, required_string(call.input, "repositoryName"));
   BERTH_TRY(auto status, tag_status(call.input));
   BERTH_TRY(auto limit, max_results(call.input, 100, 1000));
-  BERTH_TRY(auto token, opt_string(call.input, "nextToken"));
-  std::string after;
-  if (token) {
-    auto decoded = crypto::unbase64(*token);
-    if (!decoded) return tl::unexpected(invalid("nextToken is not one this registry issued"));
-    after = *decoded;
-  }
+  BERTH_TRY(auto after, page_after(call.input));
   auto images = s_.manifests.images(repo, after, kAllImages);
   if (!images && images.error().code == ErrorCode::kNameUnknown) {
     return tl::unexpected(repository_not_found(repo, s_.identity.account_id()));
@@ -177,13 +171,7 @@ Result<json> Api::describe_images(const Call& call) {
     return json{{"imageDetails", details}};
   }
   BERTH_TRY(auto limit, max_results(call.input, 100, 1000));
-  BERTH_TRY(auto token, opt_string(call.input, "nextToken"));
-  std::string after;
-  if (token) {
-    auto decoded = crypto::unbase64(*token);
-    if (!decoded) return tl::unexpected(invalid("nextToken is not one this registry issued"));
-    after = *decoded;
-  }
+  BERTH_TRY(auto after, page_after(call.input));
   bool more = false;
   std::string last;
   for (const auto& img : all) {

@@ -47,6 +47,10 @@ inline Result<size_t> max_results(const json& in, size_t fallback, size_t max) {
   return mr->get<size_t>();
 }
 
+// The position a nextToken (which berth issues as base64 of the last key listed) names;
+// "" for the first page.
+Result<std::string> page_after(const json& in);
+
 inline Error repository_not_found(const std::string& name, const std::string& account) {
   return Error{ErrorCode::kNameUnknown, "The repository with name '" + name +
                                             "' does not exist in the registry with id '" + account + "'"};

@@ -4,6 +4,7 @@
 #include <array>
 #include <set>
 
+#include "crypto/seal.h"
 #include "ecr/api.h"
 #include "ecr/input.h"
 #include "iam/policy.h"
@@ -90,6 +91,14 @@ Result<json> repository_settings(const json& in) {
     BERTH_TRY(out["tags"], validated_tags(*tags));
   }
   return out;
+}
+
+Result<std::string> page_after(const json& in) {
+  BERTH_TRY(auto token, opt_string(in, "nextToken"));
+  if (!token) return std::string();
+  auto decoded = crypto::unbase64(*token);
+  if (!decoded) return tl::unexpected(invalid("nextToken is not one this registry issued"));
+  return *decoded;
 }
 
 namespace {
