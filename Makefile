@@ -10,7 +10,9 @@ ASAN := build/asan
 run: build
 	$(RELEASE)/berth serve --data-dir $(DATA_DIR) --listen $(LISTEN)
 
-test: test-deps build-asan
+# The release build is part of the test run so a warning that only -O3 raises cannot
+# break `make run` unnoticed.
+test: test-deps build build-asan
 	cd $(ASAN) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 unit: test-deps build-asan

@@ -55,9 +55,13 @@ http::Response json_response(std::string body) {
 }
 
 http::Response error_response(unsigned status, std::string_view type, std::string_view message) {
-  http::Response r = json_response(nlohmann::json{{"__type", type}, {"message", message}}.dump());
+  std::string type_text(type);
+  nlohmann::json body = nlohmann::json::object();
+  body["__type"] = type_text;
+  body["message"] = std::string(message);
+  http::Response r = json_response(body.dump());
   r.status = status;
-  r.header("x-amzn-ErrorType", std::string(type));
+  r.headers.emplace_back("x-amzn-ErrorType", std::move(type_text));
   return r;
 }
 
