@@ -266,23 +266,9 @@ class Server:
         running). Falls back to kill -9 (and records it) when the server hangs."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            if not self.term_sent:
-                self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                self.exit_codes.append("hung on SIGTERM")
-                self._collect_log()
-                self.proc = None
-                return "hung"
-        rc = self.proc.returncode
-        self.exit_codes.append(rc)
-        self._collect_log()
-        self.proc = None
-        return rc
+        if self.proc.poll() is None and not self.term_sent:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.wait_exit()
 
     def terminate(self):
         """Send SIGTERM once (stop() and wait_exit() then only wait: a second SIGTERM may
@@ -300,7 +286,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            self.exit_codes.append("hung after SIGTERM")
+            self.exit_codes.append("hung on SIGTERM")
             self._collect_log()
             self.proc = None
             return "hung"
