@@ -59,6 +59,26 @@ Result<std::vector<ImageId>> image_ids(const json& in, size_t max) {
   return out;
 }
 
+// One page of images after `after` that pass the filter; the token names the next page.
+struct ImagePage {
+  std::vector<const store::ImageRecord*> images;
+  std::optional<std::string> next_token;
+};
+
+ImagePage select_page(const std::vector<store::ImageRecord>& all, TagStatus status, const std::string& after,
+                      size_t limit) {
+  ImagePage page;
+  for (const auto& img : all) {
+    if (img.digest.str() <= after || !keep(status, img)) continue;
+    if (page.images.size() == limit) {
+      page.next_token = crypto::base64(page.images.back()->digest.str());
+      break;
+    }
+    page.images.push_back(&img);
+  }
+  return page;
+}
+
 json failure(const json& image_id, std::string_view code, std::string_view reason) {
   return json{{"imageId", image_id}, {"failureCode", code}, {"failureReason", reason}};
 }
@@ -95,34 +115,29 @@ static Resolved resolve(registry::ManifestService& manifests, const std::string&
   return {by_digest, {}};
 }
 
+Result<std::vector<store::ImageRecord>> Api::repository_images(const std::string& repo) {
+  auto images = s_.manifests.images(repo, "", kAllImages);
+  if (!images && images.error().code == ErrorCode::kNameUnknown) {
+    return tl::unexpected(repository_not_found(repo, s_.identity.account_id()));
+  }
+  return images;
+}
+
 Result<json> Api::list_images(const Call& call) {
   BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
   BERTH_TRY(auto repo, required_string(call.input, "repositoryName"));
   BERTH_TRY(auto status, tag_status(call.input));
   BERTH_TRY(auto limit, max_results(call.input, 100, 1000));
   BERTH_TRY(auto after, page_after(call.input));
-  auto images = s_.manifests.images(repo, after, kAllImages);
-  if (!images && images.error().code == ErrorCode::kNameUnknown) {
-    return tl::unexpected(repository_not_found(repo, s_.identity.account_id()));
-  }
-  BERTH_TRY(auto all, std::move(images));
+  BERTH_TRY(auto all, repository_images(repo));
+  const ImagePage page = select_page(all, status, after, limit);
   json ids = json::array();
-  size_t listed = 0;
-  std::string last;
-  bool more = false;
-  for (const auto& img : all) {
-    if (!keep(status, img)) continue;
-    if (listed == limit) {
-      more = true;
-      break;
-    }
-    if (img.tags.empty()) ids.push_back({{"imageDigest", img.digest.str()}});
-    for (const auto& t : img.tags) ids.push_back({{"imageDigest", img.digest.str()}, {"imageTag", t}});
-    last = img.digest.str();
-    ++listed;
+  for (const auto* img : page.images) {
+    if (img->tags.empty()) ids.push_back({{"imageDigest", img->digest.str()}});
+    for (const auto& t : img->tags) ids.push_back({{"imageDigest", img->digest.str()}, {"imageTag", t}});
   }
   json out = {{"imageIds", ids}};
-  if (more) out["nextToken"] = crypto::base64(last);
+  if (page.next_token) out["nextToken"] = *page.next_token;
   return out;
 }
 
@@ -130,11 +145,7 @@ Result<json> Api::describe_images(const Call& call) {
   BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
   BERTH_TRY(auto repo, required_string(call.input, "repositoryName"));
   BERTH_TRY(auto status, tag_status(call.input));
-  auto listed = s_.manifests.images(repo, "", kAllImages);
-  if (!listed && listed.error().code == ErrorCode::kNameUnknown) {
-    return tl::unexpected(repository_not_found(repo, s_.identity.account_id()));
-  }
-  BERTH_TRY(auto all, std::move(listed));
+  BERTH_TRY(auto all, repository_images(repo));
   auto detail = [&](const store::ImageRecord& img) {
     json d = {{"registryId", s_.identity.account_id()},
               {"repositoryName", repo},
@@ -172,19 +183,10 @@ Result<json> Api::describe_images(const Call& call) {
   }
   BERTH_TRY(auto limit, max_results(call.input, 100, 1000));
   BERTH_TRY(auto after, page_after(call.input));
-  bool more = false;
-  std::string last;
-  for (const auto& img : all) {
-    if (img.digest.str() <= after || !keep(status, img)) continue;
-    if (details.size() == limit) {
-      more = true;
-      break;
-    }
-    details.push_back(detail(img));
-    last = img.digest.str();
-  }
+  const ImagePage page = select_page(all, status, after, limit);
+  for (const auto* img : page.images) details.push_back(detail(*img));
   json out = {{"imageDetails", details}};
-  if (more) out["nextToken"] = crypto::base64(last);
+  if (page.next_token) out["nextToken"] = *page.next_token;
   return out;
 }
 
