@@ -205,6 +205,19 @@ int admin(const std::string& verb, const AdminOptions& options) {
     return 1;
   }
   auto out = Admin(**reg).run(verb, options);
+  if (!verb.starts_with("list-")) {
+    observe::AuditRecord a;
+    a.source = "admin";
+    a.action = "admin:" + verb;
+    a.principal = "local";  // whoever can write the data dir
+    a.resource = options.name.empty() ? options.user : options.name;
+    if (!out) {
+      a.outcome = observe::Outcome::kFailed;
+      a.error_code = std::string(to_string(out.error().code));
+      a.message = out.error().message;
+    }
+    (*reg)->audit->record(a);
+  }
   if (!out) {
     std::fprintf(stderr, "berth admin %s: %s\n", verb.c_str(), out.error().message.c_str());
     return 1;

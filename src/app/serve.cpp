@@ -64,19 +64,22 @@ int serve(ServeOptions options) {
   http::asio::thread_pool pool(options.worker_threads ? options.worker_threads : 2 * cores);
   // One authorizer for both APIs, so /v2/ and the ECR API decide alike.
   auth::Authorizer authorizer(*r.meta, *r.identity, options.region, r.clock);
-  const oci::Access access{*r.identity, authorizer};
+  const oci::Access access{*r.identity, authorizer, r.audit.get()};
   oci::Api api(oci::Services{*r.repositories, *r.blob_service, *r.uploads, *r.manifests}, pool, &access);
   ecr::Api ecr_api(ecr::Services{*r.repositories, *r.manifests, *r.blob_service, *r.uploads, *r.identity, authorizer,
-                                 r.clock, options.region},
+                                 r.clock, options.region, r.audit.get()},
                    pool);
 
   options.http.host = listen->first;
   options.http.port = listen->second;
-  http::Server server(options.http, [&api, &ecr_api](http::Exchange& ex) -> http::awaitable<http::Response> {
+  http::Server server(options.http, [&api, &ecr_api, &r](http::Exchange& ex) -> http::awaitable<http::Response> {
     const auto& path = ex.request().path;
     if (path == "/v2" || path.rfind("/v2/", 0) == 0) co_return co_await api.handle(ex);
     if (ecr::Api::handles(ex.request())) co_return co_await ecr_api.handle(ex);
     if (path == "/healthz") co_return http::text_response(200, "ok\n");
+    if (path == "/metrics" && ex.request().method == "GET") {
+      co_return http::text_response(200, r.metrics.exposition(), "text/plain; version=0.0.4; charset=utf-8");
+    }
     co_return http::text_response(404, "not found\n");
   });
   auto bound = server.bind();

@@ -9,8 +9,10 @@
 
 #include "auth/authorizer.h"
 #include "auth/identity.h"
+#include "auth/sigv4.h"
 #include "http/asio.h"
 #include "http/server.h"
+#include "observe/audit.h"
 #include "registry/blob_service.h"
 #include "registry/manifest_service.h"
 #include "registry/repository_service.h"
@@ -27,6 +29,7 @@ struct Services {
   const auth::Authorizer& authorizer;
   const Clock& clock;
   std::string region;
+  observe::AuditLog* audit = nullptr;  // null: nothing recorded (protocol tests)
 };
 
 // RepositoryNotFoundException in ECR's words, for operations on one repository.
@@ -50,6 +53,8 @@ class Api {
   Result<void> authorize(const std::string& operation, const auth::Caller& caller, const nlohmann::json& input,
                          const http::Request& req);
   Result<nlohmann::json> dispatch(const std::string& operation, const Call& call);
+  void audit(const std::string& operation, const http::Request& req, const auth::SignedRequest& signed_request,
+             const std::optional<auth::Caller>& caller, const nlohmann::json& input, const Result<nlohmann::json>& result) const;
   Result<nlohmann::json> get_authorization_token(const Call& call);
   Result<nlohmann::json> create_repository(const Call& call);
   Result<nlohmann::json> describe_repositories(const Call& call);

@@ -235,12 +235,50 @@ std::optional<Response> Api::check(const http::Request& req, const std::optional
 
 http::awaitable<Response> Api::handle(http::Exchange& ex) {
   const Route route = match_route(ex.request().path);
-  Response r = co_await dispatch(ex, route);
+  std::optional<auth::Caller> caller;
+  Response r = co_await dispatch(ex, route, caller);
+  audit(ex.request(), route, caller, r);
   r.header("Docker-Distribution-API-Version", "registry/2.0");
   co_return r;
 }
 
-http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route) {
+// Calls that change state (any method but GET and HEAD) and refused calls (401, 403),
+// as the ECR action they were authorized as. The anonymous GET /v2/ that every client
+// sends first to learn how to log in is the protocol's handshake, not a refusal.
+void Api::audit(const http::Request& req, const Route& route, const std::optional<auth::Caller>& caller,
+                const Response& r) const {
+  if (!access_ || !access_->audit) return;
+  const bool refused = r.status == 401 || r.status == 403;
+  const bool mutating = req.method != "GET" && req.method != "HEAD";
+  if (!refused && !mutating) return;
+  if (route.endpoint == Endpoint::kBase && !req.header("authorization")) return;
+  observe::AuditRecord a;
+  a.source = "registry";
+  a.action = action_for(route.endpoint, req.method);
+  if (a.action.empty()) a.action = route.endpoint == Endpoint::kBase ? "ecr:GetAuthorizationToken" : req.method + " " + req.path;
+  if (caller) {
+    a.principal = caller->principal_arn;
+    a.access_key_id = caller->access_key_id;
+  }
+  a.source_ip = req.remote_address;
+  a.user_agent = std::string(req.header("user-agent").value_or(""));
+  a.resource = route.name.empty() ? "*" : access_->authorizer.repository_arn(route.name);
+  if (r.status >= 400) {
+    a.outcome = refused ? observe::Outcome::kDenied : observe::Outcome::kFailed;
+    const json body = json::parse(r.body, nullptr, false);
+    if (body.is_object() && body.contains("errors") && body["errors"].is_array() && !body["errors"].empty()) {
+      a.error_code = body["errors"][0].value("code", "");
+      a.message = body["errors"][0].value("message", "");
+    }
+  }
+  json detail = {{"method", req.method}, {"status", r.status}};
+  if (!route.reference.empty()) detail["reference"] = route.reference;
+  if (const auto* digest = r.find_header("Docker-Content-Digest")) detail["digest"] = *digest;
+  a.detail = std::move(detail);
+  access_->audit->record(a);
+}
+
+http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route, std::optional<auth::Caller>& caller) {
   const auto& req = ex.request();
   const std::string& m = req.method;
   const bool get = m == "GET" || m == "HEAD";
@@ -255,7 +293,6 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route) 
   }
   // Access control, for every route in this one place: who is calling, then whether the
   // route's ECR action is allowed on the repository.
-  std::optional<auth::Caller> caller;
   if (access_) {
     auto who = authenticate(req);
     if (!who) co_return unauthorized(who.error().message);

@@ -11,6 +11,7 @@
 #include "http/asio.h"
 #include "http/server.h"
 #include "oci/route.h"
+#include "observe/audit.h"
 #include "registry/blob_service.h"
 #include "registry/manifest_service.h"
 #include "registry/repository_service.h"
@@ -30,6 +31,7 @@ struct Services {
 struct Access {
   const auth::Identity& identity;
   const auth::Authorizer& authorizer;
+  observe::AuditLog* audit = nullptr;  // null: nothing recorded
 };
 
 class Api {
@@ -42,7 +44,11 @@ class Api {
   http::awaitable<http::Response> handle(http::Exchange& ex);
 
  private:
-  http::awaitable<http::Response> dispatch(http::Exchange& ex, const Route& route);
+  // `caller` is set once the request is authenticated.
+  http::awaitable<http::Response> dispatch(http::Exchange& ex, const Route& route,
+                                           std::optional<auth::Caller>& caller);
+  void audit(const http::Request& req, const Route& route, const std::optional<auth::Caller>& caller,
+             const http::Response& r) const;
   http::Response catalog(const http::Request& req);
   http::Response tags(const http::Request& req, const std::string& name);
   http::Response get_blob(const http::Request& req, const std::string& name, const std::string& digest);

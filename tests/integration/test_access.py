@@ -11,13 +11,12 @@ import subprocess
 import tempfile
 import unittest
 
-import boto3
-import botocore.config
 import botocore.exceptions
 import requests
 
 import ocilayout as oci
-from harness import (BERTH_BIN, Client, ServerTestCase, basic_auth, describe, error_codes, login_token, run)
+from principals import PrincipalsMixin
+from harness import Client, ServerTestCase, basic_auth, describe, error_codes, login_token, run
 
 SKOPEO = shutil.which("skopeo")
 PODMAN = shutil.which("podman")
@@ -43,7 +42,7 @@ PUBLIC_PULL = {"Version": "2012-10-17", "Statement": [{
     "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]}]}
 
 
-class TestAccess(ServerTestCase):
+class TestAccess(PrincipalsMixin, ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
@@ -53,47 +52,6 @@ class TestAccess(ServerTestCase):
         cls.image = oci.build_image(3000, (("gzip", 32 * 1024),))
         cls.layout_dir = os.path.join(cls.work, "layout")
         oci.Layout(cls.layout_dir).add(cls.image, "v1")
-
-    # -- helpers ---------------------------------------------------------------------
-
-    def admin(self, *args, check=True):
-        r = subprocess.run([BERTH_BIN, "admin", *args, "--data-dir", self.server.data_dir],
-                           capture_output=True, text=True, timeout=120)
-        if check:
-            self.assertEqual(r.returncode, 0, f"berth admin {args}: {r.stderr}")
-        return r
-
-    def policy_file(self, policy):
-        fd, path = tempfile.mkstemp(dir=self.work, suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(policy, f)
-        return path
-
-    def create_user(self, name, policy=None):
-        args = ["create-user", name]
-        if policy is not None:
-            args += ["--policy-file", self.policy_file(policy)]
-        out = json.loads(self.admin(*args).stdout)
-        self.assertEqual(set(out), {"UserName", "Arn", "AccessKeyId", "SecretAccessKey"})
-        self.assertEqual(out["UserName"], name)
-        self.assertRegex(out["Arn"], rf"^arn:aws:iam::[0-9]{{12}}:user/{name}$")
-        return out
-
-    def ecr(self, user):
-        return boto3.client("ecr", endpoint_url=self.server.base_url, region_name="us-east-1",
-                            aws_access_key_id=user["AccessKeyId"], aws_secret_access_key=user["SecretAccessKey"],
-                            config=botocore.config.Config(retries={"max_attempts": 1}))
-
-    def client_as(self, user):
-        c = Client(self.server.base_url)
-        c.s.headers["Authorization"] = basic_auth(login_token(self.server.base_url, user["AccessKeyId"],
-                                                              user["SecretAccessKey"]))
-        return c
-
-    def anonymous(self):
-        c = Client(self.server.base_url)
-        c.s.headers["Authorization"] = None  # the harness logs in unless told not to
-        return c
 
     def push_image(self, repo):
         Client(self.server.base_url).push_manifest_tree(repo, self.image, "v1")
