@@ -64,7 +64,7 @@ int serve(ServeOptions options) {
   http::asio::thread_pool pool(options.worker_threads ? options.worker_threads : 2 * cores);
   // One authorizer for both APIs, so /v2/ and the ECR API decide alike.
   auth::Authorizer authorizer(*r.meta, *r.identity, options.region, r.clock);
-  const oci::Access access{*r.identity, authorizer, r.audit.get()};
+  const oci::Access access{*r.identity, authorizer, r.clock, r.audit.get()};
   oci::Api api(oci::Services{*r.repositories, *r.blob_service, *r.uploads, *r.manifests}, pool, &access);
   ecr::Api ecr_api(ecr::Services{*r.repositories, *r.manifests, *r.blob_service, *r.uploads, *r.identity, authorizer,
                                  r.clock, options.region, r.audit.get()},

@@ -188,7 +188,20 @@ void Api::audit(const std::string& operation, const http::Request& req, const au
 Result<void> Api::authorize(const std::string& operation, const auth::Caller& caller, const json& input,
                             const http::Request& req) {
   auth::AccessRequest access{.caller = &caller, .action = "ecr:" + operation, .repository = {}, .resource = {},
-                             .source_ip = req.remote_address};
+                             .source_ip = req.remote_address, .request_tags = {}, .tag_keys = {}};
+  // aws:RequestTag/KEY and aws:TagKeys, for tag-based access control.
+  if (auto tags = input.find("tags"); tags != input.end() && tags->is_array()) {
+    for (const auto& t : *tags) {
+      if (t.is_object() && t.contains("Key") && t["Key"].is_string() && t.contains("Value") && t["Value"].is_string()) {
+        access.request_tags.emplace_back(t["Key"].get<std::string>(), t["Value"].get<std::string>());
+      }
+    }
+  }
+  if (auto keys = input.find("tagKeys"); keys != input.end() && keys->is_array()) {
+    for (const auto& k : *keys) {
+      if (k.is_string()) access.tag_keys.push_back(k.get<std::string>());
+    }
+  }
   if (operation == "GetAuthorizationToken") {
     access.resource = "*";
     return s_.authorizer.authorize(access);
@@ -230,6 +243,7 @@ Result<json> Api::dispatch(const std::string& operation, const Call& call) {
   if (operation == "InitiateLayerUpload") return initiate_layer_upload(call);
   if (operation == "UploadLayerPart") return upload_layer_part(call);
   if (operation == "CompleteLayerUpload") return complete_layer_upload(call);
+  if (operation == "GetDownloadUrlForLayer") return get_download_url_for_layer(call);
   if (operation == "PutImageTagMutability") return put_image_tag_mutability(call);
   if (operation == "TagResource") return tag_resource(call);
   if (operation == "UntagResource") return untag_resource(call);
@@ -240,6 +254,9 @@ Result<json> Api::dispatch(const std::string& operation, const Call& call) {
   if (operation == "SetRepositoryPolicy") return set_repository_policy(call);
   if (operation == "GetRepositoryPolicy") return get_repository_policy(call);
   if (operation == "DeleteRepositoryPolicy") return delete_repository_policy(call);
+  if (operation == "PutRegistryPolicy") return put_registry_policy(call);
+  if (operation == "GetRegistryPolicy") return get_registry_policy(call);
+  if (operation == "DeleteRegistryPolicy") return delete_registry_policy(call);
   return fail(ErrorCode::kUnsupported, "berth does not implement " + operation + " yet");
 }
 

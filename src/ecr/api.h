@@ -72,6 +72,7 @@ class Api {
   Result<nlohmann::json> initiate_layer_upload(const Call& call);
   Result<nlohmann::json> upload_layer_part(const Call& call);
   Result<nlohmann::json> complete_layer_upload(const Call& call);
+  Result<nlohmann::json> get_download_url_for_layer(const Call& call);
   // Repository and registry settings (settings.cpp).
   Result<nlohmann::json> put_image_tag_mutability(const Call& call);
   Result<nlohmann::json> tag_resource(const Call& call);
@@ -83,6 +84,9 @@ class Api {
   Result<nlohmann::json> set_repository_policy(const Call& call);
   Result<nlohmann::json> get_repository_policy(const Call& call);
   Result<nlohmann::json> delete_repository_policy(const Call& call);
+  Result<nlohmann::json> put_registry_policy(const Call& call);
+  Result<nlohmann::json> get_registry_policy(const Call& call);
+  Result<nlohmann::json> delete_registry_policy(const Call& call);
 
   nlohmann::json repository_shape(const store::Repository& repo, const http::Request& req) const;
   std::string host_of(const http::Request& req) const;

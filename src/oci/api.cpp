@@ -191,8 +191,26 @@ std::string action_for(Endpoint e, const std::string& m) {
 
 }  // namespace
 
+// A URL from GetDownloadUrlForLayer: SigV4 in the query, bound to the method and path,
+// time-limited; the request is then authorized as the key's principal like any other.
+Result<std::optional<auth::Caller>> Api::presigned_caller(const http::Request& req) const {
+  auth::SignedRequest signed_request;
+  signed_request.method = req.method;
+  signed_request.path = req.path;
+  if (auto q = req.target.find('?'); q != std::string::npos) signed_request.query = req.target.substr(q + 1);
+  signed_request.headers = req.headers;
+  auto verified = auth::verify(
+      signed_request, [this](std::string_view id) { return access_->identity.secret(id); },
+      access_->clock.now_ms(), "ecr");
+  if (!verified) return fail(ErrorCode::kUnauthorized, "presigned URL refused: " + verified.error().message);
+  auto caller = access_->identity.caller(verified->access_key_id);
+  if (!caller) return fail(ErrorCode::kUnauthorized, "presigned URL's access key no longer exists");
+  return std::optional<auth::Caller>(std::move(*caller));
+}
+
 Result<std::optional<auth::Caller>> Api::authenticate(const http::Request& req) const {
   auto header = req.header("authorization");
+  if (!header && req.has_query_param("X-Amz-Signature")) return presigned_caller(req);
   if (!header) return std::optional<auth::Caller>();
   auto invalid = [] {
     return fail(ErrorCode::kUnauthorized, "authentication required: log in with user AWS and the password from "
@@ -224,7 +242,7 @@ std::optional<Response> Api::check(const http::Request& req, const std::optional
                                                                    .action = action,
                                                                    .repository = repository,
                                                                    .resource = {},
-                                                                   .source_ip = req.remote_address});
+                                                                   .source_ip = req.remote_address, .request_tags = {}, .tag_keys = {}});
   if (allowed) return std::nullopt;
   if (allowed.error().code != ErrorCode::kDenied) return error_response(allowed.error());
   // An anonymous caller is asked to log in (docker and podman only send credentials
@@ -335,7 +353,7 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route, 
                                                        .action = "ecr:GetDownloadUrlForLayer",
                                                        .repository = {},
                                                        .resource = {},
-                                                       .source_ip = req.remote_address})
+                                                       .source_ip = req.remote_address, .request_tags = {}, .tag_keys = {}})
                         .has_value();
       }
     }

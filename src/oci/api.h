@@ -31,6 +31,7 @@ struct Services {
 struct Access {
   const auth::Identity& identity;
   const auth::Authorizer& authorizer;
+  const Clock& clock;                  // presigned URLs' expiry
   observe::AuditLog* audit = nullptr;  // null: nothing recorded
 };
 
@@ -74,6 +75,7 @@ class Api {
   // The authenticated caller: nullopt for an anonymous request; kUnauthorized when
   // credentials were sent but are not valid.
   Result<std::optional<auth::Caller>> authenticate(const http::Request& req) const;
+  Result<std::optional<auth::Caller>> presigned_caller(const http::Request& req) const;
   // {} when allowed; the 401 or 403 response otherwise.
   std::optional<http::Response> check(const http::Request& req, const std::optional<auth::Caller>& caller,
                                       const std::string& action, const std::string& repository) const;

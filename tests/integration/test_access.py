@@ -4,19 +4,24 @@ GetAuthorizationToken, revoked with their access key), 403 DENIED on a denied ac
 explicit Deny, and public repositories (anonymous pull, no anonymous push), with the real
 aws CLI, boto3, skopeo and podman."""
 
+import datetime
 import json
 import os
 import shutil
 import subprocess
 import tempfile
 import unittest
+from unittest import mock
 
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
 import botocore.exceptions
 import requests
 
 import ocilayout as oci
 from principals import PrincipalsMixin
-from harness import Client, ServerTestCase, basic_auth, describe, error_codes, login_token, run
+from harness import Client, ServerTestCase, basic_auth, describe, error_codes, login_token, root_keys, run
 
 SKOPEO = shutil.which("skopeo")
 PODMAN = shutil.which("podman")
@@ -191,6 +196,116 @@ class TestAccess(PrincipalsMixin, ServerTestCase):
             env["REGISTRY_AUTH_FILE"] = os.path.join(self.work, "empty-auth.json")
             run([SKOPEO, "--insecure-policy", "copy", "--src-tls-verify=false", "--src-no-creds",
                  f"docker://{self.server.address}/{repo}:v1", f"oci:{out}:v1"], env=env)
+
+    # -- GetDownloadUrlForLayer ------------------------------------------------------
+
+    def test_download_url_for_layer(self):
+        repo = self.repo("dl")
+        self.push_image(repo)
+        config_digest = self.image.json["config"]["digest"]
+        layer = [b for b in self.image.all_blobs() if b.digest == self.image.json["layers"][0]["digest"]][0]
+        user = self.create_user("downloader", PULL_ONLY)
+        out = self.ecr(user).get_download_url_for_layer(repositoryName=repo, layerDigest=layer.digest)
+        self.assertEqual(out["layerDigest"], layer.digest)
+        url = out["downloadUrl"]
+        self.assertTrue(url.startswith(f"{self.server.base_url}/v2/{repo}/blobs/{layer.digest}?X-Amz-"), url)
+        # Any HTTP client follows it, without a login.
+        r = requests.get(url, headers={"Authorization": None})
+        self.assertEqual(r.status_code, 200, describe(r))
+        self.assertEqual(r.content, layer.data)
+        if shutil.which("curl"):
+            self.assertEqual(run(["curl", "-sf", url]).stdout, layer.data)
+        # Bound to its path and its signature.
+        other = url.replace(layer.digest, config_digest, 1)
+        self.assertEqual(requests.get(other, headers={"Authorization": None}).status_code, 401)
+        tampered = url[:-1] + ("0" if url[-1] != "0" else "1")
+        self.assertEqual(requests.get(tampered, headers={"Authorization": None}).status_code, 401)
+        # An expired URL (signed two hours ago for one minute) is refused.
+        past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=2)
+        request = botocore.awsrequest.AWSRequest(method="GET", url=url.split("?", 1)[0])
+        with mock.patch("botocore.auth.get_current_datetime", return_value=past):
+            botocore.auth.SigV4QueryAuth(botocore.credentials.Credentials(user["AccessKeyId"], user["SecretAccessKey"]),
+                                         "ecr", "us-east-1", expires=60).add_auth(request)
+        r = requests.get(request.url, headers={"Authorization": None})
+        self.assertEqual(r.status_code, 401, describe(r))
+        self.assertIn("expired", r.json()["errors"][0]["message"].lower())
+        # Errors by ECR's names.
+        with self.assertRaises(botocore.exceptions.ClientError) as e:
+            self.ecr(user).get_download_url_for_layer(repositoryName=repo, layerDigest="sha256:" + "1" * 64)
+        self.assertEqual(e.exception.response["Error"]["Code"], "LayersNotFoundException")
+        with self.assertRaises(botocore.exceptions.ClientError) as e:
+            self.ecr(user).get_download_url_for_layer(repositoryName=repo, layerDigest="nope")
+        self.assertEqual(e.exception.response["Error"]["Code"], "InvalidParameterException")
+        # The URL dies with the key that signed it.
+        self.admin("delete-access-key", user["AccessKeyId"])
+        self.assertEqual(requests.get(url, headers={"Authorization": None}).status_code, 401)
+
+    def test_download_url_needs_the_permission(self):
+        repo = self.repo("dl")
+        self.push_image(repo)
+        user = self.create_user("no-download", {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "ecr:GetDownloadUrlForLayer", "Resource": "*"}]})
+        with self.assertRaises(botocore.exceptions.ClientError) as e:
+            self.ecr(user).get_download_url_for_layer(repositoryName=repo,
+                                                      layerDigest=self.image.json["config"]["digest"])
+        self.assertEqual(e.exception.response["Error"]["Code"], "AccessDeniedException")
+
+    # -- registry policy and tag conditions -------------------------------------------
+
+    def test_registry_policy(self):
+        root = self.ecr(dict(zip(("AccessKeyId", "SecretAccessKey"), root_keys(self.server.data_dir))))
+        with self.assertRaises(root.exceptions.RegistryPolicyNotFoundException):
+            root.get_registry_policy()
+        repo = self.repo("regpol")
+        self.push_image(repo)
+        account = root.describe_registry()["registryId"]
+        policy = {"Version": "2012-10-17", "Statement": [{
+            "Sid": "EveryonePulls", "Effect": "Allow", "Principal": "*",
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Resource": f"arn:aws:ecr:us-east-1:{account}:repository/regpol*"}]}
+        out = root.put_registry_policy(policyText=json.dumps(policy))
+        self.assertEqual(out["registryId"], account)
+        self.assertEqual(json.loads(root.get_registry_policy()["policyText"]), policy)
+        anon = self.anonymous()
+        self.assertEqual(anon.get_manifest(repo, "v1").status_code, 200)
+        self.assertEqual(anon.start_upload(repo).status_code, 401)
+        with self.assertRaises(root.exceptions.InvalidParameterException):
+            root.put_registry_policy(policyText="{not json")
+        self.assertEqual(json.loads(root.get_registry_policy()["policyText"]), policy)  # kept
+        self.assertEqual(json.loads(root.delete_registry_policy()["policyText"]), policy)
+        self.assertEqual(anon.get_manifest(repo, "v1").status_code, 401)
+        with self.assertRaises(root.exceptions.RegistryPolicyNotFoundException):
+            root.delete_registry_policy()
+
+    def test_resource_and_request_tag_conditions(self):
+        root = self.ecr(dict(zip(("AccessKeyId", "SecretAccessKey"), root_keys(self.server.data_dir))))
+        mine, theirs = self.repo("tagged", create=False), self.repo("tagged", create=False)
+        root.create_repository(repositoryName=mine, tags=[{"Key": "team", "Value": "blue"}])
+        root.create_repository(repositoryName=theirs, tags=[{"Key": "team", "Value": "red"}])
+        user = self.create_user("blue-dev", {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["ecr:DescribeRepositories", "ecr:ListImages"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}}},
+            {"Effect": "Allow", "Action": "ecr:CreateRepository", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:RequestTag/team": "blue"},
+                           "ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}}]})
+        ecr = self.ecr(user)
+        ecr.list_images(repositoryName=mine)
+        with self.assertRaises(botocore.exceptions.ClientError) as e:
+            ecr.list_images(repositoryName=theirs)
+        self.assertEqual(e.exception.response["Error"]["Code"], "AccessDeniedException")
+        ecr.create_repository(repositoryName=self.repo("tagged", create=False), tags=[{"Key": "team", "Value": "blue"}])
+        for tags in ([], [{"Key": "team", "Value": "red"}],
+                     [{"Key": "team", "Value": "blue"}, {"Key": "cost", "Value": "x"}]):
+            with self.subTest(tags=tags):
+                with self.assertRaises(botocore.exceptions.ClientError) as e:
+                    ecr.create_repository(repositoryName=self.repo("tagged", create=False), tags=tags)
+                self.assertEqual(e.exception.response["Error"]["Code"], "AccessDeniedException")
+        # Retagging takes effect at once.
+        arn = root.describe_repositories(repositoryNames=[theirs])["repositories"][0]["repositoryArn"]
+        root.tag_resource(resourceArn=arn, tags=[{"Key": "team", "Value": "blue"}])
+        ecr.list_images(repositoryName=theirs)
+
 
     @unittest.skipUnless(PODMAN and AWS, "podman or the aws CLI is not installed")
     def test_aws_get_login_password_then_podman_login_and_pull(self):
