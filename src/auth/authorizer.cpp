@@ -141,7 +141,10 @@ Result<void> Authorizer::authorize(const AccessRequest& request) const {
   const auto version = meta_.data_version();
   const std::optional<uint64_t> v = version ? std::optional<uint64_t>(*version) : std::nullopt;
   iam::AuthorizationInput input;
-  input.resource_account = identity_.account_id();
+  // Resource "*" (GetAuthorizationToken) belongs to no registry: as in AWS, where each
+  // account asks its own, the caller's account alone decides.
+  input.resource_account =
+      request.resource == "*" && request.caller ? request.caller->account_id : identity_.account_id();
   bool unparsable = false;
   LoadedPtr identity, repo, registry;
   if (request.caller) {

@@ -329,10 +329,24 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route, 
     co_return r;
   }
   if (route.endpoint == Endpoint::kCatalog) {
-    if (access_ && get) {
-      if (auto refused = check(req, caller, "ecr:DescribeRepositories", "")) co_return std::move(*refused);
+    if (!get) co_return not_allowed();
+    if (!access_) co_return catalog(req, nullptr);
+    if (!caller) {  // anonymous: asked to log in, as for /v2/
+      co_return unauthorized("authentication required: log in with user AWS and the password from "
+                             "GetAuthorizationToken (aws ecr get-login-password)");
     }
-    co_return get ? catalog(req) : not_allowed();
+    // Allowed on every repository: the whole list. Otherwise the repositories the caller
+    // may describe or pull, as distribution filters its catalog by pull scope.
+    if (!check(req, caller, "ecr:DescribeRepositories", "")) co_return catalog(req, nullptr);
+    auto allowed = [&](const std::string& action, const std::string& name) {
+      return access_->authorizer
+          .authorize(auth::AccessRequest{.caller = &*caller, .action = action, .repository = name, .resource = {},
+                                         .source_ip = req.remote_address, .request_tags = {}, .tag_keys = {}})
+          .has_value();
+    };
+    co_return catalog(req, [&](const std::string& name) {
+      return allowed("ecr:DescribeRepositories", name) || allowed("ecr:BatchGetImage", name);
+    });
   }
   if (auto valid = validate_repository_name(route.name); !valid) co_return error_response(valid.error());
   bool may_mount = true;
@@ -393,13 +407,40 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route, 
   co_return error_response(404, "UNSUPPORTED", "no such endpoint");
 }
 
-Response Api::catalog(const http::Request& req) {
+Response Api::catalog(const http::Request& req, const std::function<bool(const std::string&)>& visible) {
   auto n = page_size(req);
   if (!n) return error_response(400, "PAGINATION_NUMBER_INVALID", n.error().message);
   const std::string last(req.query_param("last").value_or(""));
-  auto names = s_.repositories.list(last, *n + 1);
-  if (!names) return error_response(names.error());
-  return paged_list("/v2/_catalog", "repositories", std::move(*names), *n, json::object());
+  if (!visible) {
+    auto names = s_.repositories.list(last, *n + 1);
+    if (!names) return error_response(names.error());
+    return paged_list("/v2/_catalog", "repositories", std::move(*names), *n, json::object());
+  }
+  // Only what the caller may see, scanning a bounded number of names per request; when
+  // the bound is hit first, the Link continues the scan where it stopped.
+  constexpr size_t kBatch = 1000;
+  constexpr size_t kMaxScanned = 20 * kBatch;
+  std::vector<std::string> shown;
+  std::string cursor = last;
+  size_t scanned = 0;
+  bool exhausted = false;
+  while (shown.size() <= *n && !exhausted && scanned < kMaxScanned) {
+    auto names = s_.repositories.list(cursor, kBatch);
+    if (!names) return error_response(names.error());
+    exhausted = names->size() < kBatch;
+    for (const auto& name : *names) {
+      ++scanned;
+      cursor = name;
+      if (visible(name)) shown.push_back(name);
+      if (shown.size() > *n) break;
+    }
+  }
+  if (shown.size() > *n || exhausted) {
+    return paged_list("/v2/_catalog", "repositories", std::move(shown), *n, json::object());
+  }
+  Response r = paged_list("/v2/_catalog", "repositories", std::move(shown), *n, json::object());
+  r.header("Link", "</v2/_catalog?n=" + std::to_string(*n) + "&last=" + url_encode(cursor) + ">; rel=\"next\"");
+  return r;
 }
 
 Response Api::tags(const http::Request& req, const std::string& name) {

@@ -4,6 +4,7 @@
 // the worker pool.
 #pragma once
 
+#include <functional>
 #include <optional>
 
 #include "auth/authorizer.h"
@@ -50,7 +51,8 @@ class Api {
                                            std::optional<auth::Caller>& caller);
   void audit(const http::Request& req, const Route& route, const std::optional<auth::Caller>& caller,
              const http::Response& r) const;
-  http::Response catalog(const http::Request& req);
+  // `visible`: null lists every repository, else only those it accepts.
+  http::Response catalog(const http::Request& req, const std::function<bool(const std::string&)>& visible);
   http::Response tags(const http::Request& req, const std::string& name);
   http::Response get_blob(const http::Request& req, const std::string& name, const std::string& digest);
   http::awaitable<http::Response> delete_blob(const std::string& name, const std::string& digest);

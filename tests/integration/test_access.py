@@ -197,6 +197,85 @@ class TestAccess(PrincipalsMixin, ServerTestCase):
             run([SKOPEO, "--insecure-policy", "copy", "--src-tls-verify=false", "--src-no-creds",
                  f"docker://{self.server.address}/{repo}:v1", f"oci:{out}:v1"], env=env)
 
+    # -- roles, accounts, catalog -----------------------------------------------------
+
+    def test_deploy_role_pulls_and_cannot_push(self):
+        repo = self.repo("deploy")
+        self.push_image(repo)
+        role = json.loads(self.admin("create-role", "deploy", "--policy-file", self.policy_file(PULL_ONLY)).stdout)
+        self.assertRegex(role["Arn"], r"^arn:aws:iam::[0-9]{12}:role/deploy$")
+        key = json.loads(self.admin("create-access-key", "--role", "deploy").stdout)
+        self.assertEqual((key["RoleName"], key["Arn"]), ("deploy", role["Arn"]))
+        c = self.client_as(key)
+        self.assertEqual(c.get_manifest(repo, "v1").status_code, 200)
+        r = c.start_upload(repo)
+        self.assertEqual(r.status_code, 403, describe(r))
+        self.assertIn(f"{role['Arn']} is not authorized to perform: ecr:InitiateLayerUpload", r.json()["errors"][0]["message"])
+        bad = self.admin("create-access-key", "--role", "nobody", check=False)
+        self.assertNotEqual(bad.returncode, 0)
+
+    def test_cross_account_pull_needs_the_repository_policy(self):
+        repo = self.repo("xacct")
+        self.push_image(repo)
+        second = json.loads(self.admin("create-account", "--account-id", "222222222222").stdout)
+        third = json.loads(self.admin("create-account", "--account-id", "333333333333").stdout)
+        friend = json.loads(self.admin("create-user", "friend", "--account-id", "222222222222",
+                                       "--policy-file", self.policy_file(PULL_ONLY)).stdout)
+        stranger = json.loads(self.admin("create-user", "stranger", "--account-id", "333333333333",
+                                         "--policy-file", self.policy_file(PULL_ONLY)).stdout)
+        self.assertIn(":222222222222:", friend["Arn"])
+        # Before the owner agrees, the other account's own Allow is not enough.
+        self.assertEqual(self.client_as(friend).get_manifest(repo, "v1").status_code, 403)
+        policy = {"Version": "2012-10-17", "Statement": [{
+            "Sid": "SecondAccountPulls", "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]}]}
+        self.admin("set-repository-policy", repo, "--policy-file", self.policy_file(policy))
+        for who, want in ((friend, 200), (stranger, 403), (second, 200), (third, 403)):
+            with self.subTest(who=who["Arn"]):
+                c = self.client_as(who)
+                r = c.get_manifest(repo, "v1", accept=self.image.media_type)
+                self.assertEqual(r.status_code, want, describe(r))
+                if want == 200:
+                    self.assertEqual(r.content, self.image.body)
+                    for b in self.image.all_blobs():
+                        self.assertEqual(c.get_blob(repo, b.digest).content, b.data)
+                    self.assertEqual(c.put_manifest(repo, "x", self.image.body, self.image.media_type).status_code,
+                                     403)
+        if SKOPEO:
+            creds = f"AWS:{login_token(self.server.base_url, friend['AccessKeyId'], friend['SecretAccessKey'])}"
+            out = os.path.join(self.work, "xacct-" + repo.replace("/", "_"))
+            run([SKOPEO, "--insecure-policy", "copy", "--src-tls-verify=false", "--src-creds", creds,
+                 f"docker://{self.server.address}/{repo}:v1", f"oci:{out}:v1"])
+        # A user of the second account without an identity Allow gets nothing from the grant.
+        bare = json.loads(self.admin("create-user", "bare", "--account-id", "222222222222",
+                                     "--policy-file", self.policy_file(TOKEN_ONLY)).stdout)
+        self.assertEqual(self.client_as(bare).get_manifest(repo, "v1").status_code, 403)
+
+    def test_catalog_lists_what_the_caller_may_see(self):
+        visible = [self.repo("cat-team"), self.repo("cat-team")]
+        hidden = self.repo("cat-other")
+        account = self.ecr(dict(zip(("AccessKeyId", "SecretAccessKey"),
+                                    root_keys(self.server.data_dir)))).describe_registry()["registryId"]
+        user = self.create_user("cataloger", {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+            {"Effect": "Allow", "Action": ["ecr:BatchGetImage"],
+             "Resource": f"arn:aws:ecr:us-east-1:{account}:repository/cat-team*"}]})
+        c = self.client_as(user)
+        names, last = [], None
+        while True:  # one per page, following Link
+            r = c.catalog(n=1, **({"last": last} if last else {}))
+            self.assertEqual(r.status_code, 200, describe(r))
+            names += r.json()["repositories"]
+            if "Link" not in r.headers:
+                break
+            last = r.json()["repositories"][-1] if r.json()["repositories"] else None
+            self.assertIsNotNone(last)
+        self.assertEqual(sorted(names), sorted(visible))
+        self.assertNotIn(hidden, names)
+        everything = Client(self.server.base_url).catalog(n=10000).json()["repositories"]  # root sees all
+        self.assertIn(hidden, everything)
+
     # -- GetDownloadUrlForLayer ------------------------------------------------------
 
     def test_download_url_for_layer(self):
