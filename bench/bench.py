@@ -18,6 +18,7 @@ request sent to berth (never to the peers).
 """
 import argparse
 import base64
+import copy
 import datetime
 import gzip
 import hashlib
@@ -95,11 +96,11 @@ class Params:
         self.skopeo_reps = env_num("BENCH_SKOPEO_REPS", 1 if q else 3)
         self.tags = env_num("BENCH_TAGS", 20)
         self.sections = (os.environ.get("BENCH_SECTIONS", "").split()
-                         or ["push", "pull", "small", "skopeo"])
+                         or ["push", "pull", "small", "auth", "skopeo"])
         for s in self.sections:
-            if s not in ("push", "pull", "small", "skopeo"):
+            if s not in ("push", "pull", "small", "auth", "skopeo"):
                 raise SystemExit(f"bench: unknown section {s!r} in BENCH_SECTIONS "
-                                 "(push pull small skopeo)")
+                                 "(push pull small auth skopeo)")
 
     def as_dict(self):
         return dict(self.__dict__)
@@ -800,6 +801,76 @@ def section_small(res, P, work, servers):
             rr.setdefault("raw", {})[name] = rs
 
 
+PUBLIC_PULL = {"Version": "2012-10-17", "Statement": [{
+    "Sid": "BenchPublicPull", "Effect": "Allow", "Principal": "*",
+    "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]}]}
+
+
+def section_auth(res, P, work, servers):
+    """What authentication and authorization cost: the same berth, the same requests, once
+    logged in (Basic AWS:token: token HMAC, access key lookup, identity and repository
+    policies evaluated) and once anonymous on a public repository (only the repository
+    policy evaluated). Target from issue 3: auth costs under 10% of the request rate."""
+    srv = servers["berth"]
+    if not srv.ok or not srv.auth:
+        res.note("auth: skipped (berth is not running with authentication; set BERTH_AUTH_CMD, as make bench does)")
+        return
+    rng = random.Random(4242)
+    config, blobs, manifest = make_image(rng, 1, 4096, "small")
+    layer = blobs[0]
+    seed_small(srv, P, config, layer, manifest)
+    policy = os.path.join(work, "public-pull.json")
+    with open(policy, "w") as f:
+        json.dump(PUBLIC_PULL, f)
+    run([os.environ["BENCH_BERTH_BIN"], "admin", "set-repository-policy", "bench/small", "--policy-file", policy,
+         "--data-dir", os.environ["BENCH_BERTH_DATA"]], 60)
+    anon = copy.copy(srv)
+    anon.auth = None
+    anon.name = "berth-anonymous"
+    endpoints = [("manifest GET by tag", "GET", "/v2/bench/small/manifests/latest", {"Accept": MANIFEST_ACCEPT},
+                  "manifest.lua"),
+                 ("blob HEAD", "HEAD", f"/v2/bench/small/blobs/{digest_of(layer)}", {}, None)]
+    out = []
+    for label, method, path, hdrs, script in endpoints:
+        url = srv.url + path
+        rps = {}
+        for who in (srv, anon):
+            cl = who.client(timeout=10)
+            try:
+                st, h, b = cl.request(method, path, hdrs)
+                expect(st, 200, f"{label} as {who.name}", b)
+            finally:
+                cl.close()
+        for rnd in range(P.wrk_rounds):
+            for who in ((srv, anon) if rnd % 2 == 0 else (anon, srv)):
+                if script:
+                    r = load_wrk(who, P, url, script, P.wrk_duration)
+                else:
+                    r = load_hload(who, P, url, "HEAD", P.wrk_duration) if head_tool() == "hload" else \
+                        load_ab_head(who, P, url, P.wrk_duration, work)
+                if r["non2xx"]:
+                    raise BenchError(f"auth {label} as {who.name}: {r['non2xx']} non-2xx responses")
+                log(f"auth     round {rnd + 1}/{P.wrk_rounds} {who.name:16s} {label:20s} {r['rps']:10.0f} req/s")
+                rps.setdefault(who.name, []).append(r["rps"])
+        a, n = median(rps["berth"]), median(rps["berth-anonymous"])
+        out.append({"label": label, "authenticated": a, "anonymous": n, "ratio": a / n if n else None,
+                    "samples": rps})
+    res.auth = out
+
+
+def render_auth(rows):
+    out = ["What authentication costs (same berth, same requests; issue 3 target: authenticated "
+           "≥ 0.90x anonymous):\n",
+           "| request | logged in (Basic AWS:token), req/s | anonymous on a public repository, req/s | ratio | result |",
+           "|---|---:|---:|---:|---|"]
+    for r in rows:
+        ok = r["ratio"] is not None and r["ratio"] >= 0.9
+        out.append(f"| {r['label']} | {r['authenticated']:,.0f} | {r['anonymous']:,.0f} | "
+                   f"{r['ratio']:.2f}x | {'pass' if ok else '**MISS**'} |")
+    out.append("")
+    return out
+
+
 def skopeo_env(work):
     env = dict(os.environ)
     auth = os.path.join(work, "skopeo-auth.json")
@@ -984,6 +1055,8 @@ def render(data):
         out.append(f"| {r['label']} | " + " | ".join(cells + rc) +
                    f" | {r['target_text']} | {verdict} |")
     out.append("")
+    if data.get("auth"):
+        out += render_auth(data["auth"])
     samples = [(r, s, xs) for r in rows for s, xs in r["samples"].items()
                if isinstance(xs, list) and len(xs) > 1]
     if samples:
@@ -1064,11 +1137,16 @@ def cmd_measure(args):
         section_pull(res, P, servers, blobs)
     if "small" in P.sections:
         section_small(res, P, work, servers)
+    if "auth" in P.sections:
+        try:
+            section_auth(res, P, work, servers)
+        except BenchError as e:
+            res.note(f"auth: {e}")
     if "skopeo" in P.sections:
         section_skopeo(res, P, work, servers)
     section_rss(res, servers)
 
-    data = {"meta": meta, "rows": res.rows, "notes": res.notes,
+    data = {"meta": meta, "rows": res.rows, "notes": res.notes, "auth": getattr(res, "auth", []),
             "servers": {n: {"status": s.status, "reason": s.reason, "url": s.url,
                             "desc": describe(s), "failed": s.failed}
                         for n, s in servers.items()}}

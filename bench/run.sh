@@ -261,7 +261,8 @@ else
   export BERTH_AUTH=${BERTH_AUTH:-}
   berth_status=ok
   say "berth ready on $BERTH_ADDR (pid $BERTH_PID)${BERTH_AUTH:+, with Basic auth}"
-  export BENCH_BERTH_URL="http://$BERTH_ADDR" BENCH_BERTH_PID=$BERTH_PID
+  export BENCH_BERTH_URL="http://$BERTH_ADDR" BENCH_BERTH_PID=$BERTH_PID BENCH_BERTH_BIN=$BERTH \
+    BENCH_BERTH_DATA="$WORK/berth/data"
 fi
 [ $berth_status = ok ] || say "berth column: n/a ($berth_reason)"
 git_desc=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "?")

@@ -60,8 +60,6 @@ class Api {
   Result<nlohmann::json> describe_repositories(const Call& call);
   Result<nlohmann::json> delete_repository(const Call& call);
   // Images (images.cpp).
-  // Every image of a repository, or RepositoryNotFoundException.
-  Result<std::vector<store::ImageRecord>> repository_images(const std::string& repo);
   Result<nlohmann::json> list_images(const Call& call);
   Result<nlohmann::json> describe_images(const Call& call);
   Result<nlohmann::json> batch_get_image(const Call& call);

@@ -11,7 +11,8 @@
 namespace berth::ecr {
 namespace {
 
-constexpr size_t kAllImages = 100000;  // TODO(berth): a keyed image lookup in MetaStore (#3)
+// Images read from the store per step while a filtered page fills.
+constexpr size_t kScanBatch = 1000;
 
 double seconds(int64_t ms) { return static_cast<double>(ms) / 1000.0; }
 
@@ -61,26 +62,44 @@ Result<std::vector<ImageId>> image_ids(const json& in, size_t max) {
 
 // One page of images after `after` that pass the filter; the token names the next page.
 struct ImagePage {
-  std::vector<const store::ImageRecord*> images;
+  std::vector<store::ImageRecord> images;
   std::optional<std::string> next_token;
 };
 
-ImagePage select_page(const std::vector<store::ImageRecord>& all, TagStatus status, const std::string& after,
-                      size_t limit) {
+// Reads the repository in digest order, a batch at a time, until the page is full: the
+// store pages, so a large repository is never read whole.
+Result<ImagePage> select_page(registry::ManifestService& manifests, const std::string& repo, TagStatus status,
+                              std::string after, size_t limit) {
   ImagePage page;
-  for (const auto& img : all) {
-    if (img.digest.str() <= after || !keep(status, img)) continue;
-    if (page.images.size() == limit) {
-      page.next_token = crypto::base64(page.images.back()->digest.str());
-      break;
+  while (true) {
+    BERTH_TRY(auto batch, manifests.images(repo, after, kScanBatch));
+    for (auto& img : batch) {
+      if (!keep(status, img)) continue;
+      if (page.images.size() == limit) {
+        page.next_token = crypto::base64(page.images.back().digest.str());
+        return page;
+      }
+      page.images.push_back(std::move(img));
     }
-    page.images.push_back(&img);
+    if (batch.size() < kScanBatch) return page;
+    after = batch.back().digest.str();
   }
-  return page;
 }
 
 json failure(const json& image_id, std::string_view code, std::string_view reason) {
   return json{{"imageId", image_id}, {"failureCode", code}, {"failureReason", reason}};
+}
+
+// One page of ListImages or DescribeImages, RepositoryNotFoundException in ECR's words.
+Result<ImagePage> image_page(const Services& s_, const std::string& repo, const json& input) {
+  BERTH_TRY(auto status, tag_status(input));
+  BERTH_TRY(auto limit, max_results(input, 100, 1000));
+  BERTH_TRY(auto after, page_after(input));
+  auto page = select_page(s_.manifests, repo, status, after, limit);
+  if (!page && page.error().code == ErrorCode::kNameUnknown) {
+    return tl::unexpected(repository_not_found(repo, s_.identity.account_id()));
+  }
+  return page;
 }
 
 }  // namespace
@@ -115,26 +134,15 @@ static Resolved resolve(registry::ManifestService& manifests, const std::string&
   return {by_digest, {}};
 }
 
-Result<std::vector<store::ImageRecord>> Api::repository_images(const std::string& repo) {
-  auto images = s_.manifests.images(repo, "", kAllImages);
-  if (!images && images.error().code == ErrorCode::kNameUnknown) {
-    return tl::unexpected(repository_not_found(repo, s_.identity.account_id()));
-  }
-  return images;
-}
 
 Result<json> Api::list_images(const Call& call) {
   BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
   BERTH_TRY(auto repo, required_string(call.input, "repositoryName"));
-  BERTH_TRY(auto status, tag_status(call.input));
-  BERTH_TRY(auto limit, max_results(call.input, 100, 1000));
-  BERTH_TRY(auto after, page_after(call.input));
-  BERTH_TRY(auto all, repository_images(repo));
-  const ImagePage page = select_page(all, status, after, limit);
+  BERTH_TRY(auto page, image_page(s_, repo, call.input));
   json ids = json::array();
-  for (const auto* img : page.images) {
-    if (img->tags.empty()) ids.push_back({{"imageDigest", img->digest.str()}});
-    for (const auto& t : img->tags) ids.push_back({{"imageDigest", img->digest.str()}, {"imageTag", t}});
+  for (const auto& img : page.images) {
+    if (img.tags.empty()) ids.push_back({{"imageDigest", img.digest.str()}});
+    for (const auto& t : img.tags) ids.push_back({{"imageDigest", img.digest.str()}, {"imageTag", t}});
   }
   json out = {{"imageIds", ids}};
   if (page.next_token) out["nextToken"] = *page.next_token;
@@ -145,7 +153,7 @@ Result<json> Api::describe_images(const Call& call) {
   BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
   BERTH_TRY(auto repo, required_string(call.input, "repositoryName"));
   BERTH_TRY(auto status, tag_status(call.input));
-  BERTH_TRY(auto all, repository_images(repo));
+  BERTH_TRY_VOID(require_repository(s_, repo));
   auto detail = [&](const store::ImageRecord& img) {
     json d = {{"registryId", s_.identity.account_id()},
               {"repositoryName", repo},
@@ -164,8 +172,6 @@ Result<json> Api::describe_images(const Call& call) {
       return tl::unexpected(invalid("maxResults and nextToken cannot be used with imageIds"));
     }
     BERTH_TRY(auto ids, image_ids(call.input, 100));
-    std::unordered_map<std::string, const store::ImageRecord*> by_digest;
-    for (const auto& img : all) by_digest[img.digest.str()] = &img;
     std::set<std::string> seen;
     for (const auto& id : ids) {
       Resolved r = resolve(s_.manifests, repo, id);
@@ -176,15 +182,16 @@ Result<json> Api::describe_images(const Call& call) {
         return fail(ErrorCode::kManifestUnknown, "The image with imageId " + id.original.dump() +
                                                      " does not exist within the repository with name '" + repo + "'");
       }
-      auto it = by_digest.find(r.digest->str());
-      if (it != by_digest.end() && seen.insert(r.digest->str()).second) details.push_back(detail(*it->second));
+      if (!seen.insert(r.digest->str()).second) continue;
+      auto img = s_.manifests.image(repo, *r.digest);
+      if (!img && img.error().code == ErrorCode::kManifestUnknown) continue;  // deleted meanwhile
+      if (!img) return tl::unexpected(img.error());
+      if (keep(status, *img)) details.push_back(detail(*img));
     }
     return json{{"imageDetails", details}};
   }
-  BERTH_TRY(auto limit, max_results(call.input, 100, 1000));
-  BERTH_TRY(auto after, page_after(call.input));
-  const ImagePage page = select_page(all, status, after, limit);
-  for (const auto* img : page.images) details.push_back(detail(*img));
+  BERTH_TRY(auto page, image_page(s_, repo, call.input));
+  for (const auto& img : page.images) details.push_back(detail(img));
   json out = {{"imageDetails", details}};
   if (page.next_token) out["nextToken"] = *page.next_token;
   return out;
@@ -255,13 +262,8 @@ Result<json> Api::batch_delete_image(const Call& call) {
       // As ECR: removing an image's last tag removes the image.
       done = s_.manifests.remove(repo, registry::Reference{*id.tag, std::nullopt});
       if (done) {
-        auto images = s_.manifests.images(repo, "", kAllImages);
-        if (images) {
-          for (const auto& img : *images) {
-            if (img.digest == *r.digest && img.tags.empty()) {
-              (void)s_.manifests.remove(repo, registry::Reference{std::nullopt, *r.digest});
-            }
-          }
+        if (auto img = s_.manifests.image(repo, *r.digest); img && img->tags.empty()) {
+          (void)s_.manifests.remove(repo, registry::Reference{std::nullopt, *r.digest});
         }
       }
     }

@@ -44,6 +44,9 @@ class ManifestService {
                                                  size_t limit) {
     return meta_.list_images(repository, after, limit);
   }
+  Result<store::ImageRecord> image(const std::string& repository, const Digest& digest) {
+    return meta_.get_image(repository, digest);
+  }
   Result<std::vector<store::Referrer>> referrers(const std::string& repository, const Digest& subject,
                                                  const std::optional<std::string>& artifact_type);
 

@@ -162,6 +162,8 @@ class MetaStore {
   // start), at most `limit`. kNameUnknown.
   [[nodiscard]] virtual Result<std::vector<ImageRecord>> list_images(const std::string& repository,
                                                                      const std::string& after, size_t limit) = 0;
+  // One image by digest: kNameUnknown, or kManifestUnknown when the repository lacks it.
+  [[nodiscard]] virtual Result<ImageRecord> get_image(const std::string& repository, const Digest& digest) = 0;
   [[nodiscard]] virtual Result<void> record_pull(const std::string& repository, const Digest& digest,
                                                  int64_t now_ms) = 0;
 

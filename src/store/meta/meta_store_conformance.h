@@ -803,6 +803,14 @@ TYPED_TEST_P(MetaStoreConformance, ListImages) {
   ASSERT_EQ(page->size(), 1u);
   EXPECT_EQ((*page)[0].digest, (*all)[1].digest);
   EXPECT_TRUE(fails_with(s.list_images("nope", "", 10), ErrorCode::kNameUnknown));
+  auto one = s.get_image("imgs", a.digest);
+  ASSERT_TRUE(succeeded(one));
+  EXPECT_EQ(one->tags, (std::vector<std::string>{"v1", "v2"}));
+  EXPECT_EQ(one->size_bytes, 110u);
+  EXPECT_EQ(one->pushed_at_ms, 5);
+  EXPECT_TRUE(s.get_image("imgs", b.digest)->tags.empty());
+  EXPECT_TRUE(fails_with(s.get_image("imgs", digest_of("absent")), ErrorCode::kManifestUnknown));
+  EXPECT_TRUE(fails_with(s.get_image("nope", a.digest), ErrorCode::kNameUnknown));
 }
 
 TYPED_TEST_P(MetaStoreConformance, ImmutableTagsAndSettings) {

@@ -184,13 +184,17 @@ constexpr char kDeleteAccessKey[] = "DELETE FROM access_keys WHERE id = ?1";
 constexpr char kListAccessKeys[] =
     "SELECT id, account_id, principal_arn, sealed_secret, created_at FROM access_keys WHERE principal_arn = ?1 "
     "ORDER BY id";
+#define BERTH_IMAGE_COLUMNS                                                                              \
+  "SELECT m.digest, m.media_type, m.artifact_type, m.pushed_at, m.last_pulled_at, "                        \
+  "(SELECT coalesce(sum(b.size), 0) FROM manifest_blob_refs r JOIN blobs b ON b.digest = r.blob_digest "  \
+  " WHERE r.repository_id = m.repository_id AND r.manifest_digest = m.digest), "                         \
+  "(SELECT group_concat(name, char(10)) FROM (SELECT t.name FROM tags t "                                \
+  " WHERE t.repository_id = m.repository_id AND t.manifest_digest = m.digest ORDER BY t.name)) "         \
+  "FROM manifests m "
 constexpr char kListImages[] =
-    "SELECT m.digest, m.media_type, m.artifact_type, m.pushed_at, m.last_pulled_at, "
-    "(SELECT coalesce(sum(b.size), 0) FROM manifest_blob_refs r JOIN blobs b ON b.digest = r.blob_digest "
-    " WHERE r.repository_id = m.repository_id AND r.manifest_digest = m.digest), "
-    "(SELECT group_concat(name, char(10)) FROM (SELECT t.name FROM tags t "
-    " WHERE t.repository_id = m.repository_id AND t.manifest_digest = m.digest ORDER BY t.name)) "
-    "FROM manifests m WHERE m.repository_id = ?1 AND m.digest > ?2 ORDER BY m.digest LIMIT ?3";
+    BERTH_IMAGE_COLUMNS "WHERE m.repository_id = ?1 AND m.digest > ?2 ORDER BY m.digest LIMIT ?3";
+constexpr char kGetImage[] = BERTH_IMAGE_COLUMNS "WHERE m.repository_id = ?1 AND m.digest = ?2";
+#undef BERTH_IMAGE_COLUMNS
 constexpr char kInsertAccount[] = "INSERT INTO accounts (id, created_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING";
 constexpr char kListAccounts[] = "SELECT id FROM accounts ORDER BY id";
 constexpr char kInsertPrincipal[] =
@@ -1171,6 +1175,33 @@ Result<std::string> SqliteMetaStore::setting_or_init(const std::string& key, con
 
 namespace berth::store {
 
+namespace {
+
+// One row of kListImages or kGetImage.
+ImageRecord image_row(const Stmt& s) {
+  ImageRecord img{.digest = s.digest(0),
+                  .tags = {},
+                  .media_type = s.text(1),
+                  .artifact_type = s.text(2),
+                  .size_bytes = s.size(5),
+                  .pushed_at_ms = s.int64(3),
+                  .last_pulled_at_ms = std::nullopt};
+  if (!s.is_null(4)) img.last_pulled_at_ms = s.int64(4);
+  if (!s.is_null(6)) {
+    const std::string joined = s.text(6);
+    size_t start = 0;
+    while (start <= joined.size()) {
+      const size_t nl = joined.find('\n', start);
+      img.tags.push_back(joined.substr(start, nl - start));
+      if (nl == std::string::npos) break;
+      start = nl + 1;
+    }
+  }
+  return img;
+}
+
+}  // namespace
+
 Result<std::vector<ImageRecord>> SqliteMetaStore::list_images(const std::string& repository, const std::string& after,
                                                               size_t limit) {
   return read("list_images", [&](Connection& c) -> Result<std::vector<ImageRecord>> {
@@ -1179,28 +1210,19 @@ Result<std::vector<ImageRecord>> SqliteMetaStore::list_images(const std::string&
     Stmt s(c, sqlite_detail::kListImages);
     s.bind(1, repository_id).bind(2, after).bind(3, sqlite_detail::sql_limit(limit));
     std::vector<ImageRecord> out;
-    while (s.step()) {
-      ImageRecord img{.digest = s.digest(0),
-                      .tags = {},
-                      .media_type = s.text(1),
-                      .artifact_type = s.text(2),
-                      .size_bytes = s.size(5),
-                      .pushed_at_ms = s.int64(3),
-                      .last_pulled_at_ms = std::nullopt};
-      if (!s.is_null(4)) img.last_pulled_at_ms = s.int64(4);
-      if (!s.is_null(6)) {
-        const std::string joined = s.text(6);
-        size_t start = 0;
-        while (start <= joined.size()) {
-          const size_t nl = joined.find('\n', start);
-          img.tags.push_back(joined.substr(start, nl - start));
-          if (nl == std::string::npos) break;
-          start = nl + 1;
-        }
-      }
-      out.push_back(std::move(img));
-    }
+    while (s.step()) out.push_back(image_row(s));
     return out;
+  });
+}
+
+Result<ImageRecord> SqliteMetaStore::get_image(const std::string& repository, const Digest& digest) {
+  return read("get_image", [&](Connection& c) -> Result<ImageRecord> {
+    Transaction snapshot(c, sqlite_detail::kBegin);
+    BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, repository));
+    Stmt s(c, sqlite_detail::kGetImage);
+    s.bind(1, repository_id).bind(2, digest.str());
+    if (!s.step()) return fail(ErrorCode::kManifestUnknown, "no manifest " + digest.str() + " in " + repository);
+    return image_row(s);
   });
 }
 

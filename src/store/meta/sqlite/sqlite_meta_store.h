@@ -107,6 +107,7 @@ class SqliteMetaStore final : public MetaStore {
   [[nodiscard]] Result<std::optional<std::string>> get_setting(const std::string& key) override;
   [[nodiscard]] Result<void> put_setting(const std::string& key, const std::string& value) override;
   [[nodiscard]] Result<uint64_t> data_version() override;
+  [[nodiscard]] Result<ImageRecord> get_image(const std::string& repository, const Digest& digest) override;
   [[nodiscard]] Result<void> delete_setting(const std::string& key) override;
   [[nodiscard]] Result<void> update_repository_settings(const std::string& name,
                                                         const std::string& settings_json) override;
