@@ -8,6 +8,7 @@
 
 #include "app/wiring.h"
 #include "iam/policy.h"
+#include "sts/api.h"
 
 namespace berth::app {
 namespace {
@@ -33,12 +34,14 @@ bool is_account_id(const std::string& s) {
   return s.size() == 12 && s.find_first_not_of("0123456789") == std::string::npos;
 }
 
-Result<std::string> read_policy(const std::string& path) {
+// A policy document from a file, validated as `kind` before anything uses it.
+Result<std::string> read_policy(const std::string& path, iam::PolicyKind kind = iam::PolicyKind::kIdentity,
+                                size_t max_chars = kMaxIdentityPolicyChars) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return fail(ErrorCode::kInvalidParameter, "cannot read policy file " + path);
   std::stringstream text;
   text << in.rdbuf();
-  auto parsed = iam::parse_policy(text.str(), iam::PolicyKind::kIdentity, kMaxIdentityPolicyChars);
+  auto parsed = iam::parse_policy(text.str(), kind, max_chars);
   if (!parsed) return fail(ErrorCode::kMalformedPolicy, "policy file " + path + ": " + parsed.error().message);
   return text.str();
 }
@@ -91,6 +94,11 @@ class Admin {
     if (!o.policy_file.empty()) {  // read and validated before anything is created
       BERTH_TRY(policy, read_policy(o.policy_file));
     }
+    std::string trust;
+    if (!o.trust_policy_file.empty()) {
+      if (kind != "role") return fail(ErrorCode::kInvalidParameter, "only roles have a trust policy");
+      BERTH_TRY(trust, read_policy(o.trust_policy_file, iam::PolicyKind::kResource, iam::kMaxRepositoryPolicyChars));
+    }
     const store::PrincipalRecord p{.arn = "arn:aws:iam::" + acct + ":" + kind + "/" + o.name,
                                    .account_id = acct,
                                    .kind = kind,
@@ -104,6 +112,7 @@ class Admin {
     if (!policy.empty()) {
       BERTH_TRY_VOID(r_.meta->put_principal_policy(p.arn, kDefaultPolicyName, policy));
     }
+    if (!trust.empty()) BERTH_TRY_VOID(r_.meta->put_setting(sts::trust_policy_setting(p.arn), trust));
     if (kind == "role") return json{{"RoleName", o.name}, {"Arn", p.arn}};
     BERTH_TRY(auto key, r_.identity->create_access_key(p.arn, acct));
     return json{{"UserName", o.name}, {"Arn", p.arn}, {"AccessKeyId", key.first}, {"SecretAccessKey", key.second}};
@@ -179,15 +188,9 @@ class Admin {
       return json{{"UserName", p.name}, {"Deleted", true}};
     }
     if (verb == "set-repository-policy") {
-      // Until SetRepositoryPolicy is an API operation, the way to make a repository public.
-      std::ifstream in(o.policy_file, std::ios::binary);
-      if (!in) return fail(ErrorCode::kInvalidParameter, "cannot read policy file " + o.policy_file);
-      std::stringstream text;
-      text << in.rdbuf();
-      auto parsed = iam::parse_policy(text.str(), iam::PolicyKind::kResource, iam::kMaxRepositoryPolicyChars);
-      if (!parsed) return fail(ErrorCode::kMalformedPolicy, "policy file " + o.policy_file + ": " + parsed.error().message);
-      BERTH_TRY_VOID(r_.meta->set_repository_policy(o.name, text.str()));
-      return json{{"repositoryName", o.name}, {"policyText", text.str()}};
+      BERTH_TRY(auto text, read_policy(o.policy_file, iam::PolicyKind::kResource, iam::kMaxRepositoryPolicyChars));
+      BERTH_TRY_VOID(r_.meta->set_repository_policy(o.name, text));
+      return json{{"repositoryName", o.name}, {"policyText", text}};
     }
     return fail(ErrorCode::kInvalidParameter, "unknown admin verb " + verb);
   }

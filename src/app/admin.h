@@ -14,6 +14,7 @@ struct AdminOptions {
   std::string role;           // --role
   std::string account_id;     // --account-id
   std::string policy_file;    // --policy-file
+  std::string trust_policy_file;  // --assume-role-policy-file
   std::string policy_name;    // --policy-name
 };
 

@@ -70,6 +70,8 @@ int main(int argc, char** argv) {
   auto* create_role = verb("create-role", "Create an IAM role");
   create_role->add_option("name", admin.name, "Role name")->required();
   create_role->add_option("--policy-file", admin.policy_file, "Inline identity policy (named \"default\")");
+  create_role->add_option("--assume-role-policy-file", admin.trust_policy_file,
+                          "Trust policy: who may assume the role (default: principals of its own account)");
   auto* create_key = verb("create-access-key", "Create an access key for a user or a role; prints it once");
   auto* key_user = create_key->add_option("--user", admin.user, "User name");
   auto* key_role = create_key->add_option("--role", admin.role, "Role name (its sessions act as the role)");

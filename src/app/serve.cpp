@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "ecr/api.h"
 #include "oci/api.h"
+#include "sts/api.h"
 
 namespace berth::app {
 namespace {
@@ -70,12 +71,15 @@ int serve(ServeOptions options) {
                                  r.clock, options.region, r.audit.get()},
                    pool);
 
+  sts::Api sts_api(sts::Services{*r.meta, *r.identity, authorizer, r.clock, r.audit.get()}, pool);
+
   options.http.host = listen->first;
   options.http.port = listen->second;
-  http::Server server(options.http, [&api, &ecr_api, &r](http::Exchange& ex) -> http::awaitable<http::Response> {
+  http::Server server(options.http, [&api, &ecr_api, &sts_api, &r](http::Exchange& ex) -> http::awaitable<http::Response> {
     const auto& path = ex.request().path;
     if (path == "/v2" || path.rfind("/v2/", 0) == 0) co_return co_await api.handle(ex);
     if (ecr::Api::handles(ex.request())) co_return co_await ecr_api.handle(ex);
+    if (sts::Api::handles(ex.request())) co_return co_await sts_api.handle(ex);
     if (path == "/healthz") co_return http::text_response(200, "ok\n");
     if (path == "/metrics" && ex.request().method == "GET") {
       co_return http::text_response(200, r.metrics.exposition(), "text/plain; version=0.0.4; charset=utf-8");

@@ -144,14 +144,16 @@ Result<void> Authorizer::authorize(const AccessRequest& request) const {
   // Resource "*" (GetAuthorizationToken) belongs to no registry: as in AWS, where each
   // account asks its own, the caller's account alone decides.
   input.resource_account =
-      request.resource == "*" && request.caller ? request.caller->account_id : identity_.account_id();
+      !request.resource_account.empty()            ? request.resource_account
+      : request.resource == "*" && request.caller ? request.caller->account_id
+                                                  : identity_.account_id();
   bool unparsable = false;
   LoadedPtr identity, repo, registry;
   if (request.caller) {
     input.caller_account = request.caller->account_id;
     input.caller_is_root = is_root_arn(request.caller->principal_arn);
     if (!input.caller_is_root) {
-      BERTH_TRY(identity, identity_policies(v, request.caller->principal_arn));
+      BERTH_TRY(identity, identity_policies(v, request.caller->policies_of()));
       for (const auto& p : identity->policies) input.identity_policies.push_back(p.get());
       unparsable |= identity->unparsable;
     }
@@ -162,6 +164,7 @@ Result<void> Authorizer::authorize(const AccessRequest& request) const {
     unparsable |= repo->unparsable;
     for (const auto& [k, val] : repo->tags) context.keys["aws:resourcetag/" + to_lower(k)] = {val};
   }
+  if (request.resource_policy) input.repository_policy = request.resource_policy;
   BERTH_TRY(registry, registry_policy(v));
   if (!registry->policies.empty()) input.registry_policy = registry->policies.front().get();
   unparsable |= registry->unparsable;

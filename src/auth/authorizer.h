@@ -30,6 +30,10 @@ struct AccessRequest {
   // to set, the keys an UntagResource asks to remove.
   std::vector<std::pair<std::string, std::string>> request_tags;
   std::vector<std::string> tag_keys;
+  // A resource that is not a repository (a role, for sts:AssumeRole): its own policy (the
+  // trust policy) and the account that owns it.
+  const iam::Policy* resource_policy = nullptr;
+  std::string resource_account;
 };
 
 class Authorizer {

@@ -53,7 +53,7 @@ class AuthorizerTest : public ::testing::Test {
   }
   Result<void> check(const Caller* c, const std::string& action, const std::string& repo) {
     return authz_->authorize(AccessRequest{.caller = c, .action = action, .repository = repo, .resource = {},
-                                           .source_ip = "127.0.0.1", .request_tags = {}, .tag_keys = {}});
+                                           .source_ip = "127.0.0.1"});
   }
 
   std::filesystem::path dir_;
@@ -80,7 +80,7 @@ TEST_F(AuthorizerTest, PullOnlyUserCanPullButNotPush) {
             "arn:aws:ecr:us-east-1:123456789012:repository/team/app because no identity-based policy allows the "
             "ecr:PutImage action");
   EXPECT_TRUE(authz_->authorize(AccessRequest{.caller = &c, .action = "ecr:GetAuthorizationToken", .repository = {},
-                                              .resource = "*", .source_ip = {}, .request_tags = {}, .tag_keys = {}}));
+                                              .resource = "*", .source_ip = {}}));
 }
 
 TEST_F(AuthorizerTest, NoPolicyDenies) {

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "core/log.h"
 #include "crypto/seal.h"
 
@@ -25,6 +27,11 @@ std::string random_string(const char* alphabet, size_t alphabet_size, size_t n) 
 }
 
 std::string new_access_key_id() { return "AKIA" + random_string(kKeyIdAlphabet, 32, 16); }
+std::string new_session_key_id() { return "ASIA" + random_string(kKeyIdAlphabet, 32, 16); }
+
+// A session's sealed payload: the secret with its token and expiry, so they cannot be
+// changed without the master key.
+constexpr std::string_view kSessionPrefix = "session:";
 std::string new_secret() { return random_string(kSecretAlphabet, 64, 40); }
 
 std::string new_account_id() {
@@ -123,6 +130,19 @@ Result<std::pair<std::string, std::string>> Identity::create_access_key(const st
   return std::pair{std::move(id), std::move(secret)};
 }
 
+std::string role_of_session(const std::string& arn) {
+  constexpr std::string_view kPrefix = "arn:aws:sts::";
+  constexpr std::string_view kAssumed = ":assumed-role/";
+  if (arn.rfind(kPrefix, 0) != 0) return {};
+  const auto at = arn.find(kAssumed);
+  if (at == std::string::npos) return {};
+  const std::string account = arn.substr(kPrefix.size(), at - kPrefix.size());
+  const std::string rest = arn.substr(at + kAssumed.size());
+  const auto slash = rest.rfind('/');
+  if (slash == std::string::npos) return {};
+  return "arn:aws:iam::" + account + ":role/" + rest.substr(0, slash);
+}
+
 std::optional<KeySecret> Identity::secret(std::string_view access_key_id) const {
   auto rec = meta_.get_access_key(std::string(access_key_id));
   if (!rec) return std::nullopt;
@@ -131,7 +151,34 @@ std::optional<KeySecret> Identity::secret(std::string_view access_key_id) const 
     log::get("auth")->error("access key {} does not unseal with this data dir's master key", rec->id);
     return std::nullopt;
   }
+  if (secret->rfind(kSessionPrefix, 0) == 0) {
+    const auto j = nlohmann::json::parse(secret->substr(kSessionPrefix.size()), nullptr, false);
+    if (!j.is_object()) return std::nullopt;
+    return KeySecret{.secret_access_key = j.value("secret", ""),
+                     .session_token = j.value("token", ""),
+                     .expires_at_ms = j.value("expires", int64_t{0})};
+  }
   return KeySecret{.secret_access_key = std::move(*secret), .session_token = {}, .expires_at_ms = 0};
+}
+
+Result<SessionCredentials> Identity::create_session(const std::string& role_arn, const std::string& account_id,
+                                                    const std::string& session_name, int64_t duration_ms) {
+  SessionCredentials c;
+  c.access_key_id = new_session_key_id();
+  c.secret_access_key = new_secret();
+  c.session_token = crypto::base64(crypto::random_bytes(48));
+  c.expires_at_ms = clock_.now_ms() + duration_ms;
+  const std::string role_name = role_arn.substr(role_arn.find(":role/") + 6);
+  c.assumed_role_arn = "arn:aws:sts::" + account_id + ":assumed-role/" + role_name + "/" + session_name;
+  const nlohmann::json payload = {{"secret", c.secret_access_key}, {"token", c.session_token},
+                                  {"expires", c.expires_at_ms}};
+  BERTH_TRY(auto sealed, crypto::seal(master_key_, std::string(kSessionPrefix) + payload.dump(), c.access_key_id));
+  BERTH_TRY_VOID(meta_.create_access_key(store::AccessKeyRecord{.id = c.access_key_id,
+                                                               .account_id = account_id,
+                                                               .principal_arn = c.assumed_role_arn,
+                                                               .sealed_secret = std::move(sealed),
+                                                               .created_at_ms = clock_.now_ms()}));
+  return c;
 }
 
 Result<Caller> Identity::caller(const std::string& access_key_id) const {
@@ -145,14 +192,20 @@ Result<Caller> Identity::caller(const std::string& access_key_id) const {
     if (version && rec.error().code == ErrorCode::kNotFound) callers_.put(*version, access_key_id, std::nullopt);
     return unknown();
   }
-  Caller c{rec->id, rec->account_id, rec->principal_arn};
+  Caller c{rec->id, rec->account_id, rec->principal_arn, role_of_session(rec->principal_arn), 0};
+  if (!c.policy_arn.empty()) {  // a role session: its expiry is sealed with its secret
+    const auto key = secret(access_key_id);
+    if (!key) return unknown();
+    c.expires_at_ms = key->expires_at_ms;
+  }
   if (version) callers_.put(*version, access_key_id, c);
   return c;
 }
 
 // token = base64(key_id "." expires_ms "." hex(hmac(token_key, key_id "." expires_ms)))
 Identity::Token Identity::issue_token(const Caller& c) const {
-  const int64_t expires = clock_.now_ms() + kTokenLifetimeMs;
+  int64_t expires = clock_.now_ms() + kTokenLifetimeMs;
+  if (c.expires_at_ms) expires = std::min(expires, c.expires_at_ms);  // a session's token dies with it
   const std::string body = c.access_key_id + "." + std::to_string(expires);
   return Token{crypto::base64(body + "." + crypto::hex(crypto::hmac_sha256(token_key_, body))), expires};
 }
@@ -178,6 +231,9 @@ Result<Caller> Identity::verify_token(std::string_view token) const {
   if (clock_.now_ms() >= expires) return fail(ErrorCode::kUnauthorized, "authorization token has expired; get a new one");
   auto c = caller(body.substr(0, dot));  // revoked with its access key
   if (!c) return fail(ErrorCode::kUnauthorized, "authorization token's access key no longer exists");
+  if (c->expires_at_ms && clock_.now_ms() >= c->expires_at_ms) {
+    return fail(ErrorCode::kUnauthorized, "authorization token's session has expired; get a new one");
+  }
   return c;
 }
 

@@ -26,8 +26,26 @@ struct IdentityOptions {
 struct Caller {
   std::string access_key_id;
   std::string account_id;
-  std::string principal_arn;
+  std::string principal_arn;  // a user, a role, an account root, or a role session (sts assumed-role)
+  // Whose identity policies apply: the role for a role session, else principal_arn.
+  std::string policy_arn;
+  int64_t expires_at_ms = 0;  // temporary credentials (a role session); 0 = never
+
+  const std::string& policies_of() const { return policy_arn.empty() ? principal_arn : policy_arn; }
 };
+
+// Temporary credentials from sts:AssumeRole.
+struct SessionCredentials {
+  std::string access_key_id;  // ASIA...
+  std::string secret_access_key;
+  std::string session_token;
+  int64_t expires_at_ms = 0;
+  std::string assumed_role_arn;  // arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION
+};
+
+// arn:aws:iam::ACCOUNT:role/NAME for arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION; empty
+// for anything else.
+std::string role_of_session(const std::string& assumed_role_arn);
 
 // A login token for /v2/ (GetAuthorizationToken): bound to the access key that asked
 // for it, valid 12 hours, checked by HMAC so it survives restarts without a table.
@@ -60,6 +78,11 @@ class Identity {
   // `account_id` empty: the registry's account.
   Result<std::pair<std::string, std::string>> create_access_key(const std::string& principal_arn,
                                                                 const std::string& account_id = {});
+  // Temporary credentials acting as `role_arn` (whose existence and trust the caller has
+  // checked) until now + duration. Stored like access keys, the token and expiry sealed
+  // with the secret, so deleting the role's keys or the role ends nothing early: expiry does.
+  Result<SessionCredentials> create_session(const std::string& role_arn, const std::string& account_id,
+                                            const std::string& session_name, int64_t duration_ms);
 
  private:
   Identity(store::MetaStore& meta, const Clock& clock) : meta_(meta), clock_(clock) {}

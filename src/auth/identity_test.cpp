@@ -116,5 +116,36 @@ TEST_F(IdentityTest, TokensExpireAndDieWithTheirKey) {
   EXPECT_FALSE(id->verify_token(token.token));
 }
 
+TEST_F(IdentityTest, RoleSessionsCarryTheirTokenAndExpire) {
+  auto id = open();
+  ASSERT_TRUE(id);
+  const std::string role = "arn:aws:iam::" + id->account_id() + ":role/deploy";
+  auto s = id->create_session(role, id->account_id(), "run-7", 900'000);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->access_key_id.substr(0, 4), "ASIA");
+  EXPECT_EQ(s->assumed_role_arn, "arn:aws:sts::" + id->account_id() + ":assumed-role/deploy/run-7");
+  EXPECT_EQ(role_of_session(s->assumed_role_arn), role);
+  EXPECT_EQ(role_of_session(role), "");
+
+  auto secret = id->secret(s->access_key_id);
+  ASSERT_TRUE(secret);
+  EXPECT_EQ(secret->secret_access_key, s->secret_access_key);
+  EXPECT_EQ(secret->session_token, s->session_token);
+  EXPECT_EQ(secret->expires_at_ms, clock_.now_ms() + 900'000);
+
+  auto c = id->caller(s->access_key_id);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->principal_arn, s->assumed_role_arn);
+  EXPECT_EQ(c->policies_of(), role);
+  EXPECT_EQ(c->expires_at_ms, s->expires_at_ms);
+
+  // A login token from a session lasts no longer than the session.
+  const auto token = id->issue_token(*c);
+  EXPECT_EQ(token.expires_at_ms, s->expires_at_ms);
+  EXPECT_TRUE(id->verify_token(token.token));
+  clock_.t += std::chrono::seconds(901);
+  EXPECT_FALSE(id->verify_token(token.token));
+}
+
 }  // namespace
 }  // namespace berth::auth

@@ -188,7 +188,7 @@ void Api::audit(const std::string& operation, const http::Request& req, const au
 Result<void> Api::authorize(const std::string& operation, const auth::Caller& caller, const json& input,
                             const http::Request& req) {
   auth::AccessRequest access{.caller = &caller, .action = "ecr:" + operation, .repository = {}, .resource = {},
-                             .source_ip = req.remote_address, .request_tags = {}, .tag_keys = {}};
+                             .source_ip = req.remote_address};
   // aws:RequestTag/KEY and aws:TagKeys, for tag-based access control.
   if (auto tags = input.find("tags"); tags != input.end() && tags->is_array()) {
     for (const auto& t : *tags) {

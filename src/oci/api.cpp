@@ -242,7 +242,7 @@ std::optional<Response> Api::check(const http::Request& req, const std::optional
                                                                    .action = action,
                                                                    .repository = repository,
                                                                    .resource = {},
-                                                                   .source_ip = req.remote_address, .request_tags = {}, .tag_keys = {}});
+                                                                   .source_ip = req.remote_address});
   if (allowed) return std::nullopt;
   if (allowed.error().code != ErrorCode::kDenied) return error_response(allowed.error());
   // An anonymous caller is asked to log in (docker and podman only send credentials
@@ -341,7 +341,7 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route, 
     auto allowed = [&](const std::string& action, const std::string& name) {
       return access_->authorizer
           .authorize(auth::AccessRequest{.caller = &*caller, .action = action, .repository = name, .resource = {},
-                                         .source_ip = req.remote_address, .request_tags = {}, .tag_keys = {}})
+                                         .source_ip = req.remote_address})
           .has_value();
     };
     co_return catalog(req, [&](const std::string& name) {
@@ -367,7 +367,7 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route, 
                                                        .action = "ecr:GetDownloadUrlForLayer",
                                                        .repository = {},
                                                        .resource = {},
-                                                       .source_ip = req.remote_address, .request_tags = {}, .tag_keys = {}})
+                                                       .source_ip = req.remote_address})
                         .has_value();
       }
     }

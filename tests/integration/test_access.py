@@ -199,6 +199,31 @@ class TestAccess(PrincipalsMixin, ServerTestCase):
 
     # -- roles, accounts, catalog -----------------------------------------------------
 
+    def test_ci_user_pushes_to_team_repositories_only(self):
+        team, other = self.repo("team/ci"), self.repo("ci-other")
+        self.push_image(team)
+        account = self.ecr(dict(zip(("AccessKeyId", "SecretAccessKey"),
+                                    root_keys(self.server.data_dir)))).describe_registry()["registryId"]
+        ci = self.create_user("ci-pusher", {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {"Effect": "Allow", "Resource": f"arn:aws:ecr:us-east-1:{account}:repository/team/*",
+             "Action": ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+                        "ecr:CompleteLayerUpload", "ecr:PutImage"]}]})
+        c = self.client_as(ci)
+        image = oci.build_image(3200, (("gzip", 8 * 1024),))
+        c.push_manifest_tree(team, image, "v2")
+        self.assertEqual(Client(self.server.base_url).get_manifest(team, "v2").content, image.body)
+        with self.assertRaises(AssertionError) as e:  # the first blob upload is refused
+            c.push_manifest_tree(other, image, "v2")
+        self.assertIn("403", str(e.exception))
+        self.assertEqual(Client(self.server.base_url).get_manifest(other, "v2").status_code, 404)
+        for r in (c.get_manifest(team, "v1"), c.get_blob(team, image.json["config"]["digest"]),
+                  c.delete_manifest(team, "v1"), c.tags(team)):
+            self.assertEqual(r.status_code, 403, describe(r))
+        with self.assertRaises(botocore.exceptions.ClientError) as e:
+            self.ecr(ci).batch_delete_image(repositoryName=team, imageIds=[{"imageTag": "v1"}])
+        self.assertEqual(e.exception.response["Error"]["Code"], "AccessDeniedException")
+
     def test_deploy_role_pulls_and_cannot_push(self):
         repo = self.repo("deploy")
         self.push_image(repo)

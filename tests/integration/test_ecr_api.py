@@ -12,6 +12,7 @@ from unittest import mock
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.session
 import requests
 
 from harness import Server, ServerTestCase
@@ -90,6 +91,13 @@ class TestEcrWithAwsCli(ServerTestCase):
                                 "--password-stdin", self.server.address], input=r.stdout, capture_output=True,
                                text=True, timeout=120)
         self.assertEqual(login.returncode, 0, login.stderr)
+
+    def test_readme_lists_every_operation_of_the_model(self):
+        model = botocore.session.get_session().get_service_model("ecr")
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
+            rows = {line.split("|")[1].strip() for line in f if line.startswith("| ") and line.count("|") >= 3}
+        missing = sorted(set(model.operation_names) - rows)
+        self.assertEqual(missing, [], "operations of the botocore ecr model missing from the README table")
 
     def test_unimplemented_operation_says_so(self):
         r = aws(self.server, "get-lifecycle-policy", "--repository-name", "xy")
