@@ -28,6 +28,9 @@ struct OsvAffected {
   std::string name;
   std::vector<OsvRange> ranges;
   std::vector<std::string> versions;
+  // Debian CVE-list only: the entry was inherited from the unstable line, so a DSA's
+  // release-specific fix overrides it when the lists are merged.
+  bool from_unstable = false;
 };
 
 // ECR's severity names.
