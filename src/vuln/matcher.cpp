@@ -1,0 +1,97 @@
+#include "vuln/matcher.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "vuln/version.h"
+
+namespace berth::vuln {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// "3.19.1" -> "3.19"; "12.5" -> "12" is done by the caller per distro.
+std::string major_minor(std::string_view v) {
+  const auto first = v.find('.');
+  if (first == std::string_view::npos) return std::string(v);
+  const auto second = v.find('.', first + 1);
+  return std::string(v.substr(0, second));
+}
+
+std::string version_ecosystem(std::string_view ns) {
+  if (ns.starts_with("debian:")) return "dpkg";
+  if (ns.starts_with("alpine:")) return "apk";
+  return std::string(ns);  // npm, pypi, go
+}
+
+}  // namespace
+
+std::string namespace_of(std::string_view osv_ecosystem) {
+  const auto colon = osv_ecosystem.find(':');
+  const auto base = lower(osv_ecosystem.substr(0, colon));
+  const auto suffix = colon == std::string_view::npos ? std::string_view() : osv_ecosystem.substr(colon + 1);
+  if (base == "debian" && !suffix.empty()) return "debian:" + std::string(suffix.substr(0, suffix.find('.')));
+  if (base == "alpine" && !suffix.empty()) return "alpine:" + major_minor(suffix.starts_with("v") ? suffix.substr(1) : suffix);
+  if (colon == std::string_view::npos && (base == "npm" || base == "pypi" || base == "go")) return base;
+  return "";
+}
+
+std::string namespace_of(const Package& pkg, const OsInfo& os) {
+  if (pkg.ecosystem == "dpkg") return os.id == "debian" && !os.version_id.empty() ? "debian:" + os.version_id.substr(0, os.version_id.find('.')) : "";
+  if (pkg.ecosystem == "apk") return os.id == "alpine" && !os.version_id.empty() ? "alpine:" + major_minor(os.version_id) : "";
+  if (pkg.ecosystem == "npm" || pkg.ecosystem == "pypi" || pkg.ecosystem == "go") return pkg.ecosystem;
+  return "";
+}
+
+std::string index_name(std::string_view ns, std::string_view name) {
+  if (ns == "pypi") return normalize_pypi_name(name);
+  return std::string(name);
+}
+
+void Matcher::add(const Advisory& advisory) {
+  if (advisory.withdrawn) return;
+  const size_t at = advisories_.size();
+  advisories_.push_back(advisory);
+  for (size_t k = 0; k < advisory.affected.size(); ++k) {
+    const auto ns = namespace_of(advisory.affected[k].ecosystem);
+    if (ns.empty()) continue;
+    index_[{ns, index_name(ns, advisory.affected[k].name)}].emplace_back(at, k);
+  }
+}
+
+std::vector<Finding> Matcher::match(const OsInfo& os, const std::vector<Package>& packages) const {
+  std::vector<Finding> out;
+  for (const auto& pkg : packages) {
+    const auto ns = namespace_of(pkg, os);
+    if (ns.empty()) continue;
+    // The Debian tracker speaks of source packages and their versions.
+    const bool by_source = pkg.ecosystem == "dpkg" && !pkg.source_name.empty();
+    const auto& key_name = by_source ? pkg.source_name : pkg.name;
+    const auto& version = by_source && !pkg.source_version.empty() ? pkg.source_version : pkg.version;
+    auto it = index_.find({ns, index_name(ns, key_name)});
+    if (it == index_.end()) continue;
+    std::map<std::string, size_t> seen;  // one finding per advisory id and package
+    for (const auto& [ai, fi] : it->second) {
+      const auto& adv = advisories_[ai];
+      const auto result = evaluate(adv.affected[fi], version_ecosystem(ns), version);
+      if (!result.affected) continue;
+      if (auto s = seen.find(adv.id); s != seen.end()) {
+        auto& fixed = out[s->second].fixed_versions;
+        fixed.insert(fixed.end(), result.fixed.begin(), result.fixed.end());
+        std::sort(fixed.begin(), fixed.end());
+        fixed.erase(std::unique(fixed.begin(), fixed.end()), fixed.end());
+        continue;
+      }
+      seen[adv.id] = out.size();
+      out.push_back(Finding{adv.id, adv.severity, adv.summary.empty() ? adv.details : adv.summary, adv.uri, pkg.name,
+                            pkg.version, result.fixed});
+    }
+  }
+  return out;
+}
+
+}  // namespace berth::vuln

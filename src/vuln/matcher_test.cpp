@@ -1,0 +1,120 @@
+#include "vuln/matcher.h"
+
+#include <gtest/gtest.h>
+
+#include "vuln/native.h"
+
+namespace berth::vuln {
+namespace {
+
+// Excerpts in the Debian security tracker's list format (as in ../shared/vulndata/debian).
+constexpr std::string_view kDsaList = R"([05 Apr 2025] DSA-5895-1 xz-utils - security update
+	{CVE-2025-31115}
+	[bookworm] - xz-utils 5.4.1-1
+[11 Oct 2023] DSA-5523-1 curl - security update
+	{CVE-2023-38545 CVE-2023-38546}
+	[bullseye] - curl 7.74.0-1.3+deb11u10
+	[bookworm] - curl 7.88.1-10+deb12u4
+)";
+
+constexpr std::string_view kCveList = R"(CVE-2026-34743 (XZ Utils provide a general-purpose data-compression library plus comma ...)
+	- xz-utils 5.8.3-1 (bug #1132497)
+	[trixie] - xz-utils 5.8.1-1+deb13u1
+	[bookworm] - xz-utils 5.4.1-2+deb12u1
+	[bullseye] - xz-utils <postponed> (Minor issue)
+	NOTE: https://tukaani.org/xz/index-append-overflow.html
+CVE-2026-8376 [Buffer overflow in Perl_study_chunk]
+	- perl <unfixed> (bug #1137345)
+	[bookworm] - perl <no-dsa> (Minor issue; can be fixed in point release)
+CVE-2025-31115 (XZ Utils provide a general-purpose data-compression library plus comma ...)
+	{DSA-5895-1}
+	- xz-utils 5.8.1-1
+	[bullseye] - xz-utils <not-affected> (Vulnerable code introduced later)
+)";
+
+constexpr std::string_view kSecdb = R"({"distroversion": "v3.20", "reponame": "main", "packages": [
+  {"pkg": {"name": "busybox", "secfixes": {"0": ["CVE-2021-42373"], "1.36.1-r16": ["CVE-2023-42363"]}}},
+  {"pkg": {"name": "zlib", "secfixes": {"1.2.12-r2": ["CVE-2022-37434"]}}}]})";
+
+Matcher debian_matcher() {
+  auto dsa = parse_debian_list(kDsaList);
+  auto cve = parse_debian_list(kCveList);
+  EXPECT_TRUE(dsa && cve);
+  Matcher m;
+  for (const auto& a : merge_debian(*dsa, *cve)) m.add(a);
+  return m;
+}
+
+std::vector<std::string> ids(const std::vector<Finding>& findings) {
+  std::vector<std::string> out;
+  for (const auto& f : findings) out.push_back(f.id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(Matcher, DebianBySourcePackageWithDsaAndCveListsMerged) {
+  const auto m = debian_matcher();
+  const OsInfo bookworm{"debian", "12"};
+  // liblzma5 is built from xz-utils: the tracker speaks of the source package.
+  const Package old_xz{"dpkg", "liblzma5", "5.4.1-0.2", "xz-utils", "5.4.1-0.2"};
+  EXPECT_EQ(ids(m.match(bookworm, {old_xz})), (std::vector<std::string>{"CVE-2025-31115", "CVE-2026-34743"}));
+  // 5.4.1-1 has the DSA fix for CVE-2025-31115 even though the CVE list only names sid's 5.8.1-1.
+  const Package dsa_xz{"dpkg", "liblzma5", "5.4.1-1", "xz-utils", "5.4.1-1"};
+  const auto found = m.match(bookworm, {dsa_xz});
+  ASSERT_EQ(ids(found), std::vector<std::string>{"CVE-2026-34743"});
+  EXPECT_EQ(found[0].fixed_versions, std::vector<std::string>{"5.4.1-2+deb12u1"});
+  EXPECT_EQ(found[0].package_name, "liblzma5");
+  EXPECT_EQ(found[0].severity, Severity::kUndefined);  // the tracker has no CVSS
+  EXPECT_TRUE(m.match(bookworm, {{"dpkg", "liblzma5", "5.4.1-2+deb12u1", "xz-utils", "5.4.1-2+deb12u1"}}).empty());
+  // <no-dsa> stays open with no fix.
+  const auto perl = m.match(bookworm, {{"dpkg", "perl-base", "5.36.0-7+deb12u2", "perl", "5.36.0-7+deb12u2"}});
+  ASSERT_EQ(ids(perl), std::vector<std::string>{"CVE-2026-8376"});
+  EXPECT_TRUE(perl[0].fixed_versions.empty());
+  // DSAs without CVE-list entries keep their own id.
+  EXPECT_EQ(ids(m.match(bookworm, {{"dpkg", "curl", "7.88.1-10+deb12u3", "curl", "7.88.1-10+deb12u3"}})),
+            std::vector<std::string>{"DSA-5523-1"});
+  // Bullseye's <not-affected> is honoured; other distros never match Debian data.
+  EXPECT_TRUE(m.match({"debian", "11"}, {{"dpkg", "liblzma5", "5.2.5-2", "xz-utils", "5.2.5-2"}}).size() == 1);  // postponed 34743
+  EXPECT_TRUE(m.match({"ubuntu", "22.04"}, {old_xz}).empty());
+}
+
+TEST(Matcher, AlpineSecdbPerBranch) {
+  auto advs = parse_alpine_secdb_json(kSecdb);
+  ASSERT_TRUE(advs);
+  Matcher m;
+  for (const auto& a : *advs) m.add(a);
+  EXPECT_EQ(m.size(), 2u);  // "0" entries are not vulnerabilities
+  const auto found = m.match({"alpine", "3.20.3"}, {{"apk", "busybox", "1.36.1-r15", "", ""}, {"apk", "zlib", "1.3.1-r0", "", ""}});
+  ASSERT_EQ(ids(found), std::vector<std::string>{"CVE-2023-42363"});
+  EXPECT_EQ(found[0].fixed_versions, std::vector<std::string>{"1.36.1-r16"});
+  EXPECT_TRUE(m.match({"alpine", "3.19.1"}, {{"apk", "busybox", "1.36.1-r15", "", ""}}).empty());
+  EXPECT_FALSE(parse_alpine_secdb_json("{\"packages\": []}"));
+  EXPECT_FALSE(parse_alpine_secdb_json("not json"));
+}
+
+TEST(Matcher, OsvLanguagePackagesAndWithdrawn) {
+  Matcher m;
+  auto adv = parse_osv(R"({"id":"PYSEC-X","summary":"s","affected":[{"package":{"ecosystem":"PyPI","name":"Zope.Interface"},
+    "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"5.0"}]},{"type":"GIT","events":[{"introduced":"abc"}]}]}]})");
+  auto gone = parse_osv(R"({"id":"GHSA-W","withdrawn":"2020-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"minimist"},
+    "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.2.2"}]}]}]})");
+  ASSERT_TRUE(adv && gone);
+  m.add(*adv);
+  m.add(*gone);
+  EXPECT_EQ(ids(m.match({}, {{"pypi", "zope_interface", "4.7", "", ""}})), std::vector<std::string>{"PYSEC-X"});
+  EXPECT_TRUE(m.match({}, {{"pypi", "zope-interface", "5.0", "", ""}}).empty());
+  EXPECT_TRUE(m.match({}, {{"npm", "minimist", "1.2.0", "", ""}}).empty());
+}
+
+TEST(Matcher, Namespaces) {
+  EXPECT_EQ(namespace_of("Debian:12"), "debian:12");
+  EXPECT_EQ(namespace_of("Alpine:v3.19"), "alpine:3.19");
+  EXPECT_EQ(namespace_of("PyPI"), "pypi");
+  EXPECT_EQ(namespace_of("Go"), "go");
+  EXPECT_EQ(namespace_of("crates.io"), "");
+  EXPECT_EQ(namespace_of(Package{"apk", "x", "1", "", ""}, OsInfo{"alpine", "3.19.1"}), "alpine:3.19");
+  EXPECT_EQ(namespace_of(Package{"dpkg", "x", "1", "", ""}, OsInfo{"debian", "12"}), "debian:12");
+}
+
+}  // namespace
+}  // namespace berth::vuln
