@@ -8,6 +8,30 @@
 #include "core/log.h"
 
 namespace berth::gc {
+namespace {
+
+// A page of rows or listings (both have digest and size), as the digests to act on and
+// the sizes to report them with.
+struct Page {
+  std::vector<Digest> digests;
+  std::unordered_map<Digest, uint64_t> sizes;
+
+  template <class Row>
+  explicit Page(const std::vector<Row>& rows) {
+    for (const Row& row : rows) {
+      digests.push_back(row.digest);
+      sizes.emplace(row.digest, row.size);
+    }
+  }
+  void count(const std::vector<Digest>& done, uint64_t& items, uint64_t& bytes) const {
+    for (const Digest& d : done) {
+      ++items;
+      bytes += sizes.at(d);
+    }
+  }
+};
+
+}  // namespace
 
 Result<Report> Collector::run(const Options& options, const Progress& progress) {
   if (options.grace_ms < 0 || options.upload_ttl_ms < 0 || options.batch == 0) {
@@ -89,19 +113,12 @@ Result<void> Collector::collect_blobs(const Options& options, int64_t cutoff_ms,
     BERTH_TRY(auto page, meta_.unreferenced_blobs(links_before, after, options.batch));
     if (page.empty()) return {};
     after = page.back().digest.str();
-    std::vector<Digest> digests;
-    std::unordered_map<Digest, uint64_t> sizes;
-    for (const auto& row : page) {
-      digests.push_back(row.digest);
-      sizes.emplace(row.digest, row.size);
-    }
+    const Page rows(page);
+    std::vector<Digest> deleted = rows.digests;
     if (!options.dry_run) {
-      BERTH_TRY(digests, delete_blobs(digests));
+      BERTH_TRY(deleted, delete_blobs(rows.digests));
     }
-    for (const Digest& d : digests) {
-      ++report.blobs_deleted;
-      report.blob_bytes_freed += sizes[d];
-    }
+    rows.count(deleted, report.blobs_deleted, report.blob_bytes_freed);
     if (progress) progress("blobs", report.blobs_deleted);
     if (page.size() < options.batch) return {};
   }
@@ -113,20 +130,12 @@ Result<void> Collector::collect_orphans(const Options& options, Report& report, 
     BERTH_TRY(auto page, blobs_.list_blobs(after, options.batch));
     if (page.empty()) return {};
     after = page.back().digest.str();
-    std::vector<Digest> digests;
-    std::unordered_map<Digest, uint64_t> sizes;
-    for (const auto& info : page) {
-      digests.push_back(info.digest);
-      sizes.emplace(info.digest, info.size);
-    }
-    BERTH_TRY(auto unrecorded, meta_.unrecorded_blobs(digests));
+    const Page listed(page);
+    BERTH_TRY(auto unrecorded, meta_.unrecorded_blobs(listed.digests));
     if (!options.dry_run && !unrecorded.empty()) {
       BERTH_TRY(unrecorded, delete_blobs(unrecorded));
     }
-    for (const Digest& d : unrecorded) {
-      ++report.orphans_deleted;
-      report.orphan_bytes_freed += sizes[d];
-    }
+    listed.count(unrecorded, report.orphans_deleted, report.orphan_bytes_freed);
     if (progress) progress("orphans", report.orphans_deleted);
     if (page.size() < options.batch) return {};
   }

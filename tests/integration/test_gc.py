@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import unittest
@@ -241,6 +242,8 @@ class GcTest(FreshServerTestCase):
         self.assertEqual(self.server.verify_blob_store(), [])
         total = sum(r["blobsDeleted"] for r in gc_runs)
         self.assertGreater(total, 0, "the loop collected nothing while the pushes ran")
+        sys.stderr.write(f"\n[gc race] {len(gc_runs)} gc runs collected {total} blobs during the pushes; "
+                         f"{len(clean_failures)} pushes refused with MANIFEST_BLOB_UNKNOWN and pushed again\n")
 
     # -- (c) abandoned uploads -----------------------------------------------------------
 
