@@ -113,9 +113,11 @@ class Admin {
     if (verb == "create-user") return create_principal("user", o);
     if (verb == "create-role") return create_principal("role", o);
     if (verb == "create-access-key") {
-      BERTH_TRY(auto p, principal("user", o.user, o.account_id));
+      const bool role = !o.role.empty();
+      BERTH_TRY(auto p, principal(role ? "role" : "user", role ? o.role : o.user, o.account_id));
       BERTH_TRY(auto key, r_.identity->create_access_key(p.arn, p.account_id));
-      return json{{"UserName", p.name}, {"AccessKeyId", key.first}, {"SecretAccessKey", key.second}};
+      return json{{role ? "RoleName" : "UserName", p.name}, {"Arn", p.arn}, {"AccessKeyId", key.first},
+                  {"SecretAccessKey", key.second}};
     }
     if (verb == "delete-access-key") {
       BERTH_TRY(auto key, r_.meta->get_access_key(o.name));
@@ -205,6 +207,19 @@ int admin(const std::string& verb, const AdminOptions& options) {
     return 1;
   }
   auto out = Admin(**reg).run(verb, options);
+  if (!verb.starts_with("list-")) {
+    observe::AuditRecord a;
+    a.source = "admin";
+    a.action = "admin:" + verb;
+    a.principal = "local";  // whoever can write the data dir
+    a.resource = !options.name.empty() ? options.name : !options.user.empty() ? options.user : options.role;
+    if (!out) {
+      a.outcome = observe::Outcome::kFailed;
+      a.error_code = std::string(to_string(out.error().code));
+      a.message = out.error().message;
+    }
+    (*reg)->audit->record(a);
+  }
   if (!out) {
     std::fprintf(stderr, "berth admin %s: %s\n", verb.c_str(), out.error().message.c_str());
     return 1;

@@ -11,6 +11,7 @@ struct AdminOptions {
   std::string data_dir = "./berth-data";
   std::string name;           // user or role name (positional), or access key id for delete-access-key
   std::string user;           // --user
+  std::string role;           // --role
   std::string account_id;     // --account-id
   std::string policy_file;    // --policy-file
   std::string policy_name;    // --policy-name

@@ -67,7 +67,7 @@ int gc_command(const GcCliOptions& options) {
     return 1;
   }
   Registry& r = **reg;
-  gc::Collector collector(*r.meta, *r.blobs, *r.uploads, r.clock);
+  gc::Collector collector(*r.meta, *r.blobs, *r.uploads, r.clock, r.audit.get());
   gc::Options run{.grace_ms = *grace, .upload_ttl_ms = *ttl, .dry_run = options.dry_run, .batch = 512};
   const bool tty = ::isatty(STDERR_FILENO) == 1;
   gc::Progress progress;

@@ -91,8 +91,13 @@ int main(int argc, char** argv) {
   auto* create_role = verb("create-role", "Create an IAM role");
   create_role->add_option("name", admin.name, "Role name")->required();
   create_role->add_option("--policy-file", admin.policy_file, "Inline identity policy (named \"default\")");
-  auto* create_key = verb("create-access-key", "Create another access key for a user; prints it once");
-  create_key->add_option("--user", admin.user, "User name")->required();
+  auto* create_key = verb("create-access-key", "Create an access key for a user or a role; prints it once");
+  auto* key_user = create_key->add_option("--user", admin.user, "User name");
+  auto* key_role = create_key->add_option("--role", admin.role, "Role name (its sessions act as the role)");
+  key_user->excludes(key_role);
+  create_key->callback([&] {
+    if (admin.user.empty() && admin.role.empty()) throw CLI::RequiredError("--user or --role");
+  });
   auto* delete_key = verb("delete-access-key", "Delete an access key (its login tokens stop working)");
   delete_key->add_option("access_key_id", admin.name, "Access key id")->required();
   auto* put_policy = verb("put-user-policy", "Create or replace a user's inline policy");

@@ -72,19 +72,22 @@ int serve(ServeOptions options) {
   http::asio::thread_pool pool(options.worker_threads ? options.worker_threads : 2 * cores);
   // One authorizer for both APIs, so /v2/ and the ECR API decide alike.
   auth::Authorizer authorizer(*r.meta, *r.identity, options.region, r.clock);
-  const oci::Access access{*r.identity, authorizer};
+  const oci::Access access{*r.identity, authorizer, r.clock, r.audit.get()};
   oci::Api api(oci::Services{*r.repositories, *r.blob_service, *r.uploads, *r.manifests}, pool, &access);
   ecr::Api ecr_api(ecr::Services{*r.repositories, *r.manifests, *r.blob_service, *r.uploads, *r.identity, authorizer,
-                                 r.clock, options.region},
+                                 r.clock, options.region, r.audit.get()},
                    pool);
 
   options.http.host = listen->first;
   options.http.port = listen->second;
-  http::Server server(options.http, [&api, &ecr_api](http::Exchange& ex) -> http::awaitable<http::Response> {
+  http::Server server(options.http, [&api, &ecr_api, &r](http::Exchange& ex) -> http::awaitable<http::Response> {
     const auto& path = ex.request().path;
     if (path == "/v2" || path.rfind("/v2/", 0) == 0) co_return co_await api.handle(ex);
     if (ecr::Api::handles(ex.request())) co_return co_await ecr_api.handle(ex);
     if (path == "/healthz") co_return http::text_response(200, "ok\n");
+    if (path == "/metrics" && ex.request().method == "GET") {
+      co_return http::text_response(200, r.metrics.exposition(), "text/plain; version=0.0.4; charset=utf-8");
+    }
     co_return http::text_response(404, "not found\n");
   });
   auto bound = server.bind();
@@ -130,7 +133,7 @@ int serve(ServeOptions options) {
   // Garbage collection in the background, online: pushes and pulls go on meanwhile. One
   // run at a time; the next is scheduled when one finishes.
   http::asio::steady_timer gc_timer(signal_ctx);
-  gc::Collector collector(*r.meta, *r.blobs, *r.uploads, r.clock);
+  gc::Collector collector(*r.meta, *r.blobs, *r.uploads, r.clock, r.audit.get());
   const gc::Options gc_options{.grace_ms = *gc_grace, .upload_ttl_ms = ttl_ms, .dry_run = false, .batch = 512};
   std::function<void()> schedule_gc = [&] {
     gc_timer.expires_after(std::chrono::milliseconds(*gc_interval));

@@ -36,6 +36,8 @@ Result<std::unique_ptr<Registry>> Registry::open(const RegistryOptions& options)
   if (const char* id = std::getenv("BERTH_ROOT_ACCESS_KEY_ID")) identity.root_access_key_id = id;
   if (const char* secret = std::getenv("BERTH_ROOT_SECRET_ACCESS_KEY")) identity.root_secret_access_key = secret;
   BERTH_TRY(r->identity, auth::Identity::open(identity, *r->meta, r->clock));
+  BERTH_TRY(r->audit, observe::AuditLog::open(std::filesystem::path(options.data_dir) / "audit", r->clock));
+  BERTH_TRY(r->events, observe::EventSink::open(std::filesystem::path(options.data_dir) / "events", r->clock));
   return r;
 }
 

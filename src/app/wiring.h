@@ -7,6 +7,9 @@
 #include "auth/identity.h"
 #include "core/clock.h"
 #include "core/result.h"
+#include "observe/audit.h"
+#include "observe/events.h"
+#include "observe/metrics.h"
 #include "registry/blob_service.h"
 #include "registry/manifest_service.h"
 #include "registry/pull_recorder.h"
@@ -34,6 +37,10 @@ struct Registry {
   std::unique_ptr<registry::UploadService> uploads;
   std::unique_ptr<registry::ManifestService> manifests;
   std::unique_ptr<auth::Identity> identity;
+  // DATA/audit and DATA/events; every process on the data dir appends to the same files.
+  std::unique_ptr<observe::AuditLog> audit;
+  std::unique_ptr<observe::EventSink> events;
+  observe::Metrics metrics;
 
   static Result<std::unique_ptr<Registry>> open(const RegistryOptions& options);
 };

@@ -1,5 +1,6 @@
 #include "auth/authorizer.h"
 
+#include <cctype>
 #include <ctime>
 #include <memory>
 #include <vector>
@@ -7,6 +8,8 @@
 #include "core/log.h"
 #include "iam/evaluator.h"
 #include "iam/policy.h"
+
+#include <nlohmann/json.hpp>
 
 namespace berth::auth {
 namespace {
@@ -25,12 +28,94 @@ std::string iso8601(int64_t ms) {
   return buf;
 }
 
+nlohmann::json json_null() { return nullptr; }
+
+std::string to_lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 bool is_root_arn(const std::string& arn) { return arn.size() > 5 && arn.compare(arn.size() - 5, 5, ":root") == 0; }
 
 }  // namespace
 
 std::string Authorizer::repository_arn(const std::string& repository) const {
   return "arn:aws:ecr:" + region_ + ":" + identity_.account_id() + ":repository/" + repository;
+}
+
+// A stored policy that no longer parses is logged and recorded, not skipped.
+void Authorizer::parse_into(Loaded& out, const std::string& text, iam::PolicyKind kind, size_t max_chars,
+                            const std::string& name) {
+  auto parsed = iam::parse_policy(text, kind, max_chars);
+  if (!parsed) {
+    log::get("auth")->warn("{} no longer parses: {}", name, parsed.error().message);
+    out.unparsable = true;
+    return;
+  }
+  parsed->name = name;
+  out.policies.push_back(std::make_shared<const iam::Policy>(std::move(*parsed)));
+}
+
+Result<Authorizer::LoadedPtr> Authorizer::cached(const std::optional<uint64_t>& version, const std::string& key,
+                                                 const std::function<Result<Loaded>()>& load) const {
+  if (version) {
+    if (auto hit = cache_.get(*version, key)) return *hit;
+  }
+  BERTH_TRY(auto loaded, load());
+  auto ptr = std::make_shared<const Loaded>(std::move(loaded));
+  if (version) cache_.put(*version, key, ptr);
+  return LoadedPtr(ptr);
+}
+
+Result<Authorizer::LoadedPtr> Authorizer::identity_policies(const std::optional<uint64_t>& version,
+                                                            const std::string& arn) const {
+  return cached(version, "identity:" + arn, [&]() -> Result<Loaded> {
+    Loaded out;
+    BERTH_TRY(auto policies, meta_.list_principal_policies(arn));
+    for (const auto& p : policies) {
+      parse_into(out, p.document, iam::PolicyKind::kIdentity, kMaxIdentityPolicyChars,
+                                "inline policy " + p.name + " of " + arn);
+    }
+    return out;
+  });
+}
+
+Result<Authorizer::LoadedPtr> Authorizer::repository(const std::optional<uint64_t>& version,
+                                                     const std::string& name) const {
+  return cached(version, "repository:" + name, [&]() -> Result<Loaded> {
+    Loaded out;
+    auto repo = meta_.get_repository(name);
+    if (!repo && repo.error().code == ErrorCode::kNameUnknown) return out;  // the handler says NAME_UNKNOWN
+    if (!repo) return tl::unexpected(repo.error());
+    const auto settings = nlohmann::json::parse(repo->settings_json, nullptr, false);
+    if (settings.is_object() && settings.contains("tags") && settings["tags"].is_array()) {
+      for (const auto& t : settings["tags"]) {
+        if (t.is_object() && t.value("Key", json_null()).is_string() && t.value("Value", json_null()).is_string()) {
+          out.tags.emplace_back(t["Key"].get<std::string>(), t["Value"].get<std::string>());
+        }
+      }
+    }
+    auto text = meta_.get_repository_policy(name);
+    if (!text && text.error().code == ErrorCode::kNameUnknown) return out;  // deleted meanwhile
+    if (!text) return tl::unexpected(text.error());
+    if (text->has_value()) {
+      parse_into(out, **text, iam::PolicyKind::kResource, iam::kMaxRepositoryPolicyChars,
+                                "repository policy");
+    }
+    return out;
+  });
+}
+
+Result<Authorizer::LoadedPtr> Authorizer::registry_policy(const std::optional<uint64_t>& version) const {
+  return cached(version, "registry", [&]() -> Result<Loaded> {
+    Loaded out;
+    BERTH_TRY(auto text, meta_.get_setting(store::kRegistryPolicySetting));
+    if (text) {
+      parse_into(out, *text, iam::PolicyKind::kResource, iam::kMaxRepositoryPolicyChars,
+                                "registry policy");
+    }
+    return out;
+  });
 }
 
 Result<void> Authorizer::authorize(const AccessRequest& request) const {
@@ -48,45 +133,38 @@ Result<void> Authorizer::authorize(const AccessRequest& request) const {
   context.keys["aws:securetransport"] = {"false"};  // berth serves plain HTTP (TLS terminates in front, if at all)
   if (!request.source_ip.empty()) context.keys["aws:sourceip"] = {request.source_ip};
 
+  for (const auto& [k, v] : request.request_tags) context.keys["aws:requesttag/" + to_lower(k)].push_back(v);
+  for (const auto& [k, v] : request.request_tags) context.keys["aws:tagkeys"].push_back(k);
+  for (const auto& k : request.tag_keys) context.keys["aws:tagkeys"].push_back(k);
+
+  // One version for the whole decision, read before anything is loaded.
+  const auto version = meta_.data_version();
+  const std::optional<uint64_t> v = version ? std::optional<uint64_t>(*version) : std::nullopt;
   iam::AuthorizationInput input;
-  input.resource_account = identity_.account_id();
-  std::vector<std::unique_ptr<iam::Policy>> owned;
+  // Resource "*" (GetAuthorizationToken) belongs to no registry: as in AWS, where each
+  // account asks its own, the caller's account alone decides.
+  input.resource_account =
+      request.resource == "*" && request.caller ? request.caller->account_id : identity_.account_id();
   bool unparsable = false;
+  LoadedPtr identity, repo, registry;
   if (request.caller) {
     input.caller_account = request.caller->account_id;
     input.caller_is_root = is_root_arn(request.caller->principal_arn);
     if (!input.caller_is_root) {
-      BERTH_TRY(auto policies, meta_.list_principal_policies(request.caller->principal_arn));
-      for (const auto& p : policies) {
-        auto parsed = iam::parse_policy(p.document, iam::PolicyKind::kIdentity, kMaxIdentityPolicyChars);
-        if (!parsed) {
-          log::get("auth")->warn("inline policy {} of {} no longer parses: {}", p.name, request.caller->principal_arn,
-                                 parsed.error().message);
-          unparsable = true;
-          continue;
-        }
-        parsed->name = "inline policy " + p.name + " of " + request.caller->principal_arn;
-        owned.push_back(std::make_unique<iam::Policy>(std::move(*parsed)));
-        input.identity_policies.push_back(owned.back().get());
-      }
+      BERTH_TRY(identity, identity_policies(v, request.caller->principal_arn));
+      for (const auto& p : identity->policies) input.identity_policies.push_back(p.get());
+      unparsable |= identity->unparsable;
     }
   }
   if (!request.repository.empty()) {
-    auto text = meta_.get_repository_policy(request.repository);
-    if (!text && text.error().code != ErrorCode::kNameUnknown) return tl::unexpected(text.error());
-    if (text && text->has_value()) {
-      auto parsed = iam::parse_policy(**text, iam::PolicyKind::kResource, iam::kMaxRepositoryPolicyChars);
-      if (!parsed) {
-        log::get("auth")->warn("repository policy of {} no longer parses: {}", request.repository,
-                               parsed.error().message);
-        unparsable = true;
-      } else {
-        parsed->name = "repository policy";
-        owned.push_back(std::make_unique<iam::Policy>(std::move(*parsed)));
-        input.repository_policy = owned.back().get();
-      }
-    }
+    BERTH_TRY(repo, repository(v, request.repository));
+    if (!repo->policies.empty()) input.repository_policy = repo->policies.front().get();
+    unparsable |= repo->unparsable;
+    for (const auto& [k, val] : repo->tags) context.keys["aws:resourcetag/" + to_lower(k)] = {val};
   }
+  BERTH_TRY(registry, registry_policy(v));
+  if (!registry->policies.empty()) input.registry_policy = registry->policies.front().get();
+  unparsable |= registry->unparsable;
   const auto decision = iam::authorize(input, context);
   if (decision.verdict == iam::Verdict::kAllow && !unparsable) return {};
   if (decision.verdict == iam::Verdict::kAllow) {

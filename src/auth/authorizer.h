@@ -4,10 +4,16 @@
 // evaluator decides; this class only gathers.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "auth/identity.h"
+#include "auth/versioned_cache.h"
+#include "iam/policy.h"
 #include "core/clock.h"
 #include "core/result.h"
 #include "store/meta/meta_store.h"
@@ -20,6 +26,10 @@ struct AccessRequest {
   std::string repository;          // empty for registry-level actions
   std::string resource;            // overrides the repository ARN when set ("*" for GetAuthorizationToken)
   std::string source_ip;           // aws:SourceIp, when known
+  // aws:RequestTag/KEY and aws:TagKeys: the tags a CreateRepository or TagResource asks
+  // to set, the keys an UntagResource asks to remove.
+  std::vector<std::pair<std::string, std::string>> request_tags;
+  std::vector<std::string> tag_keys;
 };
 
 class Authorizer {
@@ -35,10 +45,27 @@ class Authorizer {
   Result<void> authorize(const AccessRequest& request) const;
 
  private:
+  // What the store says about one key ("identity:ARN", "repository:NAME", "registry"):
+  // parsed policies and, for a repository, its tags (aws:ResourceTag/KEY).
+  struct Loaded {
+    std::vector<std::shared_ptr<const iam::Policy>> policies;
+    bool unparsable = false;  // a stored policy no longer parses: deny, never ignore it
+    std::vector<std::pair<std::string, std::string>> tags;
+  };
+  using LoadedPtr = std::shared_ptr<const Loaded>;
+  static void parse_into(Loaded& out, const std::string& text, iam::PolicyKind kind, size_t max_chars,
+                         const std::string& name);
+  Result<LoadedPtr> cached(const std::optional<uint64_t>& version, const std::string& key,
+                           const std::function<Result<Loaded>()>& load) const;
+  Result<LoadedPtr> identity_policies(const std::optional<uint64_t>& version, const std::string& arn) const;
+  Result<LoadedPtr> repository(const std::optional<uint64_t>& version, const std::string& name) const;
+  Result<LoadedPtr> registry_policy(const std::optional<uint64_t>& version) const;
+
   store::MetaStore& meta_;
   const Identity& identity_;
   std::string region_;
   const Clock& clock_;
+  mutable VersionedCache<LoadedPtr> cache_;
 };
 
 }  // namespace berth::auth

@@ -53,7 +53,7 @@ class AuthorizerTest : public ::testing::Test {
   }
   Result<void> check(const Caller* c, const std::string& action, const std::string& repo) {
     return authz_->authorize(AccessRequest{.caller = c, .action = action, .repository = repo, .resource = {},
-                                           .source_ip = "127.0.0.1"});
+                                           .source_ip = "127.0.0.1", .request_tags = {}, .tag_keys = {}});
   }
 
   std::filesystem::path dir_;
@@ -80,7 +80,7 @@ TEST_F(AuthorizerTest, PullOnlyUserCanPullButNotPush) {
             "arn:aws:ecr:us-east-1:123456789012:repository/team/app because no identity-based policy allows the "
             "ecr:PutImage action");
   EXPECT_TRUE(authz_->authorize(AccessRequest{.caller = &c, .action = "ecr:GetAuthorizationToken", .repository = {},
-                                              .resource = "*", .source_ip = {}}));
+                                              .resource = "*", .source_ip = {}, .request_tags = {}, .tag_keys = {}}));
 }
 
 TEST_F(AuthorizerTest, NoPolicyDenies) {
@@ -95,6 +95,43 @@ TEST_F(AuthorizerTest, ExplicitDenyWins) {
   auto denied = check(&c, "ecr:BatchGetImage", "secret/app");
   ASSERT_FALSE(denied);
   EXPECT_NE(denied.error().message.find("explicit deny"), std::string::npos) << denied.error().message;
+}
+
+// Decisions are cached, but a write by another process (`berth admin`, a second store
+// on the same file) is seen by the very next decision.
+TEST_F(AuthorizerTest, CachedDecisionsFollowWritesFromAnotherProcess) {
+  const auto c = user("cached", {kPullOnly});
+  EXPECT_TRUE(check(&c, "ecr:BatchGetImage", "team/app"));
+  EXPECT_TRUE(check(&c, "ecr:BatchGetImage", "team/app"));  // from the cache
+  auto other = std::move(*store::SqliteMetaStore::open((dir_ / "meta.db").string()));
+  ASSERT_TRUE(other->put_principal_policy(c.principal_arn, "p1", kDenyPush));
+  ASSERT_TRUE(other->put_principal_policy(c.principal_arn, "p0", kDenyPush));  // the pull Allow is gone
+  EXPECT_FALSE(check(&c, "ecr:BatchGetImage", "team/app"));
+  EXPECT_FALSE(check(nullptr, "ecr:BatchGetImage", "team/app"));
+  ASSERT_TRUE(other->set_repository_policy("team/app", kPublicPull));
+  EXPECT_TRUE(check(nullptr, "ecr:BatchGetImage", "team/app"));
+  ASSERT_TRUE(other->delete_repository_policy("team/app"));
+  EXPECT_FALSE(check(nullptr, "ecr:BatchGetImage", "team/app"));
+}
+
+TEST_F(AuthorizerTest, ResourceAndRequestTagsAndTheRegistryPolicy) {
+  ASSERT_TRUE(meta_->update_repository_settings("team/app", R"({"tags":[{"Key":"Team","Value":"blue"}]})"));
+  const auto c = user("tagged", {R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:*",
+    "Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/team":"blue"}}}]})"});
+  EXPECT_TRUE(check(&c, "ecr:ListImages", "team/app"));
+  EXPECT_FALSE(check(&c, "ecr:ListImages", "secret/app"));
+  const auto creator = user("creator", {R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+    "Action":"ecr:CreateRepository","Resource":"*","Condition":{"StringEquals":{"aws:RequestTag/env":"dev"}}}]})"});
+  AccessRequest create{.caller = &creator, .action = "ecr:CreateRepository", .repository = "new/repo", .resource = {},
+                       .source_ip = {}, .request_tags = {{"env", "dev"}}, .tag_keys = {}};
+  EXPECT_TRUE(authz_->authorize(create));
+  create.request_tags = {{"env", "prod"}};
+  EXPECT_FALSE(authz_->authorize(create));
+  // The registry policy: a Deny there beats the identity Allow.
+  ASSERT_TRUE(meta_->put_setting(store::kRegistryPolicySetting,
+                                 R"({"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*",
+    "Action":"ecr:ListImages","Resource":"*"}]})"));
+  EXPECT_FALSE(check(&c, "ecr:ListImages", "team/app"));
 }
 
 TEST_F(AuthorizerTest, AnonymousOnlyThroughAPublicRepositoryPolicy) {

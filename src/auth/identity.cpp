@@ -135,9 +135,19 @@ std::optional<KeySecret> Identity::secret(std::string_view access_key_id) const 
 }
 
 Result<Caller> Identity::caller(const std::string& access_key_id) const {
+  auto unknown = [] { return fail(ErrorCode::kUnrecognizedClient, "The security token included in the request is invalid."); };
+  const auto version = meta_.data_version();
+  if (version) {
+    if (auto cached = callers_.get(*version, access_key_id)) return *cached ? Result<Caller>(**cached) : unknown();
+  }
   auto rec = meta_.get_access_key(access_key_id);
-  if (!rec) return fail(ErrorCode::kUnrecognizedClient, "The security token included in the request is invalid.");
-  return Caller{rec->id, rec->account_id, rec->principal_arn};
+  if (!rec) {
+    if (version && rec.error().code == ErrorCode::kNotFound) callers_.put(*version, access_key_id, std::nullopt);
+    return unknown();
+  }
+  Caller c{rec->id, rec->account_id, rec->principal_arn};
+  if (version) callers_.put(*version, access_key_id, c);
+  return c;
 }
 
 // token = base64(key_id "." expires_ms "." hex(hmac(token_key, key_id "." expires_ms)))

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "auth/sigv4.h"
+#include "auth/versioned_cache.h"
 #include "core/clock.h"
 #include "core/result.h"
 #include "store/meta/meta_store.h"
@@ -70,6 +71,8 @@ class Identity {
   std::string account_id_;
   std::string master_key_;
   std::string token_key_;
+  // Access key id -> its caller (nullopt: no such key); every /v2/ request asks.
+  mutable VersionedCache<std::optional<Caller>> callers_;
 };
 
 }  // namespace berth::auth

@@ -732,3 +732,22 @@ Result<std::string> presign_query(const PresignRequest& r) {
 }
 
 }  // namespace berth::auth
+
+namespace berth::auth {
+
+std::string claimed_access_key_id(const SignedRequest& request) {
+  auto until_slash = [](std::string_view v) { return std::string(v.substr(0, v.find('/'))); };
+  for (const auto& [name, value] : request.headers) {
+    if (name != "authorization") continue;
+    const auto at = value.find("Credential=");
+    if (at != std::string::npos) return until_slash(std::string_view(value).substr(at + 11));
+  }
+  constexpr std::string_view kParam = "X-Amz-Credential=";
+  std::string_view q = request.query;
+  for (size_t at = q.find(kParam); at != std::string_view::npos; at = q.find(kParam, at + 1)) {
+    if (at == 0 || q[at - 1] == '&') return until_slash(sigv4::uri_decode(q.substr(at + kParam.size(), q.find('&', at) - at - kParam.size())));
+  }
+  return {};
+}
+
+}  // namespace berth::auth

@@ -70,6 +70,10 @@ struct VerifiedRequest {
 [[nodiscard]] Result<VerifiedRequest> verify(const SignedRequest& request, const SecretLookup& lookup,
                                              int64_t now_ms, std::string_view expected_service);
 
+// The access key id a request claims (Credential=AKID/... in the Authorization header or
+// X-Amz-Credential in the query), unverified: for the audit trail of refused calls.
+std::string claimed_access_key_id(const SignedRequest& request);
+
 // A presigned URL berth issues: the query to append after '?' to `path`. Payload is
 // UNSIGNED-PAYLOAD and only `host` is signed, so any HTTP client can follow the URL.
 struct PresignRequest {

@@ -1,6 +1,7 @@
 // Time is injected so tests (and later lifecycle rules) can move it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 
@@ -30,6 +31,21 @@ class OffsetClock final : public Clock {
 
  private:
   std::chrono::milliseconds offset_;
+};
+
+// A clock that only moves when told to: for tests, and for `--dry-run` evaluations "as of"
+// a given time.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(std::chrono::system_clock::time_point t = std::chrono::system_clock::now()) : t_(t.time_since_epoch().count()) {}
+  std::chrono::system_clock::time_point now() const override {
+    return std::chrono::system_clock::time_point(std::chrono::system_clock::duration(t_.load()));
+  }
+  void set(std::chrono::system_clock::time_point t) { t_.store(t.time_since_epoch().count()); }
+  void advance(std::chrono::system_clock::duration d) { t_.fetch_add(d.count()); }
+
+ private:
+  std::atomic<std::chrono::system_clock::duration::rep> t_;
 };
 
 }  // namespace berth

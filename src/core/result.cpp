@@ -17,6 +17,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kImageAlreadyExists: return "ImageAlreadyExists";
     case ErrorCode::kTagImmutable: return "TagImmutable";
     case ErrorCode::kPolicyNotFound: return "PolicyNotFound";
+    case ErrorCode::kRegistryPolicyNotFound: return "RegistryPolicyNotFound";
     case ErrorCode::kNameUnknown: return "NameUnknown";
     case ErrorCode::kNameInvalid: return "NameInvalid";
     case ErrorCode::kTagInvalid: return "TagInvalid";

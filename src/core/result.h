@@ -24,7 +24,8 @@ enum class ErrorCode {
   kDigestMismatch,      // well-formed, but not the digest of the content
   kImageAlreadyExists,  // the tag already names this very manifest
   kTagImmutable,        // the repository forbids moving this tag
-  kPolicyNotFound,      // no policy where one was asked for
+  kPolicyNotFound,      // no repository policy where one was asked for
+  kRegistryPolicyNotFound,
   kNameUnknown,
   kNameInvalid,
   kTagInvalid,

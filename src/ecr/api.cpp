@@ -43,6 +43,27 @@ const std::set<std::string, std::less<>>& model_operations() {
   return ops;
 }
 
+// Operations that only read: audited only when refused.
+bool is_read_only(std::string_view op) {
+  if (op == "GetAuthorizationToken") return false;  // hands out credentials: always kept
+  return op.starts_with("Describe") || op.starts_with("List") || op.starts_with("Get") || op == "BatchGetImage" ||
+         op == "BatchCheckLayerAvailability" || op == "BatchGetRepositoryScanningConfiguration";
+}
+
+bool is_refusal(ErrorCode c) {
+  switch (c) {
+    case ErrorCode::kDenied:
+    case ErrorCode::kUnauthorized:
+    case ErrorCode::kMissingAuthentication:
+    case ErrorCode::kIncompleteSignature:
+    case ErrorCode::kInvalidSignature:
+    case ErrorCode::kSignatureExpired:
+    case ErrorCode::kUnrecognizedClient:
+    case ErrorCode::kExpiredToken: return true;
+    default: return false;
+  }
+}
+
 }  // namespace
 
 Result<void> require_repository(const Services& s, const std::string& repo) {
@@ -96,21 +117,25 @@ http::awaitable<http::Response> Api::handle(http::Exchange& ex) {
   signed_request.headers = req.headers;
   signed_request.payload_sha256_hex = crypto::sha256(*body).hex();
   // Key lookups unseal secrets from SQLite: off the I/O thread.
+  std::optional<auth::Caller> who;
+  json input = json::object();
   auto outcome = co_await http::offload(pool_, [&]() -> Result<json> {
     BERTH_TRY(auto verified, auth::verify(
                                  signed_request,
                                  [this](std::string_view id) { return s_.identity.secret(id); },
                                  s_.clock.now_ms(), "ecr"));
     BERTH_TRY(auto caller, s_.identity.caller(verified.access_key_id));
-    json input = json::parse(*body, nullptr, false);
-    if (body->empty()) input = json::object();
+    who = caller;
+    if (!body->empty()) input = json::parse(*body, nullptr, false);
     if (input.is_discarded() || !input.is_object()) {
+      input = json::object();
       return fail(ErrorCode::kInvalidParameter, "request body is not a JSON object");
     }
     // Operations outside the model are answered as unknown whoever asks.
     if (model_operations().contains(operation)) BERTH_TRY_VOID(authorize(operation, caller, input, req));
     return dispatch(operation, Call{req, caller, input});
   });
+  audit(operation, req, signed_request, who, input, outcome);
   if (!outcome) {
     if (outcome.error().code == ErrorCode::kUnsupported && !model_operations().contains(operation)) {
       co_return error_response(400, "UnknownOperationException", "unknown operation " + operation);
@@ -120,13 +145,63 @@ http::awaitable<http::Response> Api::handle(http::Exchange& ex) {
   co_return json_response(outcome->dump());
 }
 
+// What the audit trail keeps of a call: every call that changes state or hands out
+// credentials, and every refused call, whatever the operation.
+void Api::audit(const std::string& operation, const http::Request& req, const auth::SignedRequest& signed_request, const std::optional<auth::Caller>& caller,
+                const json& input, const Result<json>& result) const {
+  if (!s_.audit) return;
+  const bool refused = !result && is_refusal(result.error().code);
+  if (!refused && is_read_only(operation)) return;
+  observe::AuditRecord r;
+  r.source = "ecr";
+  r.action = "ecr:" + operation;
+  if (caller) {
+    r.principal = caller->principal_arn;
+    r.access_key_id = caller->access_key_id;
+  } else {
+    r.access_key_id = auth::claimed_access_key_id(signed_request);
+  }
+  r.source_ip = req.remote_address;
+  r.user_agent = std::string(req.header("user-agent").value_or(""));
+  r.resource = "*";
+  if (auto name = input.find("repositoryName"); name != input.end() && name->is_string()) {
+    r.resource = s_.authorizer.repository_arn(name->get<std::string>());
+  } else if (auto arn = input.find("resourceArn"); arn != input.end() && arn->is_string()) {
+    r.resource = arn->get<std::string>();
+  }
+  if (!result) {
+    r.outcome = refused ? observe::Outcome::kDenied : observe::Outcome::kFailed;
+    r.error_code = std::string(to_wire(result.error().code).type);
+    r.message = result.error().message;
+  }
+  json detail = json::object();
+  for (const char* key : {"imageTag", "imageDigest", "imageIds", "imageTagMutability", "force", "tagKeys"}) {
+    if (auto it = input.find(key); it != input.end()) detail[key] = *it;
+  }
+  if (!detail.empty()) r.detail = std::move(detail);
+  s_.audit->record(r);
+}
+
 // The resource an operation acts on, as ECR's IAM documentation lists them: the
 // repository named in the request (each one for DescribeRepositories with names), "*" for
 // GetAuthorizationToken, and all repositories for registry-wide listings.
 Result<void> Api::authorize(const std::string& operation, const auth::Caller& caller, const json& input,
                             const http::Request& req) {
   auth::AccessRequest access{.caller = &caller, .action = "ecr:" + operation, .repository = {}, .resource = {},
-                             .source_ip = req.remote_address};
+                             .source_ip = req.remote_address, .request_tags = {}, .tag_keys = {}};
+  // aws:RequestTag/KEY and aws:TagKeys, for tag-based access control.
+  if (auto tags = input.find("tags"); tags != input.end() && tags->is_array()) {
+    for (const auto& t : *tags) {
+      if (t.is_object() && t.contains("Key") && t["Key"].is_string() && t.contains("Value") && t["Value"].is_string()) {
+        access.request_tags.emplace_back(t["Key"].get<std::string>(), t["Value"].get<std::string>());
+      }
+    }
+  }
+  if (auto keys = input.find("tagKeys"); keys != input.end() && keys->is_array()) {
+    for (const auto& k : *keys) {
+      if (k.is_string()) access.tag_keys.push_back(k.get<std::string>());
+    }
+  }
   if (operation == "GetAuthorizationToken") {
     access.resource = "*";
     return s_.authorizer.authorize(access);
@@ -168,6 +243,7 @@ Result<json> Api::dispatch(const std::string& operation, const Call& call) {
   if (operation == "InitiateLayerUpload") return initiate_layer_upload(call);
   if (operation == "UploadLayerPart") return upload_layer_part(call);
   if (operation == "CompleteLayerUpload") return complete_layer_upload(call);
+  if (operation == "GetDownloadUrlForLayer") return get_download_url_for_layer(call);
   if (operation == "PutImageTagMutability") return put_image_tag_mutability(call);
   if (operation == "TagResource") return tag_resource(call);
   if (operation == "UntagResource") return untag_resource(call);
@@ -178,6 +254,9 @@ Result<json> Api::dispatch(const std::string& operation, const Call& call) {
   if (operation == "SetRepositoryPolicy") return set_repository_policy(call);
   if (operation == "GetRepositoryPolicy") return get_repository_policy(call);
   if (operation == "DeleteRepositoryPolicy") return delete_repository_policy(call);
+  if (operation == "PutRegistryPolicy") return put_registry_policy(call);
+  if (operation == "GetRegistryPolicy") return get_registry_policy(call);
+  if (operation == "DeleteRegistryPolicy") return delete_registry_policy(call);
   return fail(ErrorCode::kUnsupported, "berth does not implement " + operation + " yet");
 }
 

@@ -9,8 +9,10 @@
 
 #include "auth/authorizer.h"
 #include "auth/identity.h"
+#include "auth/sigv4.h"
 #include "http/asio.h"
 #include "http/server.h"
+#include "observe/audit.h"
 #include "registry/blob_service.h"
 #include "registry/manifest_service.h"
 #include "registry/repository_service.h"
@@ -27,6 +29,7 @@ struct Services {
   const auth::Authorizer& authorizer;
   const Clock& clock;
   std::string region;
+  observe::AuditLog* audit = nullptr;  // null: nothing recorded (protocol tests)
 };
 
 // RepositoryNotFoundException in ECR's words, for operations on one repository.
@@ -50,6 +53,8 @@ class Api {
   Result<void> authorize(const std::string& operation, const auth::Caller& caller, const nlohmann::json& input,
                          const http::Request& req);
   Result<nlohmann::json> dispatch(const std::string& operation, const Call& call);
+  void audit(const std::string& operation, const http::Request& req, const auth::SignedRequest& signed_request,
+             const std::optional<auth::Caller>& caller, const nlohmann::json& input, const Result<nlohmann::json>& result) const;
   Result<nlohmann::json> get_authorization_token(const Call& call);
   Result<nlohmann::json> create_repository(const Call& call);
   Result<nlohmann::json> describe_repositories(const Call& call);
@@ -67,6 +72,7 @@ class Api {
   Result<nlohmann::json> initiate_layer_upload(const Call& call);
   Result<nlohmann::json> upload_layer_part(const Call& call);
   Result<nlohmann::json> complete_layer_upload(const Call& call);
+  Result<nlohmann::json> get_download_url_for_layer(const Call& call);
   // Repository and registry settings (settings.cpp).
   Result<nlohmann::json> put_image_tag_mutability(const Call& call);
   Result<nlohmann::json> tag_resource(const Call& call);
@@ -78,6 +84,9 @@ class Api {
   Result<nlohmann::json> set_repository_policy(const Call& call);
   Result<nlohmann::json> get_repository_policy(const Call& call);
   Result<nlohmann::json> delete_repository_policy(const Call& call);
+  Result<nlohmann::json> put_registry_policy(const Call& call);
+  Result<nlohmann::json> get_registry_policy(const Call& call);
+  Result<nlohmann::json> delete_registry_policy(const Call& call);
 
   nlohmann::json repository_shape(const store::Repository& repo, const http::Request& req) const;
   std::string host_of(const http::Request& req) const;

@@ -17,6 +17,7 @@ WireError to_wire(ErrorCode code) {
     case ErrorCode::kImageAlreadyExists: return {400, "ImageAlreadyExistsException"};
     case ErrorCode::kTagImmutable: return {400, "ImageTagAlreadyExistsException"};
     case ErrorCode::kPolicyNotFound: return {400, "RepositoryPolicyNotFoundException"};
+    case ErrorCode::kRegistryPolicyNotFound: return {400, "RegistryPolicyNotFoundException"};
     case ErrorCode::kBlobUploadUnknown: return {400, "UploadNotFoundException"};
     case ErrorCode::kBlobUploadInvalid: return {400, "InvalidLayerException"};
     case ErrorCode::kRangeInvalid: return {400, "InvalidLayerPartException"};

@@ -1,4 +1,5 @@
 // ECR's layer upload operations: the same upload sessions as /v2/, driven by JSON.
+#include "auth/sigv4.h"
 #include "crypto/seal.h"
 #include "ecr/api.h"
 #include "ecr/input.h"
@@ -8,6 +9,8 @@ namespace {
 
 // What InitiateLayerUpload tells clients to send per part.
 constexpr uint64_t kPartSize = 20ULL * 1024 * 1024;
+// How long a GetDownloadUrlForLayer URL works (ECR's own are about as long).
+constexpr int64_t kDownloadUrlSeconds = 3600;
 
 Result<uint64_t> required_u64(const json& in, const char* key) {
   auto it = in.find(key);
@@ -73,6 +76,38 @@ Result<json> Api::complete_layer_upload(const Call& call) {
               {"repositoryName", repo},
               {"uploadId", id},
               {"layerDigest", digest->str()}};
+}
+
+// A presigned URL to berth's own /v2/ blob endpoint, signed with the caller's access key:
+// following it is authorized as that caller, and it dies with the key or after an hour.
+Result<json> Api::get_download_url_for_layer(const Call& call) {
+  BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
+  BERTH_TRY(auto repo, required_string(call.input, "repositoryName"));
+  BERTH_TRY(auto digest_text, required_string(call.input, "layerDigest"));
+  auto digest = Digest::parse(digest_text);
+  if (!digest) return tl::unexpected(invalid("layerDigest is not a valid digest: " + digest.error().message));
+  BERTH_TRY_VOID(require_repository(s_, repo));
+  if (auto blob = s_.blobs.stat(repo, *digest); !blob) {
+    if (blob.error().code != ErrorCode::kBlobUnknown) return tl::unexpected(blob.error());
+    return fail(ErrorCode::kBlobUnknown, "The specified layer " + digest->str() +
+                                             " does not exist in the repository with name '" + repo + "'");
+  }
+  const auto secret = s_.identity.secret(call.caller.access_key_id);
+  if (!secret) return fail(ErrorCode::kUnrecognizedClient, "The security token included in the request is invalid.");
+  const std::string host = host_of(call.request);
+  const std::string path = "/v2/" + repo + "/blobs/" + digest->str();
+  BERTH_TRY(auto query, auth::presign_query(auth::PresignRequest{.method = "GET",
+                                                                 .path = path,
+                                                                 .query = {},
+                                                                 .host = host,
+                                                                 .access_key_id = call.caller.access_key_id,
+                                                                 .secret_access_key = secret->secret_access_key,
+                                                                 .session_token = secret->session_token,
+                                                                 .region = s_.region,
+                                                                 .service = "ecr",
+                                                                 .now_ms = s_.clock.now_ms(),
+                                                                 .expires_seconds = kDownloadUrlSeconds}));
+  return json{{"downloadUrl", "http://" + host + path + "?" + query}, {"layerDigest", digest->str()}};
 }
 
 }  // namespace berth::ecr

@@ -248,4 +248,34 @@ Result<json> Api::delete_repository_policy(const Call& call) {
   return current;
 }
 
+// The registry policy: a resource policy over the whole registry, combined with identity
+// and repository policies by the one evaluator (the Authorizer reads it on every request).
+Result<json> Api::put_registry_policy(const Call& call) {
+  BERTH_TRY(auto text, required_string(call.input, "policyText"));
+  auto parsed = iam::parse_policy(text, iam::PolicyKind::kResource, iam::kMaxRepositoryPolicyChars);
+  if (!parsed) {
+    return tl::unexpected(invalid("Invalid parameter at 'PolicyText' failed to satisfy constraint: '" +
+                                  parsed.error().message + "'"));
+  }
+  BERTH_TRY_VOID(s_.repositories.set_registry_policy(text));
+  return json{{"registryId", s_.identity.account_id()}, {"policyText", text}};
+}
+
+Result<json> Api::get_registry_policy(const Call&) {
+  BERTH_TRY(auto text, s_.repositories.registry_policy());
+  if (!text) {
+    return fail(ErrorCode::kRegistryPolicyNotFound,
+                "Registry policy does not exist in the registry with id '" + s_.identity.account_id() + "'");
+  }
+  return json{{"registryId", s_.identity.account_id()}, {"policyText", *text}};
+}
+
+Result<json> Api::delete_registry_policy(const Call& call) {
+  BERTH_TRY(auto current, get_registry_policy(call));
+  auto deleted = s_.repositories.delete_registry_policy();
+  if (!deleted && deleted.error().code == ErrorCode::kNotFound) return get_registry_policy(call);  // raced
+  if (!deleted) return tl::unexpected(deleted.error());
+  return current;
+}
+
 }  // namespace berth::ecr

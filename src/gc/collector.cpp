@@ -68,6 +68,9 @@ Result<void> Collector::collect_uploads(const Options& options, Report& report, 
     report.uploads_expired = idle.size();
   } else {
     BERTH_TRY(report.uploads_expired, uploads_.expire(idle_before));
+    if (report.uploads_expired > 0) {
+      audit("gc:ExpireUploads", {{"uploads", report.uploads_expired}, {"idleBeforeMs", idle_before}});
+    }
   }
   // A staged upload whose session row is gone can never be used again: the row is
   // written before the staged upload and deleted before it (UploadService), so no
@@ -81,6 +84,7 @@ Result<void> Collector::collect_uploads(const Options& options, Report& report, 
     if (auto reader = blobs_.open_upload(id)) size = (*reader)->size();
     if (!options.dry_run) {
       BERTH_TRY_VOID(blobs_.delete_upload(id));
+      audit("gc:DeleteStagedUpload", {{"uploadId", id}, {"bytes", size}});
     }
     ++report.upload_dirs_removed;
     report.upload_bytes_freed += size;
@@ -99,6 +103,11 @@ Result<void> Collector::collect_links(const Options& options, int64_t cutoff_ms,
   while (true) {
     BERTH_TRY(auto dropped, meta_.drop_stale_blob_links(cutoff_ms, options.batch));
     report.links_dropped += dropped.size();
+    if (!dropped.empty()) {
+      nlohmann::json links = nlohmann::json::array();
+      for (const auto& l : dropped) links.push_back({{"repository", l.repository}, {"digest", l.digest.str()}});
+      audit("gc:DropRepositoryLinks", {{"links", std::move(links)}, {"linkedBeforeMs", cutoff_ms}});
+    }
     if (progress) progress("links", report.links_dropped);
     if (dropped.size() < options.batch) return {};
   }
@@ -151,8 +160,21 @@ Result<std::vector<Digest>> Collector::delete_blobs(const std::vector<Digest>& d
   }
   if (!marked.empty()) {
     BERTH_TRY_VOID(meta_.end_blob_deletions(marked));
+    nlohmann::json deleted = nlohmann::json::array();
+    for (const Digest& d : marked) deleted.push_back(d.str());
+    audit("gc:DeleteBlobs", {{"digests", std::move(deleted)}});
   }
   return marked;
+}
+
+void Collector::audit(const char* action, nlohmann::json detail) {
+  if (audit_ == nullptr) return;
+  observe::AuditRecord r;
+  r.source = "gc";
+  r.action = action;
+  r.resource = "*";
+  r.detail = std::move(detail);
+  audit_->record(r);
 }
 
 Result<int64_t> parse_duration_ms(std::string_view text) {

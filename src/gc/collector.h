@@ -12,6 +12,7 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "observe/audit.h"
 #include "registry/upload_service.h"
 #include "store/blob/blob_store.h"
 #include "store/meta/meta_store.h"
@@ -49,8 +50,10 @@ using Progress = std::function<void(std::string_view phase, uint64_t handled)>;
 
 class Collector {
  public:
-  Collector(store::MetaStore& meta, store::BlobStore& blobs, registry::UploadService& uploads, const Clock& clock)
-      : meta_(meta), blobs_(blobs), uploads_(uploads), clock_(clock) {}
+  // Each deletion batch is written to `audit` (source "gc") when given.
+  Collector(store::MetaStore& meta, store::BlobStore& blobs, registry::UploadService& uploads, const Clock& clock,
+            observe::AuditLog* audit = nullptr)
+      : meta_(meta), blobs_(blobs), uploads_(uploads), clock_(clock), audit_(audit) {}
 
   // One full collection. Safe to run concurrently with pushes, pulls and another
   // collector (each step re-checks in the metadata store before it deletes).
@@ -63,11 +66,13 @@ class Collector {
   Result<void> collect_orphans(const Options& options, Report& report, const Progress& progress);
   // Marks, deletes the bytes of, and unmarks `digests`; returns those deleted.
   Result<std::vector<Digest>> delete_blobs(const std::vector<Digest>& digests);
+  void audit(const char* action, nlohmann::json detail);
 
   store::MetaStore& meta_;
   store::BlobStore& blobs_;
   registry::UploadService& uploads_;
   const Clock& clock_;
+  observe::AuditLog* audit_;
 };
 
 // "90s", "15m", "1h", "7d", or "0": milliseconds. kInvalidParameter otherwise.

@@ -191,8 +191,26 @@ std::string action_for(Endpoint e, const std::string& m) {
 
 }  // namespace
 
+// A URL from GetDownloadUrlForLayer: SigV4 in the query, bound to the method and path,
+// time-limited; the request is then authorized as the key's principal like any other.
+Result<std::optional<auth::Caller>> Api::presigned_caller(const http::Request& req) const {
+  auth::SignedRequest signed_request;
+  signed_request.method = req.method;
+  signed_request.path = req.path;
+  if (auto q = req.target.find('?'); q != std::string::npos) signed_request.query = req.target.substr(q + 1);
+  signed_request.headers = req.headers;
+  auto verified = auth::verify(
+      signed_request, [this](std::string_view id) { return access_->identity.secret(id); },
+      access_->clock.now_ms(), "ecr");
+  if (!verified) return fail(ErrorCode::kUnauthorized, "presigned URL refused: " + verified.error().message);
+  auto caller = access_->identity.caller(verified->access_key_id);
+  if (!caller) return fail(ErrorCode::kUnauthorized, "presigned URL's access key no longer exists");
+  return std::optional<auth::Caller>(std::move(*caller));
+}
+
 Result<std::optional<auth::Caller>> Api::authenticate(const http::Request& req) const {
   auto header = req.header("authorization");
+  if (!header && req.has_query_param("X-Amz-Signature")) return presigned_caller(req);
   if (!header) return std::optional<auth::Caller>();
   auto invalid = [] {
     return fail(ErrorCode::kUnauthorized, "authentication required: log in with user AWS and the password from "
@@ -224,7 +242,7 @@ std::optional<Response> Api::check(const http::Request& req, const std::optional
                                                                    .action = action,
                                                                    .repository = repository,
                                                                    .resource = {},
-                                                                   .source_ip = req.remote_address});
+                                                                   .source_ip = req.remote_address, .request_tags = {}, .tag_keys = {}});
   if (allowed) return std::nullopt;
   if (allowed.error().code != ErrorCode::kDenied) return error_response(allowed.error());
   // An anonymous caller is asked to log in (docker and podman only send credentials
@@ -235,12 +253,50 @@ std::optional<Response> Api::check(const http::Request& req, const std::optional
 
 http::awaitable<Response> Api::handle(http::Exchange& ex) {
   const Route route = match_route(ex.request().path);
-  Response r = co_await dispatch(ex, route);
+  std::optional<auth::Caller> caller;
+  Response r = co_await dispatch(ex, route, caller);
+  audit(ex.request(), route, caller, r);
   r.header("Docker-Distribution-API-Version", "registry/2.0");
   co_return r;
 }
 
-http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route) {
+// Calls that change state (any method but GET and HEAD) and refused calls (401, 403),
+// as the ECR action they were authorized as. The anonymous GET /v2/ that every client
+// sends first to learn how to log in is the protocol's handshake, not a refusal.
+void Api::audit(const http::Request& req, const Route& route, const std::optional<auth::Caller>& caller,
+                const Response& r) const {
+  if (!access_ || !access_->audit) return;
+  const bool refused = r.status == 401 || r.status == 403;
+  const bool mutating = req.method != "GET" && req.method != "HEAD";
+  if (!refused && !mutating) return;
+  if (route.endpoint == Endpoint::kBase && !req.header("authorization")) return;
+  observe::AuditRecord a;
+  a.source = "registry";
+  a.action = action_for(route.endpoint, req.method);
+  if (a.action.empty()) a.action = route.endpoint == Endpoint::kBase ? "ecr:GetAuthorizationToken" : req.method + " " + req.path;
+  if (caller) {
+    a.principal = caller->principal_arn;
+    a.access_key_id = caller->access_key_id;
+  }
+  a.source_ip = req.remote_address;
+  a.user_agent = std::string(req.header("user-agent").value_or(""));
+  a.resource = route.name.empty() ? "*" : access_->authorizer.repository_arn(route.name);
+  if (r.status >= 400) {
+    a.outcome = refused ? observe::Outcome::kDenied : observe::Outcome::kFailed;
+    const json body = json::parse(r.body, nullptr, false);
+    if (body.is_object() && body.contains("errors") && body["errors"].is_array() && !body["errors"].empty()) {
+      a.error_code = body["errors"][0].value("code", "");
+      a.message = body["errors"][0].value("message", "");
+    }
+  }
+  json detail = {{"method", req.method}, {"status", r.status}};
+  if (!route.reference.empty()) detail["reference"] = route.reference;
+  if (const auto* digest = r.find_header("Docker-Content-Digest")) detail["digest"] = *digest;
+  a.detail = std::move(detail);
+  access_->audit->record(a);
+}
+
+http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route, std::optional<auth::Caller>& caller) {
   const auto& req = ex.request();
   const std::string& m = req.method;
   const bool get = m == "GET" || m == "HEAD";
@@ -255,7 +311,6 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route) 
   }
   // Access control, for every route in this one place: who is calling, then whether the
   // route's ECR action is allowed on the repository.
-  std::optional<auth::Caller> caller;
   if (access_) {
     auto who = authenticate(req);
     if (!who) co_return unauthorized(who.error().message);
@@ -274,10 +329,24 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route) 
     co_return r;
   }
   if (route.endpoint == Endpoint::kCatalog) {
-    if (access_ && get) {
-      if (auto refused = check(req, caller, "ecr:DescribeRepositories", "")) co_return std::move(*refused);
+    if (!get) co_return not_allowed();
+    if (!access_) co_return catalog(req, nullptr);
+    if (!caller) {  // anonymous: asked to log in, as for /v2/
+      co_return unauthorized("authentication required: log in with user AWS and the password from "
+                             "GetAuthorizationToken (aws ecr get-login-password)");
     }
-    co_return get ? catalog(req) : not_allowed();
+    // Allowed on every repository: the whole list. Otherwise the repositories the caller
+    // may describe or pull, as distribution filters its catalog by pull scope.
+    if (!check(req, caller, "ecr:DescribeRepositories", "")) co_return catalog(req, nullptr);
+    auto allowed = [&](const std::string& action, const std::string& name) {
+      return access_->authorizer
+          .authorize(auth::AccessRequest{.caller = &*caller, .action = action, .repository = name, .resource = {},
+                                         .source_ip = req.remote_address, .request_tags = {}, .tag_keys = {}})
+          .has_value();
+    };
+    co_return catalog(req, [&](const std::string& name) {
+      return allowed("ecr:DescribeRepositories", name) || allowed("ecr:BatchGetImage", name);
+    });
   }
   if (auto valid = validate_repository_name(route.name); !valid) co_return error_response(valid.error());
   bool may_mount = true;
@@ -298,7 +367,7 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route) 
                                                        .action = "ecr:GetDownloadUrlForLayer",
                                                        .repository = {},
                                                        .resource = {},
-                                                       .source_ip = req.remote_address})
+                                                       .source_ip = req.remote_address, .request_tags = {}, .tag_keys = {}})
                         .has_value();
       }
     }
@@ -338,13 +407,40 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route) 
   co_return error_response(404, "UNSUPPORTED", "no such endpoint");
 }
 
-Response Api::catalog(const http::Request& req) {
+Response Api::catalog(const http::Request& req, const std::function<bool(const std::string&)>& visible) {
   auto n = page_size(req);
   if (!n) return error_response(400, "PAGINATION_NUMBER_INVALID", n.error().message);
   const std::string last(req.query_param("last").value_or(""));
-  auto names = s_.repositories.list(last, *n + 1);
-  if (!names) return error_response(names.error());
-  return paged_list("/v2/_catalog", "repositories", std::move(*names), *n, json::object());
+  if (!visible) {
+    auto names = s_.repositories.list(last, *n + 1);
+    if (!names) return error_response(names.error());
+    return paged_list("/v2/_catalog", "repositories", std::move(*names), *n, json::object());
+  }
+  // Only what the caller may see, scanning a bounded number of names per request; when
+  // the bound is hit first, the Link continues the scan where it stopped.
+  constexpr size_t kBatch = 1000;
+  constexpr size_t kMaxScanned = 20 * kBatch;
+  std::vector<std::string> shown;
+  std::string cursor = last;
+  size_t scanned = 0;
+  bool exhausted = false;
+  while (shown.size() <= *n && !exhausted && scanned < kMaxScanned) {
+    auto names = s_.repositories.list(cursor, kBatch);
+    if (!names) return error_response(names.error());
+    exhausted = names->size() < kBatch;
+    for (const auto& name : *names) {
+      ++scanned;
+      cursor = name;
+      if (visible(name)) shown.push_back(name);
+      if (shown.size() > *n) break;
+    }
+  }
+  if (shown.size() > *n || exhausted) {
+    return paged_list("/v2/_catalog", "repositories", std::move(shown), *n, json::object());
+  }
+  Response r = paged_list("/v2/_catalog", "repositories", std::move(shown), *n, json::object());
+  r.header("Link", "</v2/_catalog?n=" + std::to_string(*n) + "&last=" + url_encode(cursor) + ">; rel=\"next\"");
+  return r;
 }
 
 Response Api::tags(const http::Request& req, const std::string& name) {

@@ -4,6 +4,7 @@
 // the worker pool.
 #pragma once
 
+#include <functional>
 #include <optional>
 
 #include "auth/authorizer.h"
@@ -11,6 +12,7 @@
 #include "http/asio.h"
 #include "http/server.h"
 #include "oci/route.h"
+#include "observe/audit.h"
 #include "registry/blob_service.h"
 #include "registry/manifest_service.h"
 #include "registry/repository_service.h"
@@ -30,6 +32,8 @@ struct Services {
 struct Access {
   const auth::Identity& identity;
   const auth::Authorizer& authorizer;
+  const Clock& clock;                  // presigned URLs' expiry
+  observe::AuditLog* audit = nullptr;  // null: nothing recorded
 };
 
 class Api {
@@ -42,8 +46,13 @@ class Api {
   http::awaitable<http::Response> handle(http::Exchange& ex);
 
  private:
-  http::awaitable<http::Response> dispatch(http::Exchange& ex, const Route& route);
-  http::Response catalog(const http::Request& req);
+  // `caller` is set once the request is authenticated.
+  http::awaitable<http::Response> dispatch(http::Exchange& ex, const Route& route,
+                                           std::optional<auth::Caller>& caller);
+  void audit(const http::Request& req, const Route& route, const std::optional<auth::Caller>& caller,
+             const http::Response& r) const;
+  // `visible`: null lists every repository, else only those it accepts.
+  http::Response catalog(const http::Request& req, const std::function<bool(const std::string&)>& visible);
   http::Response tags(const http::Request& req, const std::string& name);
   http::Response get_blob(const http::Request& req, const std::string& name, const std::string& digest);
   http::awaitable<http::Response> delete_blob(const std::string& name, const std::string& digest);
@@ -68,6 +77,7 @@ class Api {
   // The authenticated caller: nullopt for an anonymous request; kUnauthorized when
   // credentials were sent but are not valid.
   Result<std::optional<auth::Caller>> authenticate(const http::Request& req) const;
+  Result<std::optional<auth::Caller>> presigned_caller(const http::Request& req) const;
   // {} when allowed; the 401 or 403 response otherwise.
   std::optional<http::Response> check(const http::Request& req, const std::optional<auth::Caller>& caller,
                                       const std::string& action, const std::string& repository) const;

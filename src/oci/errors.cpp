@@ -18,7 +18,8 @@ WireError to_wire(ErrorCode code) {
     case ErrorCode::kDigestMismatch: return {400, "DIGEST_INVALID"};
     case ErrorCode::kImageAlreadyExists: return {400, "MANIFEST_INVALID"};
     case ErrorCode::kTagImmutable: return {400, "TAG_INVALID"};  // what ECR answers docker
-    case ErrorCode::kPolicyNotFound: return {404, "UNSUPPORTED"};
+    case ErrorCode::kPolicyNotFound:
+    case ErrorCode::kRegistryPolicyNotFound: return {404, "UNSUPPORTED"};
     case ErrorCode::kNameUnknown: return {404, "NAME_UNKNOWN"};
     case ErrorCode::kNameInvalid: return {400, "NAME_INVALID"};
     case ErrorCode::kTagInvalid: return {400, "MANIFEST_INVALID"};  // the spec has no code for a bad tag

@@ -26,6 +26,10 @@ class RepositoryService {
     return meta_.set_repository_policy(name, text);
   }
   Result<void> delete_policy(const std::string& name) { return meta_.delete_repository_policy(name); }
+  // The registry policy (ECR Put/Get/DeleteRegistryPolicy); validation is the caller's.
+  Result<std::optional<std::string>> registry_policy() { return meta_.get_setting(store::kRegistryPolicySetting); }
+  Result<void> set_registry_policy(const std::string& text) { return meta_.put_setting(store::kRegistryPolicySetting, text); }
+  Result<void> delete_registry_policy() { return meta_.delete_setting(store::kRegistryPolicySetting); }
   // Registry-wide account settings (ECR Get/PutAccountSetting).
   Result<std::optional<std::string>> account_setting(const std::string& name) {
     return meta_.get_setting("account_setting/" + name);

@@ -4,20 +4,24 @@ GetAuthorizationToken, revoked with their access key), 403 DENIED on a denied ac
 explicit Deny, and public repositories (anonymous pull, no anonymous push), with the real
 aws CLI, boto3, skopeo and podman."""
 
+import datetime
 import json
 import os
 import shutil
 import subprocess
 import tempfile
 import unittest
+from unittest import mock
 
-import boto3
-import botocore.config
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
 import botocore.exceptions
 import requests
 
 import ocilayout as oci
-from harness import (BERTH_BIN, Client, ServerTestCase, basic_auth, describe, error_codes, login_token, run)
+from principals import PrincipalsMixin
+from harness import Client, ServerTestCase, basic_auth, describe, error_codes, login_token, root_keys, run
 
 SKOPEO = shutil.which("skopeo")
 PODMAN = shutil.which("podman")
@@ -43,7 +47,7 @@ PUBLIC_PULL = {"Version": "2012-10-17", "Statement": [{
     "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]}]}
 
 
-class TestAccess(ServerTestCase):
+class TestAccess(PrincipalsMixin, ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
@@ -53,47 +57,6 @@ class TestAccess(ServerTestCase):
         cls.image = oci.build_image(3000, (("gzip", 32 * 1024),))
         cls.layout_dir = os.path.join(cls.work, "layout")
         oci.Layout(cls.layout_dir).add(cls.image, "v1")
-
-    # -- helpers ---------------------------------------------------------------------
-
-    def admin(self, *args, check=True):
-        r = subprocess.run([BERTH_BIN, "admin", *args, "--data-dir", self.server.data_dir],
-                           capture_output=True, text=True, timeout=120)
-        if check:
-            self.assertEqual(r.returncode, 0, f"berth admin {args}: {r.stderr}")
-        return r
-
-    def policy_file(self, policy):
-        fd, path = tempfile.mkstemp(dir=self.work, suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(policy, f)
-        return path
-
-    def create_user(self, name, policy=None):
-        args = ["create-user", name]
-        if policy is not None:
-            args += ["--policy-file", self.policy_file(policy)]
-        out = json.loads(self.admin(*args).stdout)
-        self.assertEqual(set(out), {"UserName", "Arn", "AccessKeyId", "SecretAccessKey"})
-        self.assertEqual(out["UserName"], name)
-        self.assertRegex(out["Arn"], rf"^arn:aws:iam::[0-9]{{12}}:user/{name}$")
-        return out
-
-    def ecr(self, user):
-        return boto3.client("ecr", endpoint_url=self.server.base_url, region_name="us-east-1",
-                            aws_access_key_id=user["AccessKeyId"], aws_secret_access_key=user["SecretAccessKey"],
-                            config=botocore.config.Config(retries={"max_attempts": 1}))
-
-    def client_as(self, user):
-        c = Client(self.server.base_url)
-        c.s.headers["Authorization"] = basic_auth(login_token(self.server.base_url, user["AccessKeyId"],
-                                                              user["SecretAccessKey"]))
-        return c
-
-    def anonymous(self):
-        c = Client(self.server.base_url)
-        c.s.headers["Authorization"] = None  # the harness logs in unless told not to
-        return c
 
     def push_image(self, repo):
         Client(self.server.base_url).push_manifest_tree(repo, self.image, "v1")
@@ -233,6 +196,195 @@ class TestAccess(ServerTestCase):
             env["REGISTRY_AUTH_FILE"] = os.path.join(self.work, "empty-auth.json")
             run([SKOPEO, "--insecure-policy", "copy", "--src-tls-verify=false", "--src-no-creds",
                  f"docker://{self.server.address}/{repo}:v1", f"oci:{out}:v1"], env=env)
+
+    # -- roles, accounts, catalog -----------------------------------------------------
+
+    def test_deploy_role_pulls_and_cannot_push(self):
+        repo = self.repo("deploy")
+        self.push_image(repo)
+        role = json.loads(self.admin("create-role", "deploy", "--policy-file", self.policy_file(PULL_ONLY)).stdout)
+        self.assertRegex(role["Arn"], r"^arn:aws:iam::[0-9]{12}:role/deploy$")
+        key = json.loads(self.admin("create-access-key", "--role", "deploy").stdout)
+        self.assertEqual((key["RoleName"], key["Arn"]), ("deploy", role["Arn"]))
+        c = self.client_as(key)
+        self.assertEqual(c.get_manifest(repo, "v1").status_code, 200)
+        r = c.start_upload(repo)
+        self.assertEqual(r.status_code, 403, describe(r))
+        self.assertIn(f"{role['Arn']} is not authorized to perform: ecr:InitiateLayerUpload", r.json()["errors"][0]["message"])
+        bad = self.admin("create-access-key", "--role", "nobody", check=False)
+        self.assertNotEqual(bad.returncode, 0)
+
+    def test_cross_account_pull_needs_the_repository_policy(self):
+        repo = self.repo("xacct")
+        self.push_image(repo)
+        second = json.loads(self.admin("create-account", "--account-id", "222222222222").stdout)
+        third = json.loads(self.admin("create-account", "--account-id", "333333333333").stdout)
+        friend = json.loads(self.admin("create-user", "friend", "--account-id", "222222222222",
+                                       "--policy-file", self.policy_file(PULL_ONLY)).stdout)
+        stranger = json.loads(self.admin("create-user", "stranger", "--account-id", "333333333333",
+                                         "--policy-file", self.policy_file(PULL_ONLY)).stdout)
+        self.assertIn(":222222222222:", friend["Arn"])
+        # Before the owner agrees, the other account's own Allow is not enough.
+        self.assertEqual(self.client_as(friend).get_manifest(repo, "v1").status_code, 403)
+        policy = {"Version": "2012-10-17", "Statement": [{
+            "Sid": "SecondAccountPulls", "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]}]}
+        self.admin("set-repository-policy", repo, "--policy-file", self.policy_file(policy))
+        for who, want in ((friend, 200), (stranger, 403), (second, 200), (third, 403)):
+            with self.subTest(who=who["Arn"]):
+                c = self.client_as(who)
+                r = c.get_manifest(repo, "v1", accept=self.image.media_type)
+                self.assertEqual(r.status_code, want, describe(r))
+                if want == 200:
+                    self.assertEqual(r.content, self.image.body)
+                    for b in self.image.all_blobs():
+                        self.assertEqual(c.get_blob(repo, b.digest).content, b.data)
+                    self.assertEqual(c.put_manifest(repo, "x", self.image.body, self.image.media_type).status_code,
+                                     403)
+        if SKOPEO:
+            creds = f"AWS:{login_token(self.server.base_url, friend['AccessKeyId'], friend['SecretAccessKey'])}"
+            out = os.path.join(self.work, "xacct-" + repo.replace("/", "_"))
+            run([SKOPEO, "--insecure-policy", "copy", "--src-tls-verify=false", "--src-creds", creds,
+                 f"docker://{self.server.address}/{repo}:v1", f"oci:{out}:v1"])
+        # A user of the second account without an identity Allow gets nothing from the grant.
+        bare = json.loads(self.admin("create-user", "bare", "--account-id", "222222222222",
+                                     "--policy-file", self.policy_file(TOKEN_ONLY)).stdout)
+        self.assertEqual(self.client_as(bare).get_manifest(repo, "v1").status_code, 403)
+
+    def test_catalog_lists_what_the_caller_may_see(self):
+        visible = [self.repo("cat-team"), self.repo("cat-team")]
+        hidden = self.repo("cat-other")
+        account = self.ecr(dict(zip(("AccessKeyId", "SecretAccessKey"),
+                                    root_keys(self.server.data_dir)))).describe_registry()["registryId"]
+        user = self.create_user("cataloger", {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+            {"Effect": "Allow", "Action": ["ecr:BatchGetImage"],
+             "Resource": f"arn:aws:ecr:us-east-1:{account}:repository/cat-team*"}]})
+        c = self.client_as(user)
+        names, last = [], None
+        while True:  # one per page, following Link
+            r = c.catalog(n=1, **({"last": last} if last else {}))
+            self.assertEqual(r.status_code, 200, describe(r))
+            names += r.json()["repositories"]
+            if "Link" not in r.headers:
+                break
+            last = r.json()["repositories"][-1] if r.json()["repositories"] else None
+            self.assertIsNotNone(last)
+        self.assertEqual(sorted(names), sorted(visible))
+        self.assertNotIn(hidden, names)
+        everything = Client(self.server.base_url).catalog(n=10000).json()["repositories"]  # root sees all
+        self.assertIn(hidden, everything)
+
+    # -- GetDownloadUrlForLayer ------------------------------------------------------
+
+    def test_download_url_for_layer(self):
+        repo = self.repo("dl")
+        self.push_image(repo)
+        config_digest = self.image.json["config"]["digest"]
+        layer = [b for b in self.image.all_blobs() if b.digest == self.image.json["layers"][0]["digest"]][0]
+        user = self.create_user("downloader", PULL_ONLY)
+        out = self.ecr(user).get_download_url_for_layer(repositoryName=repo, layerDigest=layer.digest)
+        self.assertEqual(out["layerDigest"], layer.digest)
+        url = out["downloadUrl"]
+        self.assertTrue(url.startswith(f"{self.server.base_url}/v2/{repo}/blobs/{layer.digest}?X-Amz-"), url)
+        # Any HTTP client follows it, without a login.
+        r = requests.get(url, headers={"Authorization": None})
+        self.assertEqual(r.status_code, 200, describe(r))
+        self.assertEqual(r.content, layer.data)
+        if shutil.which("curl"):
+            self.assertEqual(run(["curl", "-sf", url]).stdout, layer.data)
+        # Bound to its path and its signature.
+        other = url.replace(layer.digest, config_digest, 1)
+        self.assertEqual(requests.get(other, headers={"Authorization": None}).status_code, 401)
+        tampered = url[:-1] + ("0" if url[-1] != "0" else "1")
+        self.assertEqual(requests.get(tampered, headers={"Authorization": None}).status_code, 401)
+        # An expired URL (signed two hours ago for one minute) is refused.
+        past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=2)
+        request = botocore.awsrequest.AWSRequest(method="GET", url=url.split("?", 1)[0])
+        with mock.patch("botocore.auth.get_current_datetime", return_value=past):
+            botocore.auth.SigV4QueryAuth(botocore.credentials.Credentials(user["AccessKeyId"], user["SecretAccessKey"]),
+                                         "ecr", "us-east-1", expires=60).add_auth(request)
+        r = requests.get(request.url, headers={"Authorization": None})
+        self.assertEqual(r.status_code, 401, describe(r))
+        self.assertIn("expired", r.json()["errors"][0]["message"].lower())
+        # Errors by ECR's names.
+        with self.assertRaises(botocore.exceptions.ClientError) as e:
+            self.ecr(user).get_download_url_for_layer(repositoryName=repo, layerDigest="sha256:" + "1" * 64)
+        self.assertEqual(e.exception.response["Error"]["Code"], "LayersNotFoundException")
+        with self.assertRaises(botocore.exceptions.ClientError) as e:
+            self.ecr(user).get_download_url_for_layer(repositoryName=repo, layerDigest="nope")
+        self.assertEqual(e.exception.response["Error"]["Code"], "InvalidParameterException")
+        # The URL dies with the key that signed it.
+        self.admin("delete-access-key", user["AccessKeyId"])
+        self.assertEqual(requests.get(url, headers={"Authorization": None}).status_code, 401)
+
+    def test_download_url_needs_the_permission(self):
+        repo = self.repo("dl")
+        self.push_image(repo)
+        user = self.create_user("no-download", {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "ecr:GetDownloadUrlForLayer", "Resource": "*"}]})
+        with self.assertRaises(botocore.exceptions.ClientError) as e:
+            self.ecr(user).get_download_url_for_layer(repositoryName=repo,
+                                                      layerDigest=self.image.json["config"]["digest"])
+        self.assertEqual(e.exception.response["Error"]["Code"], "AccessDeniedException")
+
+    # -- registry policy and tag conditions -------------------------------------------
+
+    def test_registry_policy(self):
+        root = self.ecr(dict(zip(("AccessKeyId", "SecretAccessKey"), root_keys(self.server.data_dir))))
+        with self.assertRaises(root.exceptions.RegistryPolicyNotFoundException):
+            root.get_registry_policy()
+        repo = self.repo("regpol")
+        self.push_image(repo)
+        account = root.describe_registry()["registryId"]
+        policy = {"Version": "2012-10-17", "Statement": [{
+            "Sid": "EveryonePulls", "Effect": "Allow", "Principal": "*",
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Resource": f"arn:aws:ecr:us-east-1:{account}:repository/regpol*"}]}
+        out = root.put_registry_policy(policyText=json.dumps(policy))
+        self.assertEqual(out["registryId"], account)
+        self.assertEqual(json.loads(root.get_registry_policy()["policyText"]), policy)
+        anon = self.anonymous()
+        self.assertEqual(anon.get_manifest(repo, "v1").status_code, 200)
+        self.assertEqual(anon.start_upload(repo).status_code, 401)
+        with self.assertRaises(root.exceptions.InvalidParameterException):
+            root.put_registry_policy(policyText="{not json")
+        self.assertEqual(json.loads(root.get_registry_policy()["policyText"]), policy)  # kept
+        self.assertEqual(json.loads(root.delete_registry_policy()["policyText"]), policy)
+        self.assertEqual(anon.get_manifest(repo, "v1").status_code, 401)
+        with self.assertRaises(root.exceptions.RegistryPolicyNotFoundException):
+            root.delete_registry_policy()
+
+    def test_resource_and_request_tag_conditions(self):
+        root = self.ecr(dict(zip(("AccessKeyId", "SecretAccessKey"), root_keys(self.server.data_dir))))
+        mine, theirs = self.repo("tagged", create=False), self.repo("tagged", create=False)
+        root.create_repository(repositoryName=mine, tags=[{"Key": "team", "Value": "blue"}])
+        root.create_repository(repositoryName=theirs, tags=[{"Key": "team", "Value": "red"}])
+        user = self.create_user("blue-dev", {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["ecr:DescribeRepositories", "ecr:ListImages"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}}},
+            {"Effect": "Allow", "Action": "ecr:CreateRepository", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:RequestTag/team": "blue"},
+                           "ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}}]})
+        ecr = self.ecr(user)
+        ecr.list_images(repositoryName=mine)
+        with self.assertRaises(botocore.exceptions.ClientError) as e:
+            ecr.list_images(repositoryName=theirs)
+        self.assertEqual(e.exception.response["Error"]["Code"], "AccessDeniedException")
+        ecr.create_repository(repositoryName=self.repo("tagged", create=False), tags=[{"Key": "team", "Value": "blue"}])
+        for tags in ([], [{"Key": "team", "Value": "red"}],
+                     [{"Key": "team", "Value": "blue"}, {"Key": "cost", "Value": "x"}]):
+            with self.subTest(tags=tags):
+                with self.assertRaises(botocore.exceptions.ClientError) as e:
+                    ecr.create_repository(repositoryName=self.repo("tagged", create=False), tags=tags)
+                self.assertEqual(e.exception.response["Error"]["Code"], "AccessDeniedException")
+        # Retagging takes effect at once.
+        arn = root.describe_repositories(repositoryNames=[theirs])["repositories"][0]["repositoryArn"]
+        root.tag_resource(resourceArn=arn, tags=[{"Key": "team", "Value": "blue"}])
+        ecr.list_images(repositoryName=theirs)
+
 
     @unittest.skipUnless(PODMAN and AWS, "podman or the aws CLI is not installed")
     def test_aws_get_login_password_then_podman_login_and_pull(self):

@@ -121,6 +121,17 @@ class GcTest(FreshServerTestCase):
         self.assertEqual(self.server.verify_blob_store(), [])
         self.assertPulls(repo, keep)
 
+        # Each deletion batch is in the audit trail.
+        audited = set()
+        audit_dir = os.path.join(self.server.data_dir, "audit")
+        for name in os.listdir(audit_dir):
+            with open(os.path.join(audit_dir, name)) as f:
+                for line in f:
+                    rec = json.loads(line)
+                    if rec.get("source") == "gc" and rec.get("action") == "gc:DeleteBlobs":
+                        audited.update(rec["detail"]["digests"])
+        self.assertEqual(audited, garbage)
+
         again = self.gc("--grace", "0")
         self.assertEqual(again["bytesFreed"], 0)
 

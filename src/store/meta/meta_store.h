@@ -138,6 +138,9 @@ struct UploadRecord {
   int64_t updated_at_ms = 0;
 };
 
+// The setting under which the registry policy (ECR PutRegistryPolicy) is kept.
+inline constexpr char kRegistryPolicySetting[] = "registry_policy";
+
 class MetaStore {
  public:
   virtual ~MetaStore() = default;
@@ -282,6 +285,14 @@ class MetaStore {
   [[nodiscard]] virtual Result<std::string> setting_or_init(const std::string& key, const std::string& initial) = 0;
   [[nodiscard]] virtual Result<std::optional<std::string>> get_setting(const std::string& key) = 0;
   [[nodiscard]] virtual Result<void> put_setting(const std::string& key, const std::string& value) = 0;
+  // kNotFound when there was no such setting.
+  [[nodiscard]] virtual Result<void> delete_setting(const std::string& key) = 0;
+
+  // A value that differs from an earlier answer whenever a write committed since then
+  // (by this store, another instance, or another process on the same data) may have
+  // changed anything. Equal answers mean nothing changed in between. Cheap enough to
+  // call on every request: caches of access keys and policies check it.
+  [[nodiscard]] virtual Result<uint64_t> data_version() = 0;
 };
 
 }  // namespace berth::store

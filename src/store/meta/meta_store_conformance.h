@@ -1068,6 +1068,32 @@ TYPED_TEST_P(MetaStoreConformance, StorageUsageCountsSharedBlobsOnce) {
   EXPECT_EQ(usage->repositories[2].blob_bytes, 100u);
 }
 
+TYPED_TEST_P(MetaStoreConformance, DataVersionChangesWithEveryWrite) {
+  auto& s = this->store();
+  auto v1 = s.data_version();
+  ASSERT_TRUE(succeeded(v1));
+  EXPECT_EQ(*s.data_version(), *v1);  // reads change nothing
+  ASSERT_TRUE(succeeded(s.get_setting("x")));
+  EXPECT_EQ(*s.data_version(), *v1);
+  ASSERT_TRUE(succeeded(s.put_setting("x", "1")));
+  auto v2 = s.data_version();
+  ASSERT_TRUE(succeeded(v2));
+  EXPECT_NE(*v2, *v1);
+  ASSERT_TRUE(succeeded(s.create_repository("version/repo", 1)));
+  auto v3 = s.data_version();
+  EXPECT_NE(*v3, *v2);
+  ASSERT_TRUE(succeeded(s.set_repository_policy("version/repo", "{}")));
+  EXPECT_NE(*s.data_version(), *v3);
+}
+
+TYPED_TEST_P(MetaStoreConformance, DeleteSetting) {
+  auto& s = this->store();
+  ASSERT_TRUE(succeeded(s.put_setting("gone", "1")));
+  ASSERT_TRUE(succeeded(s.delete_setting("gone")));
+  EXPECT_FALSE(s.get_setting("gone")->has_value());
+  EXPECT_TRUE(fails_with(s.delete_setting("gone"), ErrorCode::kNotFound));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(MetaStoreConformance, CreateAndGetRepository, ListRepositoriesInByteOrderWithPagination,
                             DeleteEmptyRepository, DeleteRepositoryWithManifestsNeedsForce, BlobLinks,
                             PutAndGetManifest, RePutIsIdempotent, TagMoveReportsPreviousTarget,
@@ -1077,6 +1103,7 @@ REGISTER_TYPED_TEST_SUITE_P(MetaStoreConformance, CreateAndGetRepository, ListRe
                             ConcurrentPushesAndReads, ConcurrentUploadAdvanceIsCompareAndSet, AccessKeysAndSettings, ListImages,
                             PrincipalsPoliciesAccounts, RepositoryPolicy, ImmutableTagsAndSettings,
                             StaleLinksAreUnreferencedAndOld, UnreferencedBlobsAndDeletions,
-                            MountLinksOnlyRecordedBlobs, StorageUsageCountsSharedBlobsOnce);
+                            MountLinksOnlyRecordedBlobs, StorageUsageCountsSharedBlobsOnce,
+                            DataVersionChangesWithEveryWrite, DeleteSetting);
 
 }  // namespace berth::store

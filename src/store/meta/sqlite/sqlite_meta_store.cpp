@@ -225,6 +225,7 @@ constexpr char kInitSetting[] = "INSERT INTO settings (key, value) VALUES (?1, ?
 constexpr char kGetSetting[] = "SELECT value FROM settings WHERE key = ?1";
 constexpr char kPutSetting[] =
     "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+constexpr char kDeleteSetting[] = "DELETE FROM settings WHERE key = ?1";
 constexpr char kUpdateRepositorySettings[] = "UPDATE repositories SET settings_json = ?2 WHERE name = ?1";
 constexpr char kListRepositories[] = "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2";
 constexpr char kRepositoryHasManifests[] = "SELECT EXISTS (SELECT 1 FROM manifests WHERE repository_id = ?1)";
@@ -1272,6 +1273,27 @@ Result<std::optional<std::string>> SqliteMetaStore::get_setting(const std::strin
     if (!s.step()) return std::optional<std::string>();
     return std::optional<std::string>(s.text(0));
   });
+}
+
+Result<void> SqliteMetaStore::delete_setting(const std::string& key) {
+  return write("delete_setting", [&](Connection& c) -> Result<void> {
+    Stmt(c, sqlite_detail::kDeleteSetting).bind(1, key).exec();
+    if (c.db().getChanges() == 0) return fail(ErrorCode::kNotFound, "no setting " + key);
+    return {};
+  });
+}
+
+Result<uint64_t> SqliteMetaStore::data_version() {
+  try {
+    std::lock_guard lock(version_mu_);
+    if (!version_reader_) version_reader_ = std::make_unique<Connection>(path_, Role::kReader, options_.busy_timeout_ms);
+    Stmt s(*version_reader_, "PRAGMA data_version");
+    if (!s.step()) return fail(ErrorCode::kInternal, "PRAGMA data_version returned nothing");
+    return static_cast<uint64_t>(s.int64(0));
+  } catch (const SQLite::Exception& e) {
+    version_reader_.reset();
+    return sqlite_detail::database_failure(*log_, "data_version", e);
+  }
 }
 
 Result<void> SqliteMetaStore::put_setting(const std::string& key, const std::string& value) {

@@ -106,6 +106,8 @@ class SqliteMetaStore final : public MetaStore {
   [[nodiscard]] Result<std::string> setting_or_init(const std::string& key, const std::string& initial) override;
   [[nodiscard]] Result<std::optional<std::string>> get_setting(const std::string& key) override;
   [[nodiscard]] Result<void> put_setting(const std::string& key, const std::string& value) override;
+  [[nodiscard]] Result<uint64_t> data_version() override;
+  [[nodiscard]] Result<void> delete_setting(const std::string& key) override;
   [[nodiscard]] Result<void> update_repository_settings(const std::string& name,
                                                         const std::string& settings_json) override;
 
@@ -149,6 +151,11 @@ class SqliteMetaStore final : public MetaStore {
   std::mutex write_mu_;                    // guards both write connections
   std::unique_ptr<Connection> writer_;     // synchronous=FULL
   std::unique_ptr<Connection> pull_writer_;  // synchronous=NORMAL, record_pull only
+
+  // PRAGMA data_version is per connection and ignores that connection's own commits: a
+  // connection that never writes sees every commit, from this process or another.
+  std::mutex version_mu_;
+  std::unique_ptr<Connection> version_reader_;
 
   std::mutex pool_mu_;                     // held only to pop or push a connection
   std::vector<std::unique_ptr<Connection>> idle_readers_;

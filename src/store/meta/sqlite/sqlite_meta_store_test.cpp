@@ -117,6 +117,11 @@ TEST_F(SqliteMetaStoreTest, SecondInstanceOnSameFileSeesWrites) {
   EXPECT_EQ(cli->get_tagged_manifest("made-by-cli", "v1")->digest, digest_of("m1"));
   EXPECT_TRUE(fails_with(cli->create_repository("made-by-cli", 3), ErrorCode::kRepositoryExists));
 
+  // Caches in the server learn of the other process's writes from data_version.
+  const uint64_t before = *server->data_version();
+  ASSERT_TRUE(succeeded(cli->put_setting("k", "v")));
+  EXPECT_NE(*server->data_version(), before);
+
   // Both write concurrently-ish; each sees the other's rows.
   ASSERT_TRUE(succeeded(cli->delete_tag("made-by-cli", "v1")));
   EXPECT_TRUE(fails_with(server->get_tagged_manifest("made-by-cli", "v1"), ErrorCode::kManifestUnknown));
