@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/admin.h"
+#include "app/gc_cli.h"
 #include "app/serve.h"
 #include "app/wiring.h"
 #include "core/log.h"
@@ -39,6 +40,12 @@ int main(int argc, char** argv) {
                         "Cancel blob uploads left idle this many hours")
       ->capture_default_str()
       ->check(CLI::Range(1U, 8760U));
+  serve_cmd->add_option("--gc-interval", serve.gc_interval,
+                        "Run garbage collection this often in the background (e.g. 6h; 0 turns it off)")
+      ->capture_default_str();
+  serve_cmd->add_option("--gc-grace", serve.gc_grace,
+                        "Keep blobs uploaded this recently though no manifest references them yet (e.g. 1h)")
+      ->capture_default_str();
   bool no_access_log = false;
   serve_cmd->add_flag("--no-access-log", no_access_log, "Do not log one line per request");
   std::string config_file;
@@ -54,6 +61,20 @@ int main(int argc, char** argv) {
   auto* repo_create = repo_cmd->add_subcommand("create", "Create a repository (works while the server runs)");
   repo_create->add_option("name", repo_name, "Repository name, e.g. team/app")->required();
   repo_create->add_option("--data-dir", repo_data_dir, "Data directory")->capture_default_str();
+
+  app::GcCliOptions gc_options;
+  auto* gc_cmd = cli.add_subcommand("gc", "Delete unreferenced blobs and abandoned uploads (safe while serving)");
+  gc_cmd->add_option("--data-dir", gc_options.data_dir, "Data directory")->capture_default_str();
+  gc_cmd->add_flag("--dry-run", gc_options.dry_run, "Report what would be deleted; delete nothing");
+  gc_cmd->add_option("--grace", gc_options.grace,
+                     "Keep blobs uploaded this recently though no manifest references them yet")
+      ->capture_default_str();
+  gc_cmd->add_option("--upload-ttl", gc_options.upload_ttl, "Cancel uploads idle this long")->capture_default_str();
+  gc_cmd->add_flag("--json", gc_options.json, "Print the report as JSON");
+  app::StorageCliOptions storage_options;
+  auto* storage_cmd = cli.add_subcommand("storage", "Bytes stored per repository and for the whole registry");
+  storage_cmd->add_option("--data-dir", storage_options.data_dir, "Data directory")->capture_default_str();
+  storage_cmd->add_flag("--json", storage_options.json, "Print JSON");
 
   auto* admin_cmd = cli.add_subcommand("admin", "Manage users, roles, access keys, policies and accounts in a data dir");
   admin_cmd->require_subcommand(1);
@@ -103,6 +124,8 @@ int main(int argc, char** argv) {
     serve.http.access_log = !no_access_log;
     return app::serve(serve);
   }
+  if (*gc_cmd) return app::gc_command(gc_options);
+  if (*storage_cmd) return app::storage_command(storage_options);
   if (*admin_cmd) {
     for (auto* sub : admin_cmd->get_subcommands()) return app::admin(sub->get_name(), admin);
     return 1;

@@ -9,6 +9,7 @@
 #include "auth/authorizer.h"
 #include "core/log.h"
 #include "ecr/api.h"
+#include "gc/collector.h"
 #include "oci/api.h"
 #include "sts/api.h"
 
@@ -52,6 +53,13 @@ int serve(ServeOptions options) {
   auto listen = split_listen(options.listen);
   if (!listen) {
     std::fprintf(stderr, "berth: %s\n", listen.error().message.c_str());
+    return 2;
+  }
+  auto gc_interval = gc::parse_duration_ms(options.gc_interval);
+  auto gc_grace = gc::parse_duration_ms(options.gc_grace);
+  if (!gc_interval || !gc_grace) {
+    std::fprintf(stderr, "berth: %s %s\n", !gc_interval ? "--gc-interval:" : "--gc-grace:",
+                 (!gc_interval ? gc_interval : gc_grace).error().message.c_str());
     return 2;
   }
   auto reg = Registry::open(options.registry);
@@ -126,11 +134,29 @@ int serve(ServeOptions options) {
     });
   };
   schedule_expiry(std::chrono::seconds(30));
+  // Garbage collection in the background, online: pushes and pulls go on meanwhile. One
+  // run at a time; the next is scheduled when one finishes.
+  http::asio::steady_timer gc_timer(signal_ctx);
+  gc::Collector collector(*r.meta, *r.blobs, *r.uploads, r.clock, r.audit.get());
+  const gc::Options gc_options{.grace_ms = *gc_grace, .upload_ttl_ms = ttl_ms, .dry_run = false, .batch = 512};
+  std::function<void()> schedule_gc = [&] {
+    gc_timer.expires_after(std::chrono::milliseconds(*gc_interval));
+    gc_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      http::asio::post(pool, [&] {
+        auto report = collector.run(gc_options);
+        if (!report) log->warn("garbage collection failed: {}", report.error().message);
+        http::asio::post(signal_ctx, [&] { schedule_gc(); });
+      });
+    });
+  };
+  if (*gc_interval > 0) schedule_gc();
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     log->info("signal {}: finishing in-flight requests and shutting down", sig);
     flush_timer.cancel();
     expiry_timer.cancel();
+    gc_timer.cancel();
     server.shutdown();
   });
   std::thread signal_thread([&] { signal_ctx.run(); });
@@ -145,6 +171,7 @@ int serve(ServeOptions options) {
   signals.cancel();
   flush_timer.cancel();
   expiry_timer.cancel();
+  gc_timer.cancel();
   signal_ctx.stop();
   signal_thread.join();
   pool.join();

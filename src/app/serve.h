@@ -14,6 +14,8 @@ struct ServeOptions {
   std::string region = "us-east-1";
   unsigned worker_threads = 0;  // blocking-work pool; 0: 2 x cores
   unsigned upload_ttl_hours = 24;  // uploads idle this long are cancelled
+  std::string gc_interval = "24h";  // background garbage collection ("0": off); docs/gc.md
+  std::string gc_grace = "1h";      // unreferenced repository links younger than this survive
   http::ServerOptions http;
 };
 

@@ -16,6 +16,12 @@ Result<std::unique_ptr<Registry>> Registry::open(const RegistryOptions& options)
   if (ec) return fail(ErrorCode::kUnavailable, "cannot create data dir " + options.data_dir + ": " + ec.message());
   ::chmod(options.data_dir.c_str(), 0750);
   auto r = std::make_unique<Registry>();
+  if (const char* offset = std::getenv("BERTH_TEST_CLOCK_OFFSET_MS")) {
+    char* end = nullptr;
+    const long long ms = std::strtoll(offset, &end, 10);
+    if (end == offset || *end != '\0') return fail(ErrorCode::kInvalidParameter, "BERTH_TEST_CLOCK_OFFSET_MS must be an integer");
+    r->clock.set_offset(std::chrono::milliseconds(ms));
+  }
   BERTH_TRY(auto meta, store::SqliteMetaStore::open(options.data_dir + "/meta.db"));
   r->meta = std::move(meta);
   BERTH_TRY(auto blobs, store::FsBlobStore::open(options.data_dir));

@@ -28,7 +28,7 @@ struct RegistryOptions {
 
 // Owns the stores and the services over them, in dependency order.
 struct Registry {
-  SystemClock clock;
+  OffsetClock clock;  // the system clock, unless a test moves it (BERTH_TEST_CLOCK_OFFSET_MS)
   std::unique_ptr<store::MetaStore> meta;
   std::unique_ptr<store::BlobStore> blobs;
   std::unique_ptr<registry::RepositoryService> repositories;

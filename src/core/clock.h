@@ -21,6 +21,18 @@ class SystemClock final : public Clock {
   std::chrono::system_clock::time_point now() const override { return std::chrono::system_clock::now(); }
 };
 
+// The system clock moved by a fixed offset. Integration tests start processes with
+// BERTH_TEST_CLOCK_OFFSET_MS to make what they push look old (app/wiring.cpp).
+class OffsetClock final : public Clock {
+ public:
+  explicit OffsetClock(std::chrono::milliseconds offset = {}) : offset_(offset) {}
+  void set_offset(std::chrono::milliseconds offset) { offset_ = offset; }
+  std::chrono::system_clock::time_point now() const override { return std::chrono::system_clock::now() + offset_; }
+
+ private:
+  std::chrono::milliseconds offset_;
+};
+
 // A clock that only moves when told to: for tests, and for `--dry-run` evaluations "as of"
 // a given time.
 class ManualClock final : public Clock {

@@ -24,6 +24,8 @@ Result<std::unique_ptr<store::BlobReader>> BlobService::open(const std::string& 
   BERTH_TRY_VOID(stat(repository, digest));
   auto reader = blobs_.open(digest);
   if (!reader && reader.error().code == ErrorCode::kBlobUnknown) {
+    // Garbage collection dropped the link and the bytes since the check: unknown now.
+    BERTH_TRY_VOID(stat(repository, digest));
     // Linked but the bytes are gone: a store fault, not a client error.
     return fail(ErrorCode::kInternal, "blob " + digest.str() + " is missing from the blob store");
   }
@@ -53,8 +55,12 @@ Result<std::optional<store::BlobInfo>> BlobService::mount(const std::string& rep
   // The metadata says so; make sure the bytes are really there before linking.
   auto info = blobs_.stat(digest);
   if (!info) return std::optional<store::BlobInfo>();
-  BERTH_TRY_VOID(meta_.link_blob(repository, digest, *size, clock_.now_ms()));
-  return std::optional<store::BlobInfo>(store::BlobInfo{digest, *size});
+  // Links only a blob that is still recorded, in one transaction, so the link never
+  // points at bytes a collector is deleting (docs/gc.md).
+  auto mounted = meta_.mount_blob(repository, digest, clock_.now_ms());
+  if (!mounted && mounted.error().code == ErrorCode::kBlobUnknown) return std::optional<store::BlobInfo>();
+  BERTH_TRY(const uint64_t linked, std::move(mounted));
+  return std::optional<store::BlobInfo>(store::BlobInfo{digest, linked});
 }
 
 }  // namespace berth::registry

@@ -1,6 +1,9 @@
 #include "registry/upload_service.h"
 
+#include <algorithm>
 #include <array>
+#include <chrono>
+#include <thread>
 
 #include "core/ids.h"
 
@@ -76,11 +79,13 @@ Result<store::UploadRecord> UploadService::start(const std::string& repository) 
   r.offset = 0;
   r.hash_state = crypto::Sha256().save_state();
   r.started_at_ms = r.updated_at_ms = clock_.now_ms();
-  BERTH_TRY_VOID(blobs_.create_upload(r.id));
-  auto created = meta_.create_upload(r);
-  if (!created) {
-    (void)blobs_.delete_upload(r.id);
-    return tl::unexpected(created.error());
+  // The row first: a staged directory without a row is then provably abandoned (a crash
+  // between the two), and garbage collection deletes it at once (docs/gc.md).
+  BERTH_TRY_VOID(meta_.create_upload(r));
+  auto staged = blobs_.create_upload(r.id);
+  if (!staged) {
+    (void)meta_.delete_upload(r.id);
+    return tl::unexpected(staged.error());
   }
   return r;
 }
@@ -171,6 +176,10 @@ Result<store::BlobInfo> UploadService::complete(const std::string& repository, c
     return fail(ErrorCode::kDigestMismatch, "uploaded content has digest " + actual.str() + ", not " + digest.str() +
                                                "; the upload was discarded");
   }
+  // Recorded before the bytes appear under `digest`, so a collector never deletes them
+  // between commit_upload and link_blob; while a collector is deleting that digest, wait
+  // for it to finish rather than commit into its path (docs/gc.md).
+  BERTH_TRY_VOID(wait_to_commit(id, digest));
   auto committed = blobs_.commit_upload(id, digest, r.offset);
   if (!committed && committed.error().code == ErrorCode::kSizeInvalid) {
     // Fewer bytes staged than recorded: lost in a power failure (see append()).
@@ -187,6 +196,17 @@ Result<store::BlobInfo> UploadService::complete(const std::string& repository, c
 }  // namespace berth::registry
 
 namespace berth::registry {
+
+Result<void> UploadService::wait_to_commit(const std::string& id, const Digest& digest) {
+  // A collector holds a digest for one batch of unlinks (milliseconds); give up after
+  // about ten seconds, which only a collector that died mid-batch explains.
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    BERTH_TRY(const bool may_commit, meta_.begin_blob_commit(id, digest, clock_.now_ms()));
+    if (may_commit) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(20, 1 + attempt)));
+  }
+  return fail(ErrorCode::kUnavailable, "blob " + digest.str() + " is being garbage-collected; retry the upload");
+}
 
 Result<size_t> UploadService::expire(int64_t idle_before_ms) {
   BERTH_TRY(auto idle, meta_.uploads_idle_since(idle_before_ms));

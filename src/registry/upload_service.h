@@ -78,6 +78,7 @@ class UploadService {
   friend class UploadAppend;
   bool try_acquire(const std::string& id);
   void release(const std::string& id);
+  Result<void> wait_to_commit(const std::string& id, const Digest& digest);
 
   store::MetaStore& meta_;
   store::BlobStore& blobs_;

@@ -52,6 +52,10 @@ class BlobStore {
   [[nodiscard]] virtual Result<std::unique_ptr<BlobReader>> open(const Digest& digest) = 0;
   // Removing an absent blob succeeds (idempotent, for garbage collection).
   [[nodiscard]] virtual Result<void> remove(const Digest& digest) = 0;
+  // Stored blobs in the lexical order of their digest strings, strictly after `after`
+  // ("" for the start), at most `limit`: garbage collection finds bytes the metadata
+  // does not know with it, one page at a time.
+  [[nodiscard]] virtual Result<std::vector<BlobInfo>> list_blobs(const std::string& after, size_t limit) = 0;
 
   // Uploads are staged under an id (a UUID, validated by the caller). Staged bytes are
   // never visible as a blob until commit_upload.
@@ -70,6 +74,7 @@ class BlobStore {
                                                        uint64_t size) = 0;
   // Deleting an absent upload succeeds.
   [[nodiscard]] virtual Result<void> delete_upload(const std::string& id) = 0;
+  // Ids of the staged uploads (to find those the metadata store has no session for).
   [[nodiscard]] virtual Result<std::vector<std::string>> list_uploads() = 0;
 };
 

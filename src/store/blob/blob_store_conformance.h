@@ -534,13 +534,56 @@ TYPED_TEST_P(BlobStoreConformance, ReopeningKeepsBlobsAndUploads) {
   EXPECT_EQ(*uploads, std::vector<std::string>{*staged});
 }
 
+TYPED_TEST_P(BlobStoreConformance, ListBlobsInDigestOrderWithPagination) {
+  auto& store = this->store();
+  auto none = store.list_blobs("", 10);
+  BERTH_BLOB_OK(none);
+  EXPECT_TRUE(none->empty());
+  std::vector<std::string> expected;
+  for (int i = 0; i < 5; ++i) {
+    const std::string content = "blob " + std::to_string(i);
+    const Digest d = i == 4 ? crypto::digest_of(DigestAlgorithm::kSha512, content) : crypto::sha256(content);
+    auto id = conformance::stage(store, content);
+    BERTH_BLOB_OK(id);
+    BERTH_BLOB_OK(store.commit_upload(*id, d, content.size()));
+    expected.push_back(d.str());
+  }
+  BERTH_BLOB_OK(store.create_upload(new_uuid()));  // staged uploads are not blobs
+  std::sort(expected.begin(), expected.end());
+  auto all = store.list_blobs("", 100);
+  BERTH_BLOB_OK(all);
+  std::vector<std::string> listed;
+  for (const auto& info : *all) {
+    listed.push_back(info.digest.str());
+    EXPECT_EQ(info.size, 6u);
+  }
+  EXPECT_EQ(listed, expected);
+  // Page by page, two at a time.
+  std::vector<std::string> paged;
+  std::string after;
+  while (true) {
+    auto page = store.list_blobs(after, 2);
+    BERTH_BLOB_OK(page);
+    if (page->empty()) break;
+    EXPECT_LE(page->size(), 2u);
+    for (const auto& info : *page) paged.push_back(info.digest.str());
+    after = paged.back();
+  }
+  EXPECT_EQ(paged, expected);
+  BERTH_BLOB_OK(store.remove(Digest::parse(expected[0]).value()));
+  auto fewer = store.list_blobs("", 100);
+  BERTH_BLOB_OK(fewer);
+  EXPECT_EQ(fewer->size(), 4u);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(BlobStoreConformance, AbsentBlobIsUnknownAndRemoveIsIdempotent,
                             UploadInPiecesCommitThenRead, EmptyBlob, Sha512Blob, AppendAtSmallerOffsetDiscardsTheRest,
                             AppendPastTheStagedBytesIsRangeInvalid, UnknownUpload, CreateUploadTwiceKeepsTheStagedBytes,
                             CommitsOnlyTheFirstSizeBytes, CommitMoreThanStagedIsSizeInvalid,
                             CommitWhenTheBlobExistsKeepsTheExistingBlob, ConcurrentCommitsOfTheSameDigest,
                             DeleteUploadIsIdempotent, ListUploads, OpenUploadReadsTheStagedBytes,
-                            MultiMegabyteBlobInOneMebibytePieces, ReopeningKeepsBlobsAndUploads);
+                            MultiMegabyteBlobInOneMebibytePieces, ReopeningKeepsBlobsAndUploads,
+                            ListBlobsInDigestOrderWithPagination);
 
 #undef BERTH_BLOB_OK
 

@@ -99,6 +99,36 @@ struct Referrer {
   std::string annotations_json = "{}";
 };
 
+// Garbage collection (docs/gc.md): a repository's link to a blob, and a blob row.
+struct BlobLink {
+  std::string repository;
+  Digest digest;
+  uint64_t size = 0;
+};
+
+struct BlobRow {
+  Digest digest;
+  uint64_t size = 0;
+};
+
+// Storage accounting. A repository's bytes count each blob it links or references once,
+// however many of its images share it; the registry's count each stored blob once.
+struct RepositoryUsage {
+  std::string repository;
+  uint64_t manifests = 0;
+  uint64_t manifest_bytes = 0;
+  uint64_t blobs = 0;
+  uint64_t blob_bytes = 0;
+};
+
+struct StorageUsage {
+  uint64_t blobs = 0;
+  uint64_t blob_bytes = 0;
+  uint64_t manifests = 0;
+  uint64_t manifest_bytes = 0;
+  std::vector<RepositoryUsage> repositories;  // by name
+};
+
 struct UploadRecord {
   std::string id;
   std::string repository;
@@ -128,7 +158,8 @@ class MetaStore {
   [[nodiscard]] virtual Result<void> delete_repository(const std::string& name, bool force) = 0;
 
   // Blob links. A blob is recorded once (digest, size) and linked to each repository
-  // that pushed or mounted it. kNameUnknown when the repository does not exist.
+  // that pushed or mounted it. kNameUnknown when the repository does not exist;
+  // kUnavailable while a deletion of the digest is pending.
   [[nodiscard]] virtual Result<void> link_blob(const std::string& repository, const Digest& digest, uint64_t size,
                                                int64_t now_ms) = 0;
   // kBlobUnknown unless the blob is linked to the repository.
@@ -177,6 +208,50 @@ class MetaStore {
                                                     int64_t now_ms) = 0;
   [[nodiscard]] virtual Result<void> delete_upload(const std::string& id) = 0;
   [[nodiscard]] virtual Result<std::vector<UploadRecord>> uploads_idle_since(int64_t before_ms) = 0;
+
+  // ---- Garbage collection (docs/gc.md has the protocol and its race analysis) ----
+  // A blob's bytes may be deleted only while a pending deletion is recorded for it, and
+  // a pending deletion is recorded only in a transaction that finds the blob with no
+  // repository link, no manifest reference and no upload committing it. Implementations
+  // must serialize begin_blob_deletions with put_manifest, link_blob, mount_blob,
+  // begin_blob_commit and drop_stale_blob_links (one writer in SQLite; row locks on the
+  // blob's rows in PostgreSQL).
+
+  // Links to `digest` that no manifest of their repository references, linked before
+  // `linked_before_ms` (pushes that never finished), in (repository, digest) order.
+  [[nodiscard]] virtual Result<std::vector<BlobLink>> stale_blob_links(int64_t linked_before_ms, size_t limit) = 0;
+  // Deletes up to `limit` of those, re-checked in the deleting transaction; returns them.
+  [[nodiscard]] virtual Result<std::vector<BlobLink>> drop_stale_blob_links(int64_t linked_before_ms,
+                                                                            size_t limit) = 0;
+  // Blob rows no manifest references, no upload is committing, and no repository links
+  // except by links older than `links_before_ms` (pass 0 to count every link), in digest
+  // order strictly after `after`.
+  [[nodiscard]] virtual Result<std::vector<BlobRow>> unreferenced_blobs(int64_t links_before_ms,
+                                                                        const std::string& after, size_t limit) = 0;
+  // The subset of `digests` with no blob row and no pending deletion: bytes the metadata
+  // does not know (a crash between storing the bytes and recording them).
+  [[nodiscard]] virtual Result<std::vector<Digest>> unrecorded_blobs(const std::vector<Digest>& digests) = 0;
+  // In one transaction: for each digest still unreferenced (no link, no manifest
+  // reference, no upload committing it), deletes its row, if any, and records a pending
+  // deletion. Returns the digests so marked; only their bytes may be deleted.
+  [[nodiscard]] virtual Result<std::vector<Digest>> begin_blob_deletions(const std::vector<Digest>& digests,
+                                                                         int64_t now_ms) = 0;
+  // Forgets pending deletions once their bytes are gone.
+  [[nodiscard]] virtual Result<void> end_blob_deletions(const std::vector<Digest>& digests) = 0;
+  // Pending deletions a collector left behind (it crashed before end_blob_deletions).
+  [[nodiscard]] virtual Result<std::vector<Digest>> pending_blob_deletions() = 0;
+  // An upload is about to store its bytes as `digest`: records that on the upload, so no
+  // collector deletes those bytes until the upload row is gone. Answers false while a
+  // deletion of `digest` is pending (the caller waits for it and asks again).
+  // kBlobUploadUnknown when the upload is gone.
+  [[nodiscard]] virtual Result<bool> begin_blob_commit(const std::string& upload_id, const Digest& digest,
+                                                       int64_t now_ms) = 0;
+  // Links a blob that is already recorded (a cross-repository mount) and returns its
+  // size: kBlobUnknown when no row exists (never recorded, or collected meanwhile), so a
+  // link never points at bytes a collector is deleting. kNameUnknown.
+  [[nodiscard]] virtual Result<uint64_t> mount_blob(const std::string& repository, const Digest& digest,
+                                                    int64_t now_ms) = 0;
+  [[nodiscard]] virtual Result<StorageUsage> storage_usage() = 0;
 
   // Access keys. kNotFound when absent; kInvalidParameter for a duplicate id.
   [[nodiscard]] virtual Result<void> create_access_key(const AccessKeyRecord& key) = 0;

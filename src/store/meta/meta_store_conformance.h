@@ -930,6 +930,152 @@ TYPED_TEST_P(MetaStoreConformance, RepositoryPolicy) {
   EXPECT_TRUE(fails_with(s.delete_repository_policy("nope"), ErrorCode::kNameUnknown));
 }
 
+// ---- garbage collection ----
+
+TYPED_TEST_P(MetaStoreConformance, StaleLinksAreUnreferencedAndOld) {
+  auto& s = this->store();
+  this->create("gc");
+  this->create("other");
+  ASSERT_TRUE(succeeded(s.link_blob("gc", digest_of("used"), 10, 100)));
+  ASSERT_TRUE(succeeded(s.link_blob("gc", digest_of("old"), 20, 100)));
+  ASSERT_TRUE(succeeded(s.link_blob("gc", digest_of("young"), 30, 500)));
+  ASSERT_TRUE(succeeded(s.link_blob("other", digest_of("used"), 10, 100)));  // unreferenced in "other"
+  this->put("gc", image("m", {digest_of("used")}));
+  auto stale = s.stale_blob_links(200, 100);
+  ASSERT_TRUE(succeeded(stale));
+  ASSERT_EQ(stale->size(), 2u);
+  EXPECT_EQ((*stale)[0].repository, "gc");
+  EXPECT_EQ((*stale)[0].digest, digest_of("old"));
+  EXPECT_EQ((*stale)[0].size, 20u);
+  EXPECT_EQ((*stale)[1].repository, "other");
+  EXPECT_EQ((*stale)[1].digest, digest_of("used"));
+  // Reading changed nothing; dropping takes them (in pages) and only them.
+  auto first = s.drop_stale_blob_links(200, 1);
+  ASSERT_TRUE(succeeded(first));
+  EXPECT_EQ(first->size(), 1u);
+  auto rest = s.drop_stale_blob_links(200, 100);
+  ASSERT_TRUE(succeeded(rest));
+  EXPECT_EQ(rest->size(), 1u);
+  EXPECT_TRUE(fails_with(s.linked_blob_size("gc", digest_of("old")), ErrorCode::kBlobUnknown));
+  EXPECT_TRUE(fails_with(s.linked_blob_size("other", digest_of("used")), ErrorCode::kBlobUnknown));
+  EXPECT_TRUE(succeeded(s.linked_blob_size("gc", digest_of("used"))));
+  EXPECT_TRUE(succeeded(s.linked_blob_size("gc", digest_of("young"))));
+  // A manifest that needed a dropped link fails cleanly.
+  EXPECT_TRUE(fails_with(s.put_manifest("gc", image("n", {digest_of("old")}), 600), ErrorCode::kManifestBlobUnknown));
+  auto none = s.drop_stale_blob_links(200, 100);
+  ASSERT_TRUE(succeeded(none));
+  EXPECT_TRUE(none->empty());
+}
+
+TYPED_TEST_P(MetaStoreConformance, UnreferencedBlobsAndDeletions) {
+  auto& s = this->store();
+  this->create("gc");
+  ASSERT_TRUE(succeeded(s.link_blob("gc", digest_of("a"), 1, 100)));
+  ASSERT_TRUE(succeeded(s.link_blob("gc", digest_of("b"), 2, 100)));
+  ASSERT_TRUE(succeeded(s.link_blob("gc", digest_of("c"), 3, 500)));
+  ASSERT_TRUE(succeeded(s.link_blob("gc", digest_of("d"), 4, 100)));
+  this->put("gc", image("m", {digest_of("a")}));
+  ASSERT_TRUE(succeeded(s.unlink_blob("gc", digest_of("b"))));
+  // Counting every link: only b (unlinked) is unreferenced.
+  auto now = s.unreferenced_blobs(0, "", 100);
+  ASSERT_TRUE(succeeded(now));
+  ASSERT_EQ(now->size(), 1u);
+  EXPECT_EQ((*now)[0].digest, digest_of("b"));
+  EXPECT_EQ((*now)[0].size, 2u);
+  // Ignoring links older than 200: d too (a is referenced, c linked recently).
+  auto later = s.unreferenced_blobs(200, "", 100);
+  ASSERT_TRUE(succeeded(later));
+  ASSERT_EQ(later->size(), 2u);
+  EXPECT_EQ((*later)[1].digest, digest_of("d"));
+  auto paged = s.unreferenced_blobs(200, digest_of("b").str(), 100);
+  ASSERT_TRUE(succeeded(paged));
+  ASSERT_EQ(paged->size(), 1u);
+
+  // Only b is free of links, references and commits: the re-check keeps the others.
+  auto marked = s.begin_blob_deletions({digest_of("a"), digest_of("b"), digest_of("c"), digest_of("d")}, 700);
+  ASSERT_TRUE(succeeded(marked));
+  ASSERT_EQ(*marked, std::vector<Digest>{digest_of("b")});
+  auto pending = s.pending_blob_deletions();
+  ASSERT_TRUE(succeeded(pending));
+  EXPECT_EQ(*pending, std::vector<Digest>{digest_of("b")});
+  // While the deletion is pending no link is made to b: a mount does not find it, an
+  // upload waits before committing, and recording its bytes is refused.
+  EXPECT_TRUE(fails_with(s.mount_blob("gc", digest_of("b"), 800), ErrorCode::kBlobUnknown));
+  EXPECT_TRUE(fails_with(s.link_blob("gc", digest_of("b"), 2, 800), ErrorCode::kUnavailable));
+  UploadRecord u{.id = "u1", .repository = "gc", .offset = 0, .hash_state = "h", .started_at_ms = 1,
+                 .updated_at_ms = 1};
+  ASSERT_TRUE(succeeded(s.create_upload(u)));
+  auto waits = s.begin_blob_commit("u1", digest_of("b"), 800);
+  ASSERT_TRUE(succeeded(waits));
+  EXPECT_FALSE(*waits);
+  auto unrecorded = s.unrecorded_blobs({digest_of("a"), digest_of("b"), digest_of("z")});
+  ASSERT_TRUE(succeeded(unrecorded));
+  EXPECT_EQ(*unrecorded, std::vector<Digest>{digest_of("z")});  // b is pending, not unknown
+
+  ASSERT_TRUE(succeeded(s.end_blob_deletions({digest_of("b")})));
+  pending = s.pending_blob_deletions();
+  ASSERT_TRUE(succeeded(pending));
+  EXPECT_TRUE(pending->empty());
+  // An upload committing z keeps z's bytes from a collector, until the upload is gone.
+  auto commits = s.begin_blob_commit("u1", digest_of("z"), 900);
+  ASSERT_TRUE(succeeded(commits));
+  EXPECT_TRUE(*commits);
+  EXPECT_TRUE(fails_with(s.begin_blob_commit("nope", digest_of("z"), 900), ErrorCode::kBlobUploadUnknown));
+  marked = s.begin_blob_deletions({digest_of("z")}, 900);
+  ASSERT_TRUE(succeeded(marked));
+  EXPECT_TRUE(marked->empty());
+  ASSERT_TRUE(succeeded(s.link_blob("gc", digest_of("z"), 26, 900)));
+  ASSERT_TRUE(succeeded(s.delete_upload("u1")));
+  // Bytes nobody recorded can be marked too (a crash between storing and recording).
+  marked = s.begin_blob_deletions({digest_of("orphan")}, 900);
+  ASSERT_TRUE(succeeded(marked));
+  EXPECT_EQ(marked->size(), 1u);
+  ASSERT_TRUE(succeeded(s.end_blob_deletions(*marked)));
+}
+
+TYPED_TEST_P(MetaStoreConformance, MountLinksOnlyRecordedBlobs) {
+  auto& s = this->store();
+  this->create("src");
+  this->create("dst");
+  ASSERT_TRUE(succeeded(s.link_blob("src", digest_of("x"), 42, 100)));
+  auto size = s.mount_blob("dst", digest_of("x"), 200);
+  ASSERT_TRUE(succeeded(size));
+  EXPECT_EQ(*size, 42u);
+  EXPECT_TRUE(succeeded(s.linked_blob_size("dst", digest_of("x"))));
+  EXPECT_TRUE(fails_with(s.mount_blob("dst", digest_of("never"), 200), ErrorCode::kBlobUnknown));
+  EXPECT_TRUE(fails_with(s.mount_blob("nope", digest_of("x"), 200), ErrorCode::kNameUnknown));
+}
+
+TYPED_TEST_P(MetaStoreConformance, StorageUsageCountsSharedBlobsOnce) {
+  auto& s = this->store();
+  this->create("one");
+  this->create("two");
+  this->create("empty");
+  ASSERT_TRUE(succeeded(s.link_blob("one", digest_of("shared"), 100, 1)));
+  ASSERT_TRUE(succeeded(s.link_blob("one", digest_of("own"), 10, 1)));
+  ASSERT_TRUE(succeeded(s.link_blob("two", digest_of("shared"), 100, 1)));
+  NewManifest a = image("a", {digest_of("shared"), digest_of("own")});
+  NewManifest b = image("b", {digest_of("shared")});
+  this->put("one", a);
+  this->put("one", b);
+  this->put("two", b);
+  auto usage = s.storage_usage();
+  ASSERT_TRUE(succeeded(usage));
+  EXPECT_EQ(usage->blobs, 2u);
+  EXPECT_EQ(usage->blob_bytes, 110u);
+  EXPECT_EQ(usage->manifests, 3u);
+  EXPECT_EQ(usage->manifest_bytes, a.content.size() + 2 * b.content.size());
+  ASSERT_EQ(usage->repositories.size(), 3u);
+  EXPECT_EQ(usage->repositories[0].repository, "empty");
+  EXPECT_EQ(usage->repositories[0].blob_bytes, 0u);
+  EXPECT_EQ(usage->repositories[1].repository, "one");
+  EXPECT_EQ(usage->repositories[1].manifests, 2u);
+  EXPECT_EQ(usage->repositories[1].blobs, 2u);
+  EXPECT_EQ(usage->repositories[1].blob_bytes, 110u);  // "shared" once, though both images use it
+  EXPECT_EQ(usage->repositories[2].repository, "two");
+  EXPECT_EQ(usage->repositories[2].blob_bytes, 100u);
+}
+
 TYPED_TEST_P(MetaStoreConformance, DataVersionChangesWithEveryWrite) {
   auto& s = this->store();
   auto v1 = s.data_version();
@@ -964,6 +1110,8 @@ REGISTER_TYPED_TEST_SUITE_P(MetaStoreConformance, CreateAndGetRepository, ListRe
                             RecordPull, UploadLifecycle, UploadsIdleSince, UnknownRepository,
                             ConcurrentPushesAndReads, ConcurrentUploadAdvanceIsCompareAndSet, AccessKeysAndSettings, ListImages,
                             PrincipalsPoliciesAccounts, RepositoryPolicy, ImmutableTagsAndSettings,
+                            StaleLinksAreUnreferencedAndOld, UnreferencedBlobsAndDeletions,
+                            MountLinksOnlyRecordedBlobs, StorageUsageCountsSharedBlobsOnce,
                             DataVersionChangesWithEveryWrite, DeleteSetting);
 
 }  // namespace berth::store

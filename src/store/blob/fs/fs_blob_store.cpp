@@ -432,13 +432,13 @@ Result<void> FsBlobStore::delete_upload(const std::string& id) {
   return {};
 }
 
-Result<std::vector<std::string>> FsBlobStore::list_uploads() {
-  UniqueFd fd(::openat(root_fd_, kUploadsDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) return os_fail(errno, "list uploads", root_, kUploadsDir);
+Result<std::vector<std::string>> FsBlobStore::list_dir(const std::string& relative, bool (*keep)(const char* name)) {
+  UniqueFd fd(::openat(root_fd_, relative.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return os_fail(errno, "list a directory", root_, relative);
   DIR* dir = ::fdopendir(fd.get());
-  if (dir == nullptr) return os_fail(errno, "list uploads", root_, kUploadsDir);
+  if (dir == nullptr) return os_fail(errno, "list a directory", root_, relative);
   fd.release();  // closedir() closes it now
-  std::vector<std::string> ids;
+  std::vector<std::string> names;
   int err = 0;
   while (true) {
     errno = 0;
@@ -447,13 +447,64 @@ Result<std::vector<std::string>> FsBlobStore::list_uploads() {
       err = errno;
       break;
     }
-    // Anything that is not one of our ids (an editor's backup, lost+found) is no upload.
-    if (is_uuid(entry->d_name)) ids.emplace_back(entry->d_name);
+    if (keep(entry->d_name)) names.emplace_back(entry->d_name);
   }
   ::closedir(dir);
-  if (err != 0) return os_fail(err, "list uploads", root_, kUploadsDir);
-  std::sort(ids.begin(), ids.end());
-  return ids;
+  if (err != 0) return os_fail(err, "list a directory", root_, relative);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Result<std::vector<std::string>> FsBlobStore::list_uploads() {
+  // Anything that is not one of our ids (an editor's backup, lost+found) is no upload.
+  return list_dir(kUploadsDir, [](const char* name) { return is_uuid(name); });
+}
+
+namespace {
+
+bool is_lower_hex(const char* name) {
+  if (*name == '\0') return false;
+  for (; *name != '\0'; ++name) {
+    if (!((*name >= '0' && *name <= '9') || (*name >= 'a' && *name <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// Walks blobs/<algorithm>/<fan-out>/ in name order, which is digest order ("sha256" <
+// "sha512", lowercase hex); fan-out directories wholly before `after` are not read.
+// Names that do not parse as the digest their place says (a temp file left by hand) are
+// not blobs.
+Result<std::vector<BlobInfo>> FsBlobStore::list_blobs(const std::string& after, size_t limit) {
+  std::vector<BlobInfo> out;
+  if (limit == 0) return out;
+  for (const char* algorithm : {"sha256", "sha512"}) {
+    const std::string algorithm_dir = std::string(kBlobsDir) + "/" + algorithm;
+    BERTH_TRY(auto fanouts, list_dir(algorithm_dir, [](const char* name) {
+      return std::strlen(name) == 2 && is_lower_hex(name);
+    }));
+    for (const std::string& fanout : fanouts) {
+      const std::string prefix = std::string(algorithm) + ":" + fanout;
+      if (prefix < after.substr(0, prefix.size())) continue;
+      const std::string dir = algorithm_dir + "/" + fanout;
+      BERTH_TRY(auto names, list_dir(dir, is_lower_hex));
+      for (const std::string& name : names) {
+        auto digest = Digest::parse(std::string(algorithm) + ":" + name);
+        if (!digest || name.compare(0, 2, fanout) != 0 || digest->str() <= after) continue;
+        struct stat st {};
+        const std::string path = dir + "/" + name;
+        if (::fstatat(root_fd_, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+          if (errno == ENOENT) continue;  // removed since the listing
+          return os_fail(errno, "stat blob", root_, path);
+        }
+        if (!S_ISREG(st.st_mode)) continue;
+        out.push_back(BlobInfo{std::move(*digest), static_cast<uint64_t>(st.st_size)});
+        if (out.size() == limit) return out;
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace berth::store

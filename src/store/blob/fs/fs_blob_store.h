@@ -31,6 +31,7 @@ class FsBlobStore final : public BlobStore {
   Result<BlobInfo> stat(const Digest& digest) override;
   Result<std::unique_ptr<BlobReader>> open(const Digest& digest) override;
   Result<void> remove(const Digest& digest) override;
+  Result<std::vector<BlobInfo>> list_blobs(const std::string& after, size_t limit) override;
 
   Result<void> create_upload(const std::string& id) override;
   Result<std::unique_ptr<UploadWriter>> append_upload(const std::string& id, uint64_t offset) override;
@@ -45,6 +46,9 @@ class FsBlobStore final : public BlobStore {
   // Opens a directory under the root and fsyncs it, so that entries just created,
   // renamed into or removed from it survive a power loss.
   Result<void> sync_dir(const std::string& relative);
+
+  // Names in a directory under the root, sorted; `keep` filters them.
+  Result<std::vector<std::string>> list_dir(const std::string& relative, bool (*keep)(const char* name));
 
   int root_fd_;       // O_DIRECTORY descriptor of ROOT; every path below is relative to it
   std::string root_;  // for log lines only, never for error messages

@@ -161,6 +161,19 @@ CREATE TABLE principal_policies (
   PRIMARY KEY (principal_arn, name)
 ) STRICT, WITHOUT ROWID;
 )sql",
+    // 4: garbage collection. An upload records the digest it is committing (so a
+    // collector keeps those bytes), and blob_deletions records the digests whose bytes a
+    // collector is deleting (so no link is made to them meanwhile). docs/gc.md.
+    R"sql(
+ALTER TABLE uploads ADD COLUMN committing_digest TEXT;
+CREATE INDEX uploads_by_committing_digest ON uploads (committing_digest) WHERE committing_digest IS NOT NULL;
+CREATE INDEX repository_blobs_by_linked_at ON repository_blobs (linked_at);
+
+CREATE TABLE blob_deletions (
+  digest      TEXT PRIMARY KEY,
+  started_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteMetaStore::kSchemaVersion,
               "kSchemaVersion must equal the number of migrations");
@@ -300,6 +313,48 @@ constexpr char kUploadsIdleSince[] =
     "SELECT u.id, r.name, u.byte_offset, u.hash_state, u.started_at, u.updated_at "
     "FROM uploads u JOIN repositories r ON r.id = u.repository_id WHERE u.updated_at < ?1 "
     "ORDER BY u.updated_at, u.id";
+
+// Garbage collection (docs/gc.md).
+constexpr char kStaleLinks[] =
+    "SELECT rb.repository_id, r.name, rb.digest, b.size FROM repository_blobs rb "
+    "JOIN repositories r ON r.id = rb.repository_id JOIN blobs b ON b.digest = rb.digest "
+    "WHERE rb.linked_at < ?1 AND NOT EXISTS (SELECT 1 FROM manifest_blob_refs m "
+    " WHERE m.blob_digest = rb.digest AND m.repository_id = rb.repository_id) "
+    "ORDER BY r.name, rb.digest LIMIT ?2";
+constexpr char kDropLink[] = "DELETE FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2";
+constexpr char kUnreferencedBlobs[] =
+    "SELECT b.digest, b.size FROM blobs b WHERE b.digest > ?2 "
+    "AND NOT EXISTS (SELECT 1 FROM manifest_blob_refs m WHERE m.blob_digest = b.digest) "
+    "AND NOT EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest AND rb.linked_at >= ?1) "
+    "AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.committing_digest = b.digest) "
+    "ORDER BY b.digest LIMIT ?3";
+constexpr char kBlobRecorded[] =
+    "SELECT EXISTS (SELECT 1 FROM blobs WHERE digest = ?1) OR EXISTS (SELECT 1 FROM blob_deletions WHERE digest = ?1)";
+constexpr char kBlobInUse[] =
+    "SELECT EXISTS (SELECT 1 FROM repository_blobs WHERE digest = ?1) "
+    "OR EXISTS (SELECT 1 FROM manifest_blob_refs WHERE blob_digest = ?1) "
+    "OR EXISTS (SELECT 1 FROM uploads WHERE committing_digest = ?1)";
+constexpr char kDeleteBlobRow[] = "DELETE FROM blobs WHERE digest = ?1";
+constexpr char kInsertDeletion[] =
+    "INSERT INTO blob_deletions (digest, started_at) VALUES (?1, ?2) ON CONFLICT (digest) DO NOTHING";
+constexpr char kDeleteDeletion[] = "DELETE FROM blob_deletions WHERE digest = ?1";
+constexpr char kDeletionPending[] = "SELECT 1 FROM blob_deletions WHERE digest = ?1";
+constexpr char kListDeletions[] = "SELECT digest FROM blob_deletions ORDER BY digest";
+constexpr char kSetCommitting[] = "UPDATE uploads SET committing_digest = ?2, updated_at = ?3 WHERE id = ?1";
+constexpr char kBlobTotals[] = "SELECT count(*), coalesce(sum(size), 0) FROM blobs";
+constexpr char kManifestTotals[] = "SELECT count(*), coalesce(sum(size), 0) FROM manifests";
+// A repository's blobs are those it may read (links) and those its manifests reference;
+// UNION counts a blob once however many of its images share it.
+constexpr char kRepositoryUsage[] =
+    "WITH used (repository_id, digest) AS ("
+    " SELECT repository_id, digest FROM repository_blobs UNION "
+    " SELECT repository_id, blob_digest FROM manifest_blob_refs) "
+    "SELECT r.name, "
+    " (SELECT count(*) FROM manifests m WHERE m.repository_id = r.id), "
+    " (SELECT coalesce(sum(m.size), 0) FROM manifests m WHERE m.repository_id = r.id), "
+    " (SELECT count(*) FROM used u WHERE u.repository_id = r.id), "
+    " (SELECT coalesce(sum(b.size), 0) FROM used u JOIN blobs b ON b.digest = u.digest WHERE u.repository_id = r.id) "
+    "FROM repositories r ORDER BY r.name";
 
 // A stored row that breaks an invariant this code keeps (a digest that does not
 // parse, a negative size): a bug or a hand-edited file, reported as kInternal.
@@ -707,6 +762,9 @@ Result<void> SqliteMetaStore::link_blob(const std::string& repository, const Dig
   return write("link_blob", [&](Connection& c) -> Result<void> {
     BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, repository));
     const int64_t sql_size = sqlite_detail::to_sql(size, "blob size out of range");
+    if (Stmt(c, sqlite_detail::kDeletionPending).bind(1, digest).step()) {
+      return fail(ErrorCode::kUnavailable, "blob " + digest.str() + " is being garbage-collected; retry the upload");
+    }
     Stmt(c, sqlite_detail::kInsertBlob).bind(1, digest).bind(2, sql_size).bind(3, now_ms).exec();
     {
       Stmt s(c, sqlite_detail::kBlobSize);
@@ -1273,6 +1331,157 @@ Result<void> SqliteMetaStore::update_repository_settings(const std::string& name
       return sqlite_detail::name_unknown(name);
     }
     return {};
+  });
+}
+
+}  // namespace berth::store
+
+// ---- garbage collection (docs/gc.md) ----
+
+namespace berth::store {
+namespace {
+
+std::vector<BlobLink> stale_links(sqlite_detail::Connection& c, int64_t linked_before_ms, size_t limit,
+                                  std::vector<int64_t>* repository_ids) {
+  std::vector<BlobLink> out;
+  Stmt s(c, sqlite_detail::kStaleLinks);
+  s.bind(1, linked_before_ms).bind(2, sqlite_detail::sql_limit(limit));
+  while (s.step()) {
+    if (repository_ids) repository_ids->push_back(s.int64(0));
+    out.push_back(BlobLink{.repository = s.text(1), .digest = s.digest(2), .size = s.size(3)});
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<BlobLink>> SqliteMetaStore::stale_blob_links(int64_t linked_before_ms, size_t limit) {
+  return read("stale_blob_links", [&](Connection& c) -> Result<std::vector<BlobLink>> {
+    return stale_links(c, linked_before_ms, limit, nullptr);
+  });
+}
+
+Result<std::vector<BlobLink>> SqliteMetaStore::drop_stale_blob_links(int64_t linked_before_ms, size_t limit) {
+  return write("drop_stale_blob_links", [&](Connection& c) -> Result<std::vector<BlobLink>> {
+    // Selected and deleted under the write lock: a manifest commit either ran before
+    // (its reference keeps the link out of the selection) or runs after and finds the
+    // link gone (MANIFEST_BLOB_UNKNOWN).
+    std::vector<int64_t> ids;
+    auto links = stale_links(c, linked_before_ms, limit, &ids);
+    for (size_t i = 0; i < links.size(); ++i) {
+      Stmt(c, sqlite_detail::kDropLink).bind(1, ids[i]).bind(2, links[i].digest).exec();
+    }
+    return links;
+  });
+}
+
+Result<std::vector<BlobRow>> SqliteMetaStore::unreferenced_blobs(int64_t links_before_ms, const std::string& after,
+                                                                 size_t limit) {
+  return read("unreferenced_blobs", [&](Connection& c) -> Result<std::vector<BlobRow>> {
+    std::vector<BlobRow> out;
+    Stmt s(c, sqlite_detail::kUnreferencedBlobs);
+    s.bind(1, links_before_ms).bind(2, after).bind(3, sqlite_detail::sql_limit(limit));
+    while (s.step()) out.push_back(BlobRow{.digest = s.digest(0), .size = s.size(1)});
+    return out;
+  });
+}
+
+Result<std::vector<Digest>> SqliteMetaStore::unrecorded_blobs(const std::vector<Digest>& digests) {
+  return read("unrecorded_blobs", [&](Connection& c) -> Result<std::vector<Digest>> {
+    sqlite_detail::Transaction snapshot(c, sqlite_detail::kBegin);
+    std::vector<Digest> out;
+    for (const Digest& d : digests) {
+      Stmt s(c, sqlite_detail::kBlobRecorded);
+      s.bind(1, d);
+      if (s.step() && s.int64(0) == 0) out.push_back(d);
+    }
+    return out;
+  });
+}
+
+Result<std::vector<Digest>> SqliteMetaStore::begin_blob_deletions(const std::vector<Digest>& digests,
+                                                                  int64_t now_ms) {
+  return write("begin_blob_deletions", [&](Connection& c) -> Result<std::vector<Digest>> {
+    std::vector<Digest> marked;
+    for (const Digest& d : digests) {
+      {
+        Stmt s(c, sqlite_detail::kBlobInUse);
+        s.bind(1, d);
+        if (s.step() && s.int64(0) != 0) continue;  // referenced again since it was selected
+      }
+      Stmt(c, sqlite_detail::kDeleteBlobRow).bind(1, d).exec();
+      Stmt(c, sqlite_detail::kInsertDeletion).bind(1, d).bind(2, now_ms).exec();
+      marked.push_back(d);
+    }
+    return marked;
+  });
+}
+
+Result<void> SqliteMetaStore::end_blob_deletions(const std::vector<Digest>& digests) {
+  return write("end_blob_deletions", [&](Connection& c) -> Result<void> {
+    for (const Digest& d : digests) Stmt(c, sqlite_detail::kDeleteDeletion).bind(1, d).exec();
+    return {};
+  });
+}
+
+Result<std::vector<Digest>> SqliteMetaStore::pending_blob_deletions() {
+  return read("pending_blob_deletions", [&](Connection& c) -> Result<std::vector<Digest>> {
+    std::vector<Digest> out;
+    Stmt s(c, sqlite_detail::kListDeletions);
+    while (s.step()) out.push_back(s.digest(0));
+    return out;
+  });
+}
+
+Result<bool> SqliteMetaStore::begin_blob_commit(const std::string& upload_id, const Digest& digest, int64_t now_ms) {
+  return write("begin_blob_commit", [&](Connection& c) -> Result<bool> {
+    if (Stmt(c, sqlite_detail::kDeletionPending).bind(1, digest).step()) return false;
+    if (Stmt(c, sqlite_detail::kSetCommitting).bind(1, upload_id).bind(2, digest).bind(3, now_ms).exec() == 0) {
+      return sqlite_detail::upload_unknown();
+    }
+    return true;
+  });
+}
+
+Result<uint64_t> SqliteMetaStore::mount_blob(const std::string& repository, const Digest& digest, int64_t now_ms) {
+  return write("mount_blob", [&](Connection& c) -> Result<uint64_t> {
+    BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, repository));
+    Stmt s(c, sqlite_detail::kBlobSize);
+    s.bind(1, digest);
+    if (!s.step()) return fail(ErrorCode::kBlobUnknown, "blob " + digest.str() + " is not stored");
+    const uint64_t size = s.size(0);
+    Stmt(c, sqlite_detail::kLinkBlob).bind(1, repository_id).bind(2, digest).bind(3, now_ms).exec();
+    return size;
+  });
+}
+
+Result<StorageUsage> SqliteMetaStore::storage_usage() {
+  return read("storage_usage", [&](Connection& c) -> Result<StorageUsage> {
+    sqlite_detail::Transaction snapshot(c, sqlite_detail::kBegin);  // totals and rows from one state
+    StorageUsage usage;
+    {
+      Stmt s(c, sqlite_detail::kBlobTotals);
+      if (s.step()) {
+        usage.blobs = s.size(0);
+        usage.blob_bytes = s.size(1);
+      }
+    }
+    {
+      Stmt s(c, sqlite_detail::kManifestTotals);
+      if (s.step()) {
+        usage.manifests = s.size(0);
+        usage.manifest_bytes = s.size(1);
+      }
+    }
+    Stmt s(c, sqlite_detail::kRepositoryUsage);
+    while (s.step()) {
+      usage.repositories.push_back(RepositoryUsage{.repository = s.text(0),
+                                                   .manifests = s.size(1),
+                                                   .manifest_bytes = s.size(2),
+                                                   .blobs = s.size(3),
+                                                   .blob_bytes = s.size(4)});
+    }
+    return usage;
   });
 }
 

@@ -34,7 +34,7 @@ class Connection;  // one sqlite3 handle and its cached prepared statements (in 
 class SqliteMetaStore final : public MetaStore {
  public:
   // The schema version this build writes (PRAGMA user_version after open()).
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   struct Options {
     // How long a write waits for another process's write (SQLite's file lock) before
@@ -111,6 +111,21 @@ class SqliteMetaStore final : public MetaStore {
   [[nodiscard]] Result<void> delete_setting(const std::string& key) override;
   [[nodiscard]] Result<void> update_repository_settings(const std::string& name,
                                                         const std::string& settings_json) override;
+
+  [[nodiscard]] Result<std::vector<BlobLink>> stale_blob_links(int64_t linked_before_ms, size_t limit) override;
+  [[nodiscard]] Result<std::vector<BlobLink>> drop_stale_blob_links(int64_t linked_before_ms, size_t limit) override;
+  [[nodiscard]] Result<std::vector<BlobRow>> unreferenced_blobs(int64_t links_before_ms, const std::string& after,
+                                                                size_t limit) override;
+  [[nodiscard]] Result<std::vector<Digest>> unrecorded_blobs(const std::vector<Digest>& digests) override;
+  [[nodiscard]] Result<std::vector<Digest>> begin_blob_deletions(const std::vector<Digest>& digests,
+                                                                 int64_t now_ms) override;
+  [[nodiscard]] Result<void> end_blob_deletions(const std::vector<Digest>& digests) override;
+  [[nodiscard]] Result<std::vector<Digest>> pending_blob_deletions() override;
+  [[nodiscard]] Result<bool> begin_blob_commit(const std::string& upload_id, const Digest& digest,
+                                               int64_t now_ms) override;
+  [[nodiscard]] Result<uint64_t> mount_blob(const std::string& repository, const Digest& digest,
+                                            int64_t now_ms) override;
+  [[nodiscard]] Result<StorageUsage> storage_usage() override;
 
  private:
   using Connection = sqlite_detail::Connection;
