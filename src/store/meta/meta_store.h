@@ -207,6 +207,14 @@ class MetaStore {
   [[nodiscard]] virtual Result<std::string> setting_or_init(const std::string& key, const std::string& initial) = 0;
   [[nodiscard]] virtual Result<std::optional<std::string>> get_setting(const std::string& key) = 0;
   [[nodiscard]] virtual Result<void> put_setting(const std::string& key, const std::string& value) = 0;
+
+  // A layer's package inventory (opaque JSON from src/scan), stored once per layer digest
+  // and shared by every image that uses the layer. get answers nullopt when there is none
+  // or it was made by another parser version, so a parser upgrade recomputes it.
+  [[nodiscard]] virtual Result<std::optional<std::string>> get_layer_inventory(const Digest& layer,
+                                                                               int parser_version) = 0;
+  [[nodiscard]] virtual Result<void> put_layer_inventory(const Digest& layer, int parser_version,
+                                                         const std::string& inventory) = 0;
 };
 
 }  // namespace berth::store
