@@ -295,6 +295,14 @@ class MetaStore {
   // changed anything. Equal answers mean nothing changed in between. Cheap enough to
   // call on every request: caches of access keys and policies check it.
   [[nodiscard]] virtual Result<uint64_t> data_version() = 0;
+
+  // A layer's package inventory (opaque JSON from src/scan), stored once per layer digest
+  // and shared by every image that uses the layer. get answers nullopt when there is none
+  // or it was made by another parser version, so a parser upgrade recomputes it.
+  [[nodiscard]] virtual Result<std::optional<std::string>> get_layer_inventory(const Digest& layer,
+                                                                               int parser_version) = 0;
+  [[nodiscard]] virtual Result<void> put_layer_inventory(const Digest& layer, int parser_version,
+                                                         const std::string& inventory) = 0;
 };
 
 }  // namespace berth::store

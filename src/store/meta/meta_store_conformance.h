@@ -1100,6 +1100,27 @@ TYPED_TEST_P(MetaStoreConformance, DeleteSetting) {
   ASSERT_TRUE(succeeded(s.delete_setting("gone")));
   EXPECT_FALSE(s.get_setting("gone")->has_value());
   EXPECT_TRUE(fails_with(s.delete_setting("gone"), ErrorCode::kNotFound));
+TYPED_TEST_P(MetaStoreConformance, LayerInventoriesKeyedByDigestAndParserVersion) {
+  auto& store = this->store();
+  auto layer = Digest::parse("sha256:" + std::string(64, 'a'));
+  ASSERT_TRUE(layer);
+  auto none = store.get_layer_inventory(*layer, 1);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+  ASSERT_TRUE(store.put_layer_inventory(*layer, 1, R"({"v":1})"));
+  auto got = store.get_layer_inventory(*layer, 1);
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ(**got, R"({"v":1})");
+  auto other_version = store.get_layer_inventory(*layer, 2);
+  ASSERT_TRUE(other_version);
+  EXPECT_FALSE(*other_version);  // a parser upgrade does not see stale inventories
+  ASSERT_TRUE(store.put_layer_inventory(*layer, 2, R"({"v":2})"));
+  got = store.get_layer_inventory(*layer, 2);
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ(**got, R"({"v":2})");
+  got = store.get_layer_inventory(*layer, 1);
+  ASSERT_TRUE(got);
+  EXPECT_FALSE(*got);
 }
 
 REGISTER_TYPED_TEST_SUITE_P(MetaStoreConformance, CreateAndGetRepository, ListRepositoriesInByteOrderWithPagination,
@@ -1112,6 +1133,7 @@ REGISTER_TYPED_TEST_SUITE_P(MetaStoreConformance, CreateAndGetRepository, ListRe
                             PrincipalsPoliciesAccounts, RepositoryPolicy, ImmutableTagsAndSettings,
                             StaleLinksAreUnreferencedAndOld, UnreferencedBlobsAndDeletions,
                             MountLinksOnlyRecordedBlobs, StorageUsageCountsSharedBlobsOnce,
-                            DataVersionChangesWithEveryWrite, DeleteSetting);
+                            DataVersionChangesWithEveryWrite, DeleteSetting,
+                            LayerInventoriesKeyedByDigestAndParserVersion);
 
 }  // namespace berth::store

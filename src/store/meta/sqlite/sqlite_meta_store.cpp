@@ -174,6 +174,14 @@ CREATE TABLE blob_deletions (
   started_at  INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 )sql",
+    // 5: per-layer scan inventories, keyed by layer digest.
+    R"sql(
+CREATE TABLE layer_inventories (
+  digest          TEXT PRIMARY KEY,
+  parser_version  INTEGER NOT NULL,
+  inventory       TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteMetaStore::kSchemaVersion,
               "kSchemaVersion must equal the number of migrations");
@@ -230,6 +238,11 @@ constexpr char kGetSetting[] = "SELECT value FROM settings WHERE key = ?1";
 constexpr char kPutSetting[] =
     "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 constexpr char kDeleteSetting[] = "DELETE FROM settings WHERE key = ?1";
+constexpr char kGetLayerInventory[] =
+    "SELECT inventory FROM layer_inventories WHERE digest = ?1 AND parser_version = ?2";
+constexpr char kPutLayerInventory[] =
+    "INSERT INTO layer_inventories (digest, parser_version, inventory) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (digest) DO UPDATE SET parser_version = excluded.parser_version, inventory = excluded.inventory";
 constexpr char kUpdateRepositorySettings[] = "UPDATE repositories SET settings_json = ?2 WHERE name = ?1";
 constexpr char kListRepositories[] = "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2";
 constexpr char kRepositoryHasManifests[] = "SELECT EXISTS (SELECT 1 FROM manifests WHERE repository_id = ?1)";
@@ -1321,6 +1334,28 @@ Result<uint64_t> SqliteMetaStore::data_version() {
 Result<void> SqliteMetaStore::put_setting(const std::string& key, const std::string& value) {
   return write("put_setting", [&](Connection& c) -> Result<void> {
     Stmt(c, sqlite_detail::kPutSetting).bind(1, key).bind(2, value).exec();
+    return {};
+  });
+}
+
+Result<std::optional<std::string>> SqliteMetaStore::get_layer_inventory(const Digest& layer, int parser_version) {
+  return read("get_layer_inventory", [&](Connection& c) -> Result<std::optional<std::string>> {
+    Stmt s(c, sqlite_detail::kGetLayerInventory);
+    s.bind(1, layer.str());
+    s.bind(2, static_cast<int64_t>(parser_version));
+    if (!s.step()) return std::optional<std::string>();
+    return std::optional<std::string>(s.text(0));
+  });
+}
+
+Result<void> SqliteMetaStore::put_layer_inventory(const Digest& layer, int parser_version,
+                                                  const std::string& inventory) {
+  return write("put_layer_inventory", [&](Connection& c) -> Result<void> {
+    Stmt(c, sqlite_detail::kPutLayerInventory)
+        .bind(1, layer.str())
+        .bind(2, static_cast<int64_t>(parser_version))
+        .bind(3, inventory)
+        .exec();
     return {};
   });
 }

@@ -34,7 +34,7 @@ class Connection;  // one sqlite3 handle and its cached prepared statements (in 
 class SqliteMetaStore final : public MetaStore {
  public:
   // The schema version this build writes (PRAGMA user_version after open()).
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   struct Options {
     // How long a write waits for another process's write (SQLite's file lock) before
@@ -109,6 +109,10 @@ class SqliteMetaStore final : public MetaStore {
   [[nodiscard]] Result<uint64_t> data_version() override;
   [[nodiscard]] Result<ImageRecord> get_image(const std::string& repository, const Digest& digest) override;
   [[nodiscard]] Result<void> delete_setting(const std::string& key) override;
+  [[nodiscard]] Result<std::optional<std::string>> get_layer_inventory(const Digest& layer,
+                                                                       int parser_version) override;
+  [[nodiscard]] Result<void> put_layer_inventory(const Digest& layer, int parser_version,
+                                                 const std::string& inventory) override;
   [[nodiscard]] Result<void> update_repository_settings(const std::string& name,
                                                         const std::string& settings_json) override;
 

@@ -1,0 +1,31 @@
+#pragma once
+
+// Pure parsers for the package databases and manifests found in image layers. No I/O:
+// each takes the file's bytes (already size-capped by the layer reader) and returns what
+// it could parse; malformed records are skipped and counted, never fatal.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vuln/package.h"
+
+namespace berth::scan {
+
+struct Extracted {
+  std::vector<vuln::Package> packages;
+  int skipped = 0;  // malformed records left out
+};
+
+// Which extractor (if any) reads a layer path ("usr/lib/..." without leading "./" or "/").
+enum class SourceKind { kNone, kDpkg, kApk, kNpmPackage, kNpmLock, kPython, kOsRelease };
+SourceKind classify(std::string_view path);
+
+Extracted parse_dpkg_status(std::string_view text);
+Extracted parse_apk_installed(std::string_view text);
+Extracted parse_python_metadata(std::string_view text);
+Extracted parse_npm_package_json(std::string_view text);
+Extracted parse_npm_lock(std::string_view text);
+vuln::OsInfo parse_os_release(std::string_view text);
+
+}  // namespace berth::scan

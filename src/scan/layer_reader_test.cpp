@@ -1,0 +1,167 @@
+#include "scan/layer_reader.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <cstring>
+
+#include <gtest/gtest.h>
+
+// Fixtures name only the fields a case is about.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+namespace berth::scan {
+namespace {
+
+struct File {
+  std::string path;
+  std::string body;
+  int type = AE_IFREG;
+  std::string link;  // for symlinks
+};
+
+// Writes a layer in memory with libarchive: plain, gzip or zstd.
+std::string make_layer(const std::vector<File>& files, const char* filter = "none") {
+  std::string out(16 << 20, '\0');
+  size_t used = 0;
+  struct archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  if (std::strcmp(filter, "gzip") == 0) archive_write_add_filter_gzip(a);
+  if (std::strcmp(filter, "zstd") == 0) archive_write_add_filter_zstd(a);
+  archive_write_set_bytes_in_last_block(a, 1);
+  EXPECT_EQ(archive_write_open_memory(a, out.data(), out.size(), &used), ARCHIVE_OK);
+  for (const auto& f : files) {
+    struct archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, f.path.c_str());
+    archive_entry_set_filetype(e, static_cast<unsigned>(f.type));
+    archive_entry_set_perm(e, 0644);
+    if (f.type == AE_IFLNK) archive_entry_set_symlink(e, f.link.c_str());
+    archive_entry_set_size(e, f.type == AE_IFREG ? static_cast<la_int64_t>(f.body.size()) : 0);
+    archive_write_header(a, e);
+    if (f.type == AE_IFREG) archive_write_data(a, f.body.data(), f.body.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  out.resize(used);
+  return out;
+}
+
+Result<LayerInventory> scan(const std::string& bytes, const Limits& limits = {}) {
+  size_t pos = 0;
+  ReadChunk read = [&](std::span<char> out) -> Result<size_t> {
+    size_t n = std::min(out.size(), bytes.size() - pos);
+    std::memcpy(out.data(), bytes.data() + pos, n);
+    pos += n;
+    return n;
+  };
+  return read_layer(read, limits);
+}
+
+const std::vector<File> kDebianish = {
+    {"./etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"},
+    {"./var/lib/dpkg/status", "Package: libc6\nStatus: install ok installed\nVersion: 2.36-9\nSource: glibc\n"},
+    {"./usr/bin/big", std::string(1 << 20, 'x')},
+    {"./app/node_modules/lodash/package.json", R"({"name":"lodash","version":"4.17.15"})"},
+};
+
+class EveryCompression : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(EveryCompression, ReadsPackageSourcesByContent) {
+  auto inv = scan(make_layer(kDebianish, GetParam()));
+  ASSERT_TRUE(inv) << inv.error().message;
+  ASSERT_EQ(inv->sources.size(), 2u);
+  EXPECT_EQ(inv->sources[0].path, "var/lib/dpkg/status");
+  EXPECT_EQ(inv->sources[0].packages.at(0).source_name, "glibc");
+  EXPECT_EQ(inv->sources[1].packages.at(0).name, "lodash");
+  EXPECT_EQ(inv->os_releases.at("etc/os-release").id, "debian");
+}
+
+INSTANTIATE_TEST_SUITE_P(Layers, EveryCompression, ::testing::Values("none", "gzip", "zstd"));
+
+TEST(LayerReader, RecordsWhiteoutsAndOpaqueDirs) {
+  auto inv = scan(make_layer({{"app/node_modules/.wh.lodash", ""},
+                              {"var/lib/dpkg/.wh..wh..opq", ""},
+                              {".wh.opt", ""}},
+                             "gzip"));
+  ASSERT_TRUE(inv) << inv.error().message;
+  EXPECT_EQ(inv->whiteouts, (std::vector<std::string>{"app/node_modules/lodash", "opt"}));
+  EXPECT_EQ(inv->opaque_dirs, std::vector<std::string>{"var/lib/dpkg"});
+  EXPECT_TRUE(inv->sources.empty());
+}
+
+TEST(LayerReader, NotATarFails) {
+  auto inv = scan(std::string(4096, 'z') + "this is no archive");
+  ASSERT_FALSE(inv);
+  EXPECT_EQ(inv.error().code, ErrorCode::kInvalidParameter);
+  EXPECT_NE(inv.error().message.find("not a tar"), std::string::npos) << inv.error().message;
+}
+
+TEST(LayerReader, EmptyBlobFails) {
+  EXPECT_FALSE(scan(""));
+}
+
+TEST(LayerReader, TruncatedGzipFails) {
+  std::vector<File> files = kDebianish;
+  files.push_back({"var/lib/dpkg/status.d/zz", std::string(200000, 'q')});
+  std::string layer = make_layer(files, "gzip");
+  auto inv = scan(layer.substr(0, layer.size() / 2));
+  ASSERT_FALSE(inv);
+  EXPECT_EQ(inv.error().code, ErrorCode::kInvalidParameter);
+  EXPECT_NE(inv.error().message.find("truncated"), std::string::npos) << inv.error().message;
+}
+
+TEST(LayerReader, TooManyEntriesFails) {
+  std::vector<File> files;
+  for (int i = 0; i < 200; ++i) files.push_back({"f" + std::to_string(i), "x"});
+  auto inv = scan(make_layer(files, "gzip"), Limits{.max_entries = 100});
+  ASSERT_FALSE(inv);
+  EXPECT_EQ(inv.error().code, ErrorCode::kPayloadTooLarge);
+  EXPECT_NE(inv.error().message.find("entries"), std::string::npos);
+}
+
+TEST(LayerReader, TooManyBytesFails) {
+  std::vector<File> files;
+  for (int i = 0; i < 8; ++i) files.push_back({"f" + std::to_string(i), std::string(1 << 20, 'a')});
+  auto inv = scan(make_layer(files, "zstd"), Limits{.max_bytes = 2 << 20});
+  ASSERT_FALSE(inv);
+  EXPECT_EQ(inv.error().code, ErrorCode::kPayloadTooLarge);
+}
+
+TEST(LayerReader, DeepPathFails) {
+  std::string deep;
+  for (int i = 0; i < 300; ++i) deep += "d/";
+  auto inv = scan(make_layer({{deep + "f", "x"}}));
+  ASSERT_FALSE(inv);
+  EXPECT_EQ(inv.error().code, ErrorCode::kPayloadTooLarge);
+}
+
+TEST(LayerReader, OversizedManifestIsSkippedAndCounted) {
+  auto inv = scan(make_layer({{"var/lib/dpkg/status", std::string(4096, 'P')}}, "gzip"),
+                  Limits{.max_file_bytes = 1024});
+  ASSERT_TRUE(inv) << inv.error().message;
+  EXPECT_TRUE(inv->sources.empty());
+  EXPECT_EQ(inv->skipped_records, 1);
+}
+
+TEST(LayerReader, SymlinksAreNeverFollowed) {
+  auto inv = scan(make_layer({{"a", "", AE_IFLNK, "b"},
+                              {"b", "", AE_IFLNK, "a"},
+                              {"var/lib/dpkg/status", "", AE_IFLNK, "../../../var/lib/dpkg/status"},
+                              {"etc/os-release", "", AE_IFLNK, "../usr/lib/os-release"}}));
+  ASSERT_TRUE(inv) << inv.error().message;
+  EXPECT_TRUE(inv->sources.empty());
+  EXPECT_TRUE(inv->os_releases.empty());
+}
+
+TEST(LayerReader, MalformedStatusIsReportedNotFatal) {
+  auto inv = scan(make_layer({{"var/lib/dpkg/status",
+                               "Package: ok\nVersion: 1\nStatus: install ok installed\n\nPackage: bad\n\n\x01\x02\n"}}));
+  ASSERT_TRUE(inv) << inv.error().message;
+  ASSERT_EQ(inv->sources.size(), 1u);
+  EXPECT_EQ(inv->sources[0].packages.size(), 1u);
+  EXPECT_GE(inv->skipped_records, 1);
+}
+
+}  // namespace
+}  // namespace berth::scan

@@ -1,0 +1,114 @@
+#include "scan/scan_inventory.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "crypto/hash.h"
+#include "store/blob/fs/fs_blob_store.h"
+#include "store/meta/sqlite/sqlite_meta_store.h"
+
+namespace berth::scan {
+namespace {
+
+std::string gzip_layer(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::string out(1 << 20, '\0');
+  size_t used = 0;
+  struct archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_add_filter_gzip(a);
+  archive_write_open_memory(a, out.data(), out.size(), &used);
+  for (const auto& [path, body] : files) {
+    struct archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, path.c_str());
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, static_cast<la_int64_t>(body.size()));
+    archive_write_header(a, e);
+    archive_write_data(a, body.data(), body.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  out.resize(used);
+  return out;
+}
+
+class InventoryOf : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("berth-scan-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "blobs");
+    auto b = store::FsBlobStore::open((dir_ / "blobs").string());
+    ASSERT_TRUE(b) << b.error().message;
+    blobs_ = std::move(*b);
+    auto m = store::SqliteMetaStore::open((dir_ / "meta.db").string());
+    ASSERT_TRUE(m) << m.error().message;
+    meta_ = std::move(*m);
+  }
+  void TearDown() override {
+    blobs_.reset();
+    meta_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  Digest put(const std::string& bytes) {
+    Digest d = crypto::sha256(bytes);
+    const std::string id = "00000000-0000-4000-8000-" + d.hex().substr(0, 12);
+    EXPECT_TRUE(blobs_->create_upload(id));
+    auto w = blobs_->append_upload(id, 0);
+    EXPECT_TRUE(w);
+    EXPECT_TRUE((*w)->write(bytes));
+    w->reset();
+    EXPECT_TRUE(blobs_->commit_upload(id, d, bytes.size()));
+    return d;
+  }
+  std::filesystem::path dir_;
+  std::unique_ptr<store::FsBlobStore> blobs_;
+  std::unique_ptr<store::SqliteMetaStore> meta_;
+};
+
+TEST_F(InventoryOf, ComposesLayersAndReusesStoredInventories) {
+  Digest base = put(gzip_layer({{"etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n"},
+                                {"lib/apk/db/installed", "P:musl\nV:1.2.4-r2\n\nP:zlib\nV:1.3-r2\n"},
+                                {"app/node_modules/lodash/package.json", R"({"name":"lodash","version":"4.17.15"})"}}));
+  Digest upper = put(gzip_layer({{"app/node_modules/.wh.lodash", ""}}));
+  ScanStats first;
+  auto inv = inventory_of({base, upper}, *blobs_, *meta_, {}, &first);
+  ASSERT_TRUE(inv) << inv.error().message;
+  EXPECT_EQ(first.layers_read, 2);
+  EXPECT_EQ(inv->os.id, "alpine");
+  auto pkgs = inv->packages();
+  ASSERT_EQ(pkgs.size(), 2u);
+  EXPECT_EQ(pkgs[0].name, "musl");
+  EXPECT_EQ(pkgs[1].name, "zlib");
+
+  // The layers are gone from the blob store: a rescan must not need them.
+  ASSERT_TRUE(blobs_->remove(base));
+  ASSERT_TRUE(blobs_->remove(upper));
+  ScanStats again;
+  auto rescan = inventory_of({base}, *blobs_, *meta_, {}, &again);
+  ASSERT_TRUE(rescan) << rescan.error().message;
+  EXPECT_EQ(again.layers_read, 0);
+  EXPECT_EQ(again.layers_reused, 1);
+  EXPECT_EQ(rescan->packages().size(), 3u);  // without the whiteout layer lodash is back
+}
+
+TEST_F(InventoryOf, BadLayerFailsNamingTheLayerAndStoresNothing) {
+  Digest bad = put("definitely not a tar archive, not even compressed" + std::string(1024, '!'));
+  auto inv = inventory_of({bad}, *blobs_, *meta_);
+  ASSERT_FALSE(inv);
+  EXPECT_EQ(inv.error().code, ErrorCode::kInvalidParameter);
+  EXPECT_NE(inv.error().message.find(bad.str()), std::string::npos) << inv.error().message;
+  auto stored = meta_->get_layer_inventory(bad, kParserVersion);
+  ASSERT_TRUE(stored);
+  EXPECT_FALSE(*stored);
+}
+
+}  // namespace
+}  // namespace berth::scan
