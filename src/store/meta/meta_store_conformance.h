@@ -1100,6 +1100,8 @@ TYPED_TEST_P(MetaStoreConformance, DeleteSetting) {
   ASSERT_TRUE(succeeded(s.delete_setting("gone")));
   EXPECT_FALSE(s.get_setting("gone")->has_value());
   EXPECT_TRUE(fails_with(s.delete_setting("gone"), ErrorCode::kNotFound));
+}
+
 TYPED_TEST_P(MetaStoreConformance, LayerInventoriesKeyedByDigestAndParserVersion) {
   auto& store = this->store();
   auto layer = Digest::parse("sha256:" + std::string(64, 'a'));
