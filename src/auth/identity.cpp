@@ -146,9 +146,13 @@ std::string role_of_session(const std::string& arn) {
 std::optional<KeySecret> Identity::secret(std::string_view access_key_id) const {
   auto rec = meta_.get_access_key(std::string(access_key_id));
   if (!rec) return std::nullopt;
-  auto secret = crypto::unseal(master_key_, rec->sealed_secret, rec->id);
+  return unseal(*rec);
+}
+
+std::optional<KeySecret> Identity::unseal(const store::AccessKeyRecord& rec) const {
+  auto secret = crypto::unseal(master_key_, rec.sealed_secret, rec.id);
   if (!secret) {
-    log::get("auth")->error("access key {} does not unseal with this data dir's master key", rec->id);
+    log::get("auth")->error("access key {} does not unseal with this data dir's master key", rec.id);
     return std::nullopt;
   }
   if (secret->rfind(kSessionPrefix, 0) == 0) {
@@ -194,7 +198,7 @@ Result<Caller> Identity::caller(const std::string& access_key_id) const {
   }
   Caller c{rec->id, rec->account_id, rec->principal_arn, role_of_session(rec->principal_arn), 0};
   if (!c.policy_arn.empty()) {  // a role session: its expiry is sealed with its secret
-    const auto key = secret(access_key_id);
+    const auto key = unseal(*rec);
     if (!key) return unknown();
     c.expires_at_ms = key->expires_at_ms;
   }

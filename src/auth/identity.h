@@ -86,6 +86,8 @@ class Identity {
 
  private:
   Identity(store::MetaStore& meta, const Clock& clock) : meta_(meta), clock_(clock) {}
+  // The secret (and, for a role session, its token and expiry) sealed in a key record.
+  std::optional<KeySecret> unseal(const store::AccessKeyRecord& rec) const;
   Result<void> store_key(const std::string& id, const std::string& secret, const std::string& principal_arn,
                          const std::string& account_id = {});
 

@@ -735,6 +735,14 @@ Result<std::string> presign_query(const PresignRequest& r) {
 
 namespace berth::auth {
 
+SignedRequest signed_request(std::string method, std::string path, std::string_view target,
+                             std::vector<std::pair<std::string, std::string>> headers,
+                             std::string payload_sha256_hex) {
+  SignedRequest r{std::move(method), std::move(path), {}, std::move(headers), std::move(payload_sha256_hex)};
+  if (const auto q = target.find('?'); q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
+  return r;
+}
+
 std::string claimed_access_key_id(const SignedRequest& request) {
   auto until_slash = [](std::string_view v) { return std::string(v.substr(0, v.find('/'))); };
   for (const auto& [name, value] : request.headers) {

@@ -38,6 +38,12 @@ struct SignedRequest {
   std::string payload_sha256_hex;  // hex SHA-256 of the body, computed by the caller
 };
 
+// A SignedRequest from a request as received; `target` is the raw request target
+// (path?query), whose query part is taken as sent.
+SignedRequest signed_request(std::string method, std::string path, std::string_view target,
+                             std::vector<std::pair<std::string, std::string>> headers,
+                             std::string payload_sha256_hex = {});
+
 struct KeySecret {
   std::string secret_access_key;
   std::string session_token;  // empty unless temporary credentials

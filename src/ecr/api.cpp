@@ -110,12 +110,8 @@ http::awaitable<http::Response> Api::handle(http::Exchange& ex) {
   auto body = co_await ex.read_all(kMaxRequestBytes);
   if (!body) co_return error_response(body.error());
 
-  auth::SignedRequest signed_request;
-  signed_request.method = req.method;
-  signed_request.path = req.path;
-  if (auto q = req.target.find('?'); q != std::string::npos) signed_request.query = req.target.substr(q + 1);
-  signed_request.headers = req.headers;
-  signed_request.payload_sha256_hex = crypto::sha256(*body).hex();
+  const auth::SignedRequest signed_request =
+      auth::signed_request(req.method, req.path, req.target, req.headers, crypto::sha256(*body).hex());
   // Key lookups unseal secrets from SQLite: off the I/O thread.
   std::optional<auth::Caller> who;
   json input = json::object();

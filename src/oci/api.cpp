@@ -194,13 +194,8 @@ std::string action_for(Endpoint e, const std::string& m) {
 // A URL from GetDownloadUrlForLayer: SigV4 in the query, bound to the method and path,
 // time-limited; the request is then authorized as the key's principal like any other.
 Result<std::optional<auth::Caller>> Api::presigned_caller(const http::Request& req) const {
-  auth::SignedRequest signed_request;
-  signed_request.method = req.method;
-  signed_request.path = req.path;
-  if (auto q = req.target.find('?'); q != std::string::npos) signed_request.query = req.target.substr(q + 1);
-  signed_request.headers = req.headers;
   auto verified = auth::verify(
-      signed_request, [this](std::string_view id) { return access_->identity.secret(id); },
+      auth::signed_request(req.method, req.path, req.target, req.headers), [this](std::string_view id) { return access_->identity.secret(id); },
       access_->clock.now_ms(), "ecr");
   if (!verified) return fail(ErrorCode::kUnauthorized, "presigned URL refused: " + verified.error().message);
   auto caller = access_->identity.caller(verified->access_key_id);

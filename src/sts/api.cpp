@@ -118,12 +118,8 @@ http::awaitable<http::Response> Api::handle(http::Exchange& ex) {
   const Form form = parse_form(*body);
   const std::string action = form.contains("Action") ? form.at("Action") : "";
 
-  auth::SignedRequest signed_request;
-  signed_request.method = req.method;
-  signed_request.path = req.path;
-  if (auto q = req.target.find('?'); q != std::string::npos) signed_request.query = req.target.substr(q + 1);
-  signed_request.headers = req.headers;
-  signed_request.payload_sha256_hex = crypto::sha256(*body).hex();
+  const auth::SignedRequest signed_request =
+      auth::signed_request(req.method, req.path, req.target, req.headers, crypto::sha256(*body).hex());
   std::optional<auth::Caller> who;
   auto outcome = co_await http::offload(pool_, [&]() -> Result<std::string> {
     BERTH_TRY(auto verified, auth::verify(
