@@ -6,6 +6,7 @@
 
 #include "app/admin.h"
 #include "app/gc_cli.h"
+#include "app/lifecycle_cli.h"
 #include "app/serve.h"
 #include "app/wiring.h"
 #include "core/log.h"
@@ -46,6 +47,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--gc-grace", serve.gc_grace,
                         "Keep blobs uploaded this recently though no manifest references them yet (e.g. 1h)")
       ->capture_default_str();
+  serve_cmd->add_option("--lifecycle-interval", serve.lifecycle_interval,
+                        "Apply repositories' lifecycle policies this often (e.g. 1h; 0 turns it off)")
+      ->capture_default_str();
   bool no_access_log = false;
   serve_cmd->add_flag("--no-access-log", no_access_log, "Do not log one line per request");
   std::string config_file;
@@ -75,6 +79,20 @@ int main(int argc, char** argv) {
   auto* storage_cmd = cli.add_subcommand("storage", "Bytes stored per repository and for the whole registry");
   storage_cmd->add_option("--data-dir", storage_options.data_dir, "Data directory")->capture_default_str();
   storage_cmd->add_flag("--json", storage_options.json, "Print JSON");
+
+  app::LifecycleCliOptions lifecycle_options;
+  auto* lifecycle_cmd = cli.add_subcommand("lifecycle", "Apply repositories' lifecycle policies");
+  lifecycle_cmd->require_subcommand(1);
+  auto* lifecycle_run = lifecycle_cmd->add_subcommand(
+      "run", "Expire the images repositories' lifecycle policies select now (safe while serving)");
+  lifecycle_run->add_option("--data-dir", lifecycle_options.data_dir, "Data directory")->capture_default_str();
+  lifecycle_run->add_option("--repository", lifecycle_options.repository,
+                            "Only this repository (default: every repository with a policy)");
+  lifecycle_run->add_flag("--dry-run", lifecycle_options.dry_run,
+                          "Show every image's decision and the rule behind it; delete nothing");
+  lifecycle_run->add_flag("--json", lifecycle_options.json, "Print the reports as JSON");
+  lifecycle_run->add_option("--region", lifecycle_options.region, "Region for ARNs in the audit trail")
+      ->capture_default_str();
 
   auto* admin_cmd = cli.add_subcommand("admin", "Manage users, roles, access keys, policies and accounts in a data dir");
   admin_cmd->require_subcommand(1);
@@ -125,6 +143,7 @@ int main(int argc, char** argv) {
     return app::serve(serve);
   }
   if (*gc_cmd) return app::gc_command(gc_options);
+  if (*lifecycle_cmd) return app::lifecycle_command(lifecycle_options);
   if (*storage_cmd) return app::storage_command(storage_options);
   if (*admin_cmd) {
     for (auto* sub : admin_cmd->get_subcommands()) return app::admin(sub->get_name(), admin);

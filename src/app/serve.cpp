@@ -1,14 +1,17 @@
 #include "app/serve.h"
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "auth/authorizer.h"
 #include "core/log.h"
 #include "ecr/api.h"
+#include "expiry/expirer.h"
 #include "gc/collector.h"
 #include "oci/api.h"
 #include "sts/api.h"
@@ -46,6 +49,42 @@ bool write_ready_file(const std::string& path, const std::string& address) {
   return !ec;
 }
 
+// A job run on `pool` after `first` and then `every` after each run ends. Timers live on
+// `timers` (the signal context), so a busy pool never delays shutdown.
+class Periodic {
+ public:
+  Periodic(http::asio::io_context& timers, http::asio::thread_pool& pool, std::function<void()> job)
+      : timer_(timers), timers_(timers), pool_(pool), job_(std::move(job)) {}
+  void start(std::chrono::milliseconds first, std::chrono::milliseconds every) {
+    every_ = every;
+    arm(first);
+  }
+  void cancel() {
+    stopped_ = true;
+    http::asio::post(timers_, [this] { timer_.cancel(); });
+  }
+
+ private:
+  void arm(std::chrono::milliseconds delay) {
+    if (stopped_) return;
+    timer_.expires_after(delay);
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec || stopped_) return;
+      http::asio::post(pool_, [this] {
+        job_();
+        http::asio::post(timers_, [this] { arm(every_); });
+      });
+    });
+  }
+
+  http::asio::steady_timer timer_;
+  http::asio::io_context& timers_;
+  http::asio::thread_pool& pool_;
+  std::function<void()> job_;
+  std::chrono::milliseconds every_{0};
+  std::atomic<bool> stopped_{false};
+};
+
 }  // namespace
 
 int serve(ServeOptions options) {
@@ -57,10 +96,13 @@ int serve(ServeOptions options) {
   }
   auto gc_interval = gc::parse_duration_ms(options.gc_interval);
   auto gc_grace = gc::parse_duration_ms(options.gc_grace);
-  if (!gc_interval || !gc_grace) {
-    std::fprintf(stderr, "berth: %s %s\n", !gc_interval ? "--gc-interval:" : "--gc-grace:",
-                 (!gc_interval ? gc_interval : gc_grace).error().message.c_str());
-    return 2;
+  auto lifecycle_interval = gc::parse_duration_ms(options.lifecycle_interval);
+  for (const auto& [flag, parsed] : {std::pair{"--gc-interval", &gc_interval}, std::pair{"--gc-grace", &gc_grace},
+                                     std::pair{"--lifecycle-interval", &lifecycle_interval}}) {
+    if (!*parsed) {
+      std::fprintf(stderr, "berth: %s: %s\n", flag, parsed->error().message.c_str());
+      return 2;
+    }
   }
   auto reg = Registry::open(options.registry);
   if (!reg) {
@@ -75,8 +117,11 @@ int serve(ServeOptions options) {
   auth::Authorizer authorizer(*r.meta, *r.identity, options.region, r.clock);
   const oci::Access access{*r.identity, authorizer, r.clock, r.audit.get()};
   oci::Api api(oci::Services{*r.repositories, *r.blob_service, *r.uploads, *r.manifests}, pool, &access);
+  expiry::Expirer expirer(*r.meta, *r.repositories, *r.manifests, r.clock,
+                          expiry::Options{.repository_arn_prefix = authorizer.repository_arn(""), .page = 1000},
+                          r.audit.get(), r.events.get(), &r.metrics);
   ecr::Api ecr_api(ecr::Services{*r.repositories, *r.manifests, *r.blob_service, *r.uploads, *r.identity, authorizer,
-                                 r.clock, options.region, r.audit.get()},
+                                 r.clock, options.region, r.audit.get(), &expirer, r.pulls.get()},
                    pool);
 
   sts::Api sts_api(sts::Services{*r.meta, *r.identity, authorizer, r.clock, r.audit.get()}, pool);
@@ -104,59 +149,55 @@ int serve(ServeOptions options) {
   http::asio::io_context signal_ctx;
   http::asio::signal_set signals(signal_ctx, SIGTERM, SIGINT);
   std::signal(SIGPIPE, SIG_IGN);
-  // Background work, until the jobs scheduler arrives (#4): pull times every 10 s,
-  // abandoned uploads every 10 minutes.
-  http::asio::steady_timer flush_timer(signal_ctx);
-  std::function<void()> schedule_flush = [&] {
-    flush_timer.expires_after(std::chrono::seconds(10));
-    flush_timer.async_wait([&](boost::system::error_code ec) {
-      if (ec) return;
-      http::asio::post(pool, [&r] { r.pulls->flush(); });
-      schedule_flush();
-    });
-  };
-  schedule_flush();
-  http::asio::steady_timer expiry_timer(signal_ctx);
+  // Background work. Each job runs on the pool, one run at a time; the next run is
+  // scheduled when one finishes, so a slow run never overlaps the next.
   const int64_t ttl_ms = int64_t{options.upload_ttl_hours} * 3'600'000;
-  std::function<void(std::chrono::seconds)> schedule_expiry = [&](std::chrono::seconds delay) {
-    expiry_timer.expires_after(delay);
-    expiry_timer.async_wait([&](boost::system::error_code ec) {
-      if (ec) return;
-      http::asio::post(pool, [&r, &log, ttl_ms] {
-        auto n = r.uploads->expire(r.clock.now_ms() - ttl_ms);
-        if (!n) {
-          log->warn("expiring idle uploads failed: {}", n.error().message);
-        } else if (*n > 0) {
-          log->info("cancelled {} uploads idle for more than {} ms", *n, ttl_ms);
-        }
-      });
-      schedule_expiry(std::chrono::minutes(10));
-    });
-  };
-  schedule_expiry(std::chrono::seconds(30));
-  // Garbage collection in the background, online: pushes and pulls go on meanwhile. One
-  // run at a time; the next is scheduled when one finishes.
-  http::asio::steady_timer gc_timer(signal_ctx);
+  Periodic pull_times(signal_ctx, pool, [&r] { r.pulls->flush(); });
+  pull_times.start(std::chrono::seconds(10), std::chrono::seconds(10));
+  Periodic idle_uploads(signal_ctx, pool, [&r, &log, ttl_ms] {
+    auto n = r.uploads->expire(r.clock.now_ms() - ttl_ms);
+    if (!n) {
+      log->warn("expiring idle uploads failed: {}", n.error().message);
+    } else if (*n > 0) {
+      log->info("cancelled {} uploads idle for more than {} ms", *n, ttl_ms);
+    }
+  });
+  idle_uploads.start(std::chrono::seconds(30), std::chrono::minutes(10));
+  // Garbage collection, online: pushes and pulls go on meanwhile.
   gc::Collector collector(*r.meta, *r.blobs, *r.uploads, r.clock, r.audit.get());
   const gc::Options gc_options{.grace_ms = *gc_grace, .upload_ttl_ms = ttl_ms, .dry_run = false, .batch = 512};
-  std::function<void()> schedule_gc = [&] {
-    gc_timer.expires_after(std::chrono::milliseconds(*gc_interval));
-    gc_timer.async_wait([&](boost::system::error_code ec) {
-      if (ec) return;
-      http::asio::post(pool, [&] {
-        auto report = collector.run(gc_options);
-        if (!report) log->warn("garbage collection failed: {}", report.error().message);
-        http::asio::post(signal_ctx, [&] { schedule_gc(); });
-      });
-    });
+  Periodic gc_runs(signal_ctx, pool, [&] {
+    auto report = collector.run(gc_options);
+    if (!report) log->warn("garbage collection failed: {}", report.error().message);
+  });
+  if (*gc_interval > 0) gc_runs.start(std::chrono::milliseconds(*gc_interval), std::chrono::milliseconds(*gc_interval));
+  // Lifecycle policies of every repository; what they expire, the next gc frees.
+  Periodic lifecycle_runs(signal_ctx, pool, [&] {
+    auto reports = expirer.run_all(/*dry_run=*/false);
+    if (!reports) {
+      log->warn("lifecycle run failed: {}", reports.error().message);
+      return;
+    }
+    for (const auto& rep : *reports) {
+      if (rep.count(expiry::Outcome::kExpired) > 0) {
+        log->info("lifecycle policy of {} expired {} of {} images", rep.repository,
+                  rep.count(expiry::Outcome::kExpired), rep.evaluated);
+      }
+    }
+  });
+  if (*lifecycle_interval > 0) {
+    lifecycle_runs.start(std::chrono::milliseconds(*lifecycle_interval), std::chrono::milliseconds(*lifecycle_interval));
+  }
+  auto stop_background = [&] {
+    pull_times.cancel();
+    idle_uploads.cancel();
+    gc_runs.cancel();
+    lifecycle_runs.cancel();
   };
-  if (*gc_interval > 0) schedule_gc();
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     log->info("signal {}: finishing in-flight requests and shutting down", sig);
-    flush_timer.cancel();
-    expiry_timer.cancel();
-    gc_timer.cancel();
+    stop_background();
     server.shutdown();
   });
   std::thread signal_thread([&] { signal_ctx.run(); });
@@ -169,9 +210,7 @@ int serve(ServeOptions options) {
   server.run();
 
   signals.cancel();
-  flush_timer.cancel();
-  expiry_timer.cancel();
-  gc_timer.cancel();
+  stop_background();
   signal_ctx.stop();
   signal_thread.join();
   pool.join();

@@ -16,6 +16,7 @@ struct ServeOptions {
   unsigned upload_ttl_hours = 24;  // uploads idle this long are cancelled
   std::string gc_interval = "24h";  // background garbage collection ("0": off); docs/gc.md
   std::string gc_grace = "1h";      // unreferenced repository links younger than this survive
+  std::string lifecycle_interval = "24h";  // apply lifecycle policies this often ("0": off)
   http::ServerOptions http;
 };
 

@@ -18,6 +18,11 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kTagImmutable: return "TagImmutable";
     case ErrorCode::kPolicyNotFound: return "PolicyNotFound";
     case ErrorCode::kRegistryPolicyNotFound: return "RegistryPolicyNotFound";
+    case ErrorCode::kLifecyclePolicyNotFound: return "LifecyclePolicyNotFound";
+    case ErrorCode::kLifecyclePreviewNotFound: return "LifecyclePreviewNotFound";
+    case ErrorCode::kExclusionExists: return "ExclusionExists";
+    case ErrorCode::kExclusionNotFound: return "ExclusionNotFound";
+    case ErrorCode::kLimitExceeded: return "LimitExceeded";
     case ErrorCode::kNameUnknown: return "NameUnknown";
     case ErrorCode::kNameInvalid: return "NameInvalid";
     case ErrorCode::kTagInvalid: return "TagInvalid";

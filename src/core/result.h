@@ -26,6 +26,11 @@ enum class ErrorCode {
   kTagImmutable,        // the repository forbids moving this tag
   kPolicyNotFound,      // no repository policy where one was asked for
   kRegistryPolicyNotFound,
+  kLifecyclePolicyNotFound,
+  kLifecyclePreviewNotFound,  // no StartLifecyclePolicyPreview before GetLifecyclePolicyPreview
+  kExclusionExists,           // a pull-time update exclusion registered twice
+  kExclusionNotFound,
+  kLimitExceeded,             // a per-registry quota (exclusions, scans per day)
   kNameUnknown,
   kNameInvalid,
   kTagInvalid,

@@ -171,7 +171,7 @@ void Api::audit(const std::string& operation, const http::Request& req, const au
     r.message = result.error().message;
   }
   json detail = json::object();
-  for (const char* key : {"imageTag", "imageDigest", "imageIds", "imageTagMutability", "force", "tagKeys"}) {
+  for (const char* key : {"imageTag", "imageDigest", "imageIds", "imageTagMutability", "force", "tagKeys", "principalArn"}) {
     if (auto it = input.find(key); it != input.end()) detail[key] = *it;
   }
   if (!detail.empty()) r.detail = std::move(detail);
@@ -253,6 +253,14 @@ Result<json> Api::dispatch(const std::string& operation, const Call& call) {
   if (operation == "PutRegistryPolicy") return put_registry_policy(call);
   if (operation == "GetRegistryPolicy") return get_registry_policy(call);
   if (operation == "DeleteRegistryPolicy") return delete_registry_policy(call);
+  if (operation == "PutLifecyclePolicy") return put_lifecycle_policy(call);
+  if (operation == "GetLifecyclePolicy") return get_lifecycle_policy(call);
+  if (operation == "DeleteLifecyclePolicy") return delete_lifecycle_policy(call);
+  if (operation == "StartLifecyclePolicyPreview") return start_lifecycle_policy_preview(call);
+  if (operation == "GetLifecyclePolicyPreview") return get_lifecycle_policy_preview(call);
+  if (operation == "RegisterPullTimeUpdateExclusion") return register_pull_time_update_exclusion(call);
+  if (operation == "DeregisterPullTimeUpdateExclusion") return deregister_pull_time_update_exclusion(call);
+  if (operation == "ListPullTimeUpdateExclusions") return list_pull_time_update_exclusions(call);
   return fail(ErrorCode::kUnsupported, "berth does not implement " + operation + " yet");
 }
 

@@ -10,6 +10,7 @@
 #include "auth/authorizer.h"
 #include "auth/identity.h"
 #include "auth/sigv4.h"
+#include "expiry/expirer.h"
 #include "http/asio.h"
 #include "http/server.h"
 #include "observe/audit.h"
@@ -30,6 +31,8 @@ struct Services {
   const Clock& clock;
   std::string region;
   observe::AuditLog* audit = nullptr;  // null: nothing recorded (protocol tests)
+  expiry::Expirer* expirer = nullptr;  // lifecycle previews
+  registry::PullRecorder* pulls = nullptr;  // pull-time update exclusions
 };
 
 // RepositoryNotFoundException in ECR's words, for operations on one repository.
@@ -85,6 +88,15 @@ class Api {
   Result<nlohmann::json> put_registry_policy(const Call& call);
   Result<nlohmann::json> get_registry_policy(const Call& call);
   Result<nlohmann::json> delete_registry_policy(const Call& call);
+  // Lifecycle policies, previews and pull-time update exclusions (lifecycle.cpp).
+  Result<nlohmann::json> put_lifecycle_policy(const Call& call);
+  Result<nlohmann::json> get_lifecycle_policy(const Call& call);
+  Result<nlohmann::json> delete_lifecycle_policy(const Call& call);
+  Result<nlohmann::json> start_lifecycle_policy_preview(const Call& call);
+  Result<nlohmann::json> get_lifecycle_policy_preview(const Call& call);
+  Result<nlohmann::json> register_pull_time_update_exclusion(const Call& call);
+  Result<nlohmann::json> deregister_pull_time_update_exclusion(const Call& call);
+  Result<nlohmann::json> list_pull_time_update_exclusions(const Call& call);
 
   nlohmann::json repository_shape(const store::Repository& repo, const http::Request& req) const;
   std::string host_of(const http::Request& req) const;

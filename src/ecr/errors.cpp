@@ -18,6 +18,11 @@ WireError to_wire(ErrorCode code) {
     case ErrorCode::kTagImmutable: return {400, "ImageTagAlreadyExistsException"};
     case ErrorCode::kPolicyNotFound: return {400, "RepositoryPolicyNotFoundException"};
     case ErrorCode::kRegistryPolicyNotFound: return {400, "RegistryPolicyNotFoundException"};
+    case ErrorCode::kLifecyclePolicyNotFound: return {400, "LifecyclePolicyNotFoundException"};
+    case ErrorCode::kLifecyclePreviewNotFound: return {400, "LifecyclePolicyPreviewNotFoundException"};
+    case ErrorCode::kExclusionExists: return {400, "ExclusionAlreadyExistsException"};
+    case ErrorCode::kExclusionNotFound: return {400, "ExclusionNotFoundException"};
+    case ErrorCode::kLimitExceeded: return {400, "LimitExceededException"};
     case ErrorCode::kBlobUploadUnknown: return {400, "UploadNotFoundException"};
     case ErrorCode::kBlobUploadInvalid: return {400, "InvalidLayerException"};
     case ErrorCode::kRangeInvalid: return {400, "InvalidLayerPartException"};

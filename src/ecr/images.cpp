@@ -5,6 +5,7 @@
 #include "crypto/hash.h"
 #include "crypto/seal.h"
 #include "ecr/api.h"
+#include "ecr/image_ids.h"
 #include "ecr/input.h"
 #include "registry/manifest.h"
 
@@ -15,50 +16,6 @@ namespace {
 constexpr size_t kScanBatch = 1000;
 
 double seconds(int64_t ms) { return static_cast<double>(ms) / 1000.0; }
-
-enum class TagStatus { kAny, kTagged, kUntagged };
-
-Result<TagStatus> tag_status(const json& in) {
-  auto f = in.find("filter");
-  if (f == in.end() || f->is_null()) return TagStatus::kAny;
-  if (!f->is_object()) return tl::unexpected(invalid("filter must be an object"));
-  BERTH_TRY(auto status, opt_string(*f, "tagStatus"));
-  if (!status || *status == "ANY") return TagStatus::kAny;
-  if (*status == "TAGGED") return TagStatus::kTagged;
-  if (*status == "UNTAGGED") return TagStatus::kUntagged;
-  return tl::unexpected(invalid("filter.tagStatus must be TAGGED, UNTAGGED or ANY"));
-}
-
-bool keep(TagStatus status, const store::ImageRecord& img) {
-  switch (status) {
-    case TagStatus::kAny: return true;
-    case TagStatus::kTagged: return !img.tags.empty();
-    case TagStatus::kUntagged: return img.tags.empty();
-  }
-  return true;
-}
-
-// One entry of imageIds, as given: a digest, a tag, or both.
-struct ImageId {
-  json original;
-  std::optional<std::string> digest;
-  std::optional<std::string> tag;
-};
-
-Result<std::vector<ImageId>> image_ids(const json& in, size_t max) {
-  auto ids = in.find("imageIds");
-  if (ids == in.end() || !ids->is_array() || ids->empty() || ids->size() > max) {
-    return tl::unexpected(invalid("imageIds must list 1 to " + std::to_string(max) + " images"));
-  }
-  std::vector<ImageId> out;
-  for (const auto& id : *ids) {
-    if (!id.is_object()) return tl::unexpected(invalid("each imageId must be an object"));
-    BERTH_TRY(auto digest, opt_string(id, "imageDigest"));
-    BERTH_TRY(auto tag, opt_string(id, "imageTag"));
-    out.push_back(ImageId{id, digest, tag});
-  }
-  return out;
-}
 
 // One page of images after `after` that pass the filter; the token names the next page.
 struct ImagePage {
@@ -86,10 +43,6 @@ Result<ImagePage> select_page(registry::ManifestService& manifests, const std::s
   }
 }
 
-json failure(const json& image_id, std::string_view code, std::string_view reason) {
-  return json{{"imageId", image_id}, {"failureCode", code}, {"failureReason", reason}};
-}
-
 // One page of ListImages or DescribeImages, RepositoryNotFoundException in ECR's words.
 Result<ImagePage> image_page(const Services& s_, const std::string& repo, const json& input) {
   BERTH_TRY(auto status, tag_status(input));
@@ -104,35 +57,6 @@ Result<ImagePage> image_page(const Services& s_, const std::string& repo, const 
 
 }  // namespace
 
-// Resolves imageIds against the repository: the image's digest, or a failure entry.
-struct Resolved {
-  std::optional<Digest> digest;
-  json failure;
-};
-
-static Resolved resolve(registry::ManifestService& manifests, const std::string& repo, const ImageId& id) {
-  if (!id.digest && !id.tag) return {std::nullopt, failure(id.original, "MissingDigestAndTag", "an imageId needs a digest or a tag")};
-  std::optional<Digest> by_digest;
-  if (id.digest) {
-    auto d = Digest::parse(*id.digest);
-    if (!d) return {std::nullopt, failure(id.original, "InvalidImageDigest", d.error().message)};
-    auto m = manifests.get(repo, registry::Reference{std::nullopt, *d}, false);
-    if (!m) return {std::nullopt, failure(id.original, "ImageNotFound", "Requested image not found")};
-    by_digest = m->digest;
-  }
-  if (id.tag) {
-    auto ref = registry::Reference::parse(*id.tag);
-    if (!ref || !ref->tag) return {std::nullopt, failure(id.original, "InvalidImageTag", "invalid tag " + *id.tag)};
-    auto m = manifests.get(repo, *ref, false);
-    if (!m) return {std::nullopt, failure(id.original, "ImageNotFound", "Requested image not found")};
-    if (by_digest && *by_digest != m->digest) {
-      return {std::nullopt, failure(id.original, "ImageTagDoesNotMatchDigest", "tag " + *id.tag +
-                                                                                   " points at another digest")};
-    }
-    return {m->digest, {}};
-  }
-  return {by_digest, {}};
-}
 
 
 Result<json> Api::list_images(const Call& call) {
@@ -221,7 +145,8 @@ Result<json> Api::batch_get_image(const Call& call) {
       failures.push_back(r.failure);
       continue;
     }
-    auto m = s_.manifests.get(repo, registry::Reference{std::nullopt, *r.digest}, /*count_pull=*/true);
+    auto m = s_.manifests.get(repo, registry::Reference{std::nullopt, *r.digest}, /*count_pull=*/true,
+                              call.caller.policies_of());
     if (!m) {
       failures.push_back(failure(id.original, "ImageNotFound", "Requested image not found"));
       continue;

@@ -10,85 +10,25 @@
 
 #include "core/ids.h"
 #include "crypto/hash.h"
-#include "registry/blob_service.h"
-#include "registry/manifest_service.h"
-#include "registry/repository_service.h"
-#include "store/blob/fs/fs_blob_store.h"
-#include "store/meta/sqlite/sqlite_meta_store.h"
+#include "registry/testing.h"
 
 namespace berth::gc {
 namespace {
 
 namespace fs = std::filesystem;
 
-class MovableClock final : public Clock {
- public:
-  std::chrono::system_clock::time_point now() const override { return t; }
-  void advance(std::chrono::milliseconds d) { t += d; }
-  std::chrono::system_clock::time_point t{std::chrono::milliseconds(1'700'000'000'000)};
-};
-
 constexpr int64_t kHour = 3'600'000;
 
-class CollectorTest : public ::testing::Test {
+class CollectorTest : public registry::fixtures::EmbeddedRegistry {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("berth-gc-" + new_uuid());
-    fs::create_directories(dir_);
-    meta = std::move(*store::SqliteMetaStore::open((dir_ / "meta.db").string()));
-    blobs = std::move(*store::FsBlobStore::open(dir_.string()));
-    repos = std::make_unique<registry::RepositoryService>(*meta, clock, false);
-    pulls = std::make_unique<registry::PullRecorder>(*meta);
-    uploads = std::make_unique<registry::UploadService>(*meta, *blobs, *repos, clock);
-    manifests = std::make_unique<registry::ManifestService>(*meta, *repos, *pulls, clock);
+    EmbeddedRegistry::SetUp();
     collector = std::make_unique<Collector>(*meta, *blobs, *uploads, clock);
     ASSERT_TRUE(repos->create("app"));
   }
   void TearDown() override {
     collector.reset();
-    manifests.reset();
-    uploads.reset();
-    pulls.reset();
-    repos.reset();
-    blobs.reset();
-    meta.reset();
-    fs::remove_all(dir_);
-  }
-
-  Digest push_blob(const std::string& repo, const std::string& bytes) {
-    auto u = uploads->start(repo);
-    EXPECT_TRUE(u) << u.error().message;
-    {
-      auto a = uploads->append(repo, u->id, 0);
-      EXPECT_TRUE(a);
-      EXPECT_TRUE((*a)->write(bytes));
-      EXPECT_TRUE((*a)->finish());
-    }
-    const Digest d = crypto::sha256(bytes);
-    auto done = uploads->complete(repo, u->id, d);
-    EXPECT_TRUE(done) << done.error().message;
-    return d;
-  }
-
-  // An image manifest over `config` and `layers`, pushed under `tag`.
-  Digest push_image(const std::string& repo, const std::string& tag, const std::string& config,
-                    const std::vector<std::string>& layers) {
-    const Digest c = push_blob(repo, config);
-    std::string json = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
-                       R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
-                       c.str() + R"(","size":)" + std::to_string(config.size()) + R"(},"layers":[)";
-    for (size_t i = 0; i < layers.size(); ++i) {
-      const Digest l = push_blob(repo, layers[i]);
-      if (i) json += ",";
-      json += R"({"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" + l.str() + R"(","size":)" +
-              std::to_string(layers[i].size()) + "}";
-    }
-    json += "]}";
-    auto ref = registry::Reference::parse(tag);
-    EXPECT_TRUE(ref);
-    auto pushed = manifests->put(repo, *ref, "application/vnd.oci.image.manifest.v1+json", json);
-    EXPECT_TRUE(pushed) << pushed.error().message;
-    return pushed->digest;
+    EmbeddedRegistry::TearDown();
   }
 
   bool on_disk(const Digest& d) { return static_cast<bool>(blobs->stat(d)); }
@@ -99,14 +39,6 @@ class CollectorTest : public ::testing::Test {
     return report ? *report : Report{};
   }
 
-  fs::path dir_;
-  MovableClock clock;
-  std::unique_ptr<store::MetaStore> meta;
-  std::unique_ptr<store::BlobStore> blobs;
-  std::unique_ptr<registry::RepositoryService> repos;
-  std::unique_ptr<registry::PullRecorder> pulls;
-  std::unique_ptr<registry::UploadService> uploads;
-  std::unique_ptr<registry::ManifestService> manifests;
   std::unique_ptr<Collector> collector;
 };
 

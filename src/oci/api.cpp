@@ -388,7 +388,7 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route, 
       if (m == "DELETE") co_return co_await delete_upload(route.name, route.reference);
       co_return not_allowed();
     case Endpoint::kManifest:
-      if (get) co_return get_manifest(req, route.name, route.reference);
+      if (get) co_return get_manifest(req, route.name, route.reference, caller ? caller->policies_of() : "");
       if (m == "PUT") co_return co_await put_manifest(ex, route.name, route.reference);
       if (m == "DELETE") co_return co_await delete_manifest(route.name, route.reference);
       co_return not_allowed();
@@ -673,11 +673,12 @@ http::awaitable<Response> Api::delete_upload(const std::string& name, const std:
   co_return empty(204);
 }
 
-Response Api::get_manifest(const http::Request& req, const std::string& name, const std::string& reference) {
+Response Api::get_manifest(const http::Request& req, const std::string& name, const std::string& reference,
+                           std::string_view puller) {
   auto ref = registry::Reference::parse(reference);
   if (!ref) return error_response(ref.error());
   const bool head = req.method == "HEAD";
-  auto m = s_.manifests.get(name, *ref, /*count_pull=*/!head);
+  auto m = s_.manifests.get(name, *ref, /*count_pull=*/!head, puller);
   if (!m) return error_response(m.error());
   // An index is only served to clients that can read one; others would misread it.
   if (registry::is_index_media_type(m->media_type) && !accepts(req, m->media_type)) {

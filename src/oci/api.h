@@ -63,7 +63,9 @@ class Api {
   http::awaitable<http::Response> patch_upload(http::Exchange& ex, const std::string& name, const std::string& id);
   http::awaitable<http::Response> put_upload(http::Exchange& ex, const std::string& name, const std::string& id);
   http::awaitable<http::Response> delete_upload(const std::string& name, const std::string& id);
-  http::Response get_manifest(const http::Request& req, const std::string& name, const std::string& reference);
+  // `puller`: whose pull it is, for pull-time exclusions ("" when anonymous).
+  http::Response get_manifest(const http::Request& req, const std::string& name, const std::string& reference,
+                              std::string_view puller);
   http::awaitable<http::Response> put_manifest(http::Exchange& ex, const std::string& name,
                                                const std::string& reference);
   http::awaitable<http::Response> delete_manifest(const std::string& name, const std::string& reference);

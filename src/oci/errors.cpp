@@ -19,7 +19,12 @@ WireError to_wire(ErrorCode code) {
     case ErrorCode::kImageAlreadyExists: return {400, "MANIFEST_INVALID"};
     case ErrorCode::kTagImmutable: return {400, "TAG_INVALID"};  // what ECR answers docker
     case ErrorCode::kPolicyNotFound:
-    case ErrorCode::kRegistryPolicyNotFound: return {404, "UNSUPPORTED"};
+    case ErrorCode::kRegistryPolicyNotFound:
+    case ErrorCode::kLifecyclePolicyNotFound:
+    case ErrorCode::kLifecyclePreviewNotFound:
+    case ErrorCode::kExclusionExists:
+    case ErrorCode::kExclusionNotFound: return {404, "UNSUPPORTED"};
+    case ErrorCode::kLimitExceeded: return {429, "TOOMANYREQUESTS"};
     case ErrorCode::kNameUnknown: return {404, "NAME_UNKNOWN"};
     case ErrorCode::kNameInvalid: return {400, "NAME_INVALID"};
     case ErrorCode::kTagInvalid: return {400, "MANIFEST_INVALID"};  // the spec has no code for a bad tag

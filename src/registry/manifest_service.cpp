@@ -57,7 +57,7 @@ Result<PushedManifest> ManifestService::put(const std::string& repository, const
 }
 
 Result<store::ManifestRecord> ManifestService::get(const std::string& repository, const Reference& ref,
-                                                   bool count_pull) {
+                                                   bool count_pull, std::string_view puller) {
   auto r = ref.tag ? meta_.get_tagged_manifest(repository, *ref.tag) : meta_.get_manifest(repository, *ref.digest);
   if (!r) {
     if (r.error().code == ErrorCode::kManifestUnknown || r.error().code == ErrorCode::kNameUnknown) {
@@ -67,7 +67,7 @@ Result<store::ManifestRecord> ManifestService::get(const std::string& repository
     }
     return r;
   }
-  if (count_pull) pulls_.note(repository, r->digest, clock_.now_ms());
+  if (count_pull) pulls_.note(repository, r->digest, clock_.now_ms(), puller);
   return r;
 }
 

@@ -34,8 +34,10 @@ class ManifestService {
 
   Result<PushedManifest> put(const std::string& repository, const Reference& ref, std::string_view content_type,
                              std::string_view bytes);
-  // MANIFEST_UNKNOWN. `count_pull` records the pull time (GET, not HEAD).
-  Result<store::ManifestRecord> get(const std::string& repository, const Reference& ref, bool count_pull);
+  // MANIFEST_UNKNOWN. `count_pull` records the pull time (GET, not HEAD) for `puller`
+  // (the IAM user or role ARN, "" when anonymous), unless the puller is excluded.
+  Result<store::ManifestRecord> get(const std::string& repository, const Reference& ref, bool count_pull,
+                                    std::string_view puller = {});
   // By digest: the manifest and its tags. By tag: only the tag.
   Result<void> remove(const std::string& repository, const Reference& ref);
   Result<std::vector<std::string>> tags(const std::string& repository, const std::string& after, size_t limit);

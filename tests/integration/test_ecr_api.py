@@ -100,10 +100,12 @@ class TestEcrWithAwsCli(ServerTestCase):
         self.assertEqual(missing, [], "operations of the botocore ecr model missing from the README table")
 
     def test_unimplemented_operation_says_so(self):
-        r = aws(self.server, "get-lifecycle-policy", "--repository-name", "xy")
+        # Replication belongs to a later capability: refused by name, never a silent success.
+        r = aws(self.server, "put-replication-configuration", "--replication-configuration",
+                '{"rules":[{"destinations":[{"region":"us-west-2","registryId":"123456789012"}]}]}')
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("UnsupportedOperationException", r.stderr)
-        self.assertIn("does not implement GetLifecyclePolicy", r.stderr)
+        self.assertIn("does not implement PutReplicationConfiguration", r.stderr)
 
 
 class TestEcrWithBoto3(ServerTestCase):

@@ -32,9 +32,9 @@ def image_with(seed, layers):
     return oci.Manifest(json.dumps(body).encode(), oci.MT_OCI_MANIFEST, [config_blob] + [l.blob for l in layers])
 
 
-class GcTest(FreshServerTestCase):
-    # The server's own collector stays out of the way: these tests run `berth gc`.
-    server_args = ("--gc-interval", "0")
+class RegistryCli:
+    """For tests on a FreshServerTestCase: berth's own CLI against the server's data dir,
+    skopeo pushes of oci.Manifest objects, complete pulls and blob files on disk."""
 
     def berth(self, *args, check=True, clock_offset_ms=None):
         env = dict(os.environ)
@@ -54,7 +54,8 @@ class GcTest(FreshServerTestCase):
         d = tempfile.mkdtemp(prefix="berth-gc-")
         self.addCleanup(shutil.rmtree, d, True)
         layout = oci.Layout(d).add(manifest, tag)
-        return self.skopeo("copy", "--dest-tls-verify=false", "--retry-times", "0", layout.ref(tag),
+        # --all: an index is pushed with every image it lists, not just this machine's.
+        return self.skopeo("copy", "--all", "--dest-tls-verify=false", "--retry-times", "0", layout.ref(tag),
                            f"docker://{self.server.address}/{repo}:{tag}", check=check)
 
     def assertPulls(self, repo, manifest):
@@ -71,6 +72,11 @@ class GcTest(FreshServerTestCase):
 
     def on_disk(self, digest):
         return os.path.exists(self.server.blob_path(digest))
+
+
+class GcTest(RegistryCli, FreshServerTestCase):
+    # The server's own collector stays out of the way: these tests run `berth gc`.
+    server_args = ("--gc-interval", "0")
 
     # -- (a) dry run, then a real run frees exactly the unreferenced blobs ---------------
 

@@ -89,6 +89,8 @@ struct ImageRecord {
   uint64_t size_bytes = 0;        // config + layers (each blob once)
   int64_t pushed_at_ms = 0;
   std::optional<int64_t> last_pulled_at_ms;
+  std::optional<Digest> subject;  // the manifest this artifact refers to
+  std::vector<Digest> children;   // manifests an index lists, in digest order
 };
 
 struct Referrer {
@@ -140,6 +142,9 @@ struct UploadRecord {
 
 // The setting under which the registry policy (ECR PutRegistryPolicy) is kept.
 inline constexpr char kRegistryPolicySetting[] = "registry_policy";
+// Pull-time update exclusions (ECR RegisterPullTimeUpdateExclusion): one setting per
+// principal ARN under this prefix; the value is the registration time in ms.
+inline constexpr char kPullTimeExclusionPrefix[] = "pull_time_exclusion/";
 
 class MetaStore {
  public:
@@ -289,6 +294,10 @@ class MetaStore {
   [[nodiscard]] virtual Result<void> put_setting(const std::string& key, const std::string& value) = 0;
   // kNotFound when there was no such setting.
   [[nodiscard]] virtual Result<void> delete_setting(const std::string& key) = 0;
+  // Settings whose key starts with `prefix`, in key order strictly after `after`, at most
+  // `limit`: keyed families such as "pull_time_exclusion/ARN".
+  [[nodiscard]] virtual Result<std::vector<std::pair<std::string, std::string>>> list_settings(
+      const std::string& prefix, const std::string& after, size_t limit) = 0;
 
   // A value that differs from an earlier answer whenever a write committed since then
   // (by this store, another instance, or another process on the same data) may have

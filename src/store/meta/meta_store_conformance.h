@@ -1102,6 +1102,55 @@ TYPED_TEST_P(MetaStoreConformance, DeleteSetting) {
   EXPECT_TRUE(fails_with(s.delete_setting("gone"), ErrorCode::kNotFound));
 }
 
+TYPED_TEST_P(MetaStoreConformance, ListSettingsByPrefix) {
+  auto& s = this->store();
+  for (const char* k : {"fam/b", "fam/a", "fam/c", "famx", "other", "fa%/z", "fam_/y"}) {
+    ASSERT_TRUE(succeeded(s.put_setting(k, std::string("v-") + k)));
+  }
+  auto all = s.list_settings("fam/", "", 10);
+  ASSERT_TRUE(succeeded(all));
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0], (std::pair<std::string, std::string>{"fam/a", "v-fam/a"}));
+  EXPECT_EQ((*all)[2].first, "fam/c");
+  auto page = s.list_settings("fam/", "fam/a", 1);
+  ASSERT_TRUE(succeeded(page));
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].first, "fam/b");
+  EXPECT_EQ(s.list_settings("fa%", "", 10)->size(), 1u);  // no pattern characters
+  EXPECT_TRUE(s.list_settings("none/", "", 10)->empty());
+}
+
+TYPED_TEST_P(MetaStoreConformance, ImagesCarrySubjectAndChildren) {
+  auto& s = this->store();
+  ASSERT_TRUE(succeeded(s.create_repository("tree", 1)));
+  NewManifest a = image("child-a", {});
+  NewManifest b = image("child-b", {});
+  ASSERT_TRUE(succeeded(s.put_manifest("tree", a, 2)));
+  ASSERT_TRUE(succeeded(s.put_manifest("tree", b, 2)));
+  NewManifest idx = image("index", {}, "multi");
+  idx.children = {b.digest, a.digest};
+  ASSERT_TRUE(succeeded(s.put_manifest("tree", idx, 3)));
+  NewManifest sig = image("signature", {});
+  sig.subject = idx.digest;
+  ASSERT_TRUE(succeeded(s.put_manifest("tree", sig, 4)));
+  auto got = s.get_image("tree", idx.digest);
+  ASSERT_TRUE(succeeded(got));
+  std::vector<Digest> expected{a.digest, b.digest};
+  std::sort(expected.begin(), expected.end(), [](const Digest& x, const Digest& y) { return x.str() < y.str(); });
+  EXPECT_EQ(got->children, expected);
+  EXPECT_FALSE(got->subject);
+  auto listed = s.list_images("tree", "", 10);
+  ASSERT_TRUE(succeeded(listed));
+  for (const auto& img : *listed) {
+    if (img.digest == sig.digest) {
+      ASSERT_TRUE(img.subject);
+      EXPECT_EQ(*img.subject, idx.digest);
+    } else if (img.digest != idx.digest) {
+      EXPECT_TRUE(img.children.empty());
+    }
+  }
+}
+
 TYPED_TEST_P(MetaStoreConformance, LayerInventoriesKeyedByDigestAndParserVersion) {
   auto& store = this->store();
   auto layer = Digest::parse("sha256:" + std::string(64, 'a'));
@@ -1135,7 +1184,8 @@ REGISTER_TYPED_TEST_SUITE_P(MetaStoreConformance, CreateAndGetRepository, ListRe
                             PrincipalsPoliciesAccounts, RepositoryPolicy, ImmutableTagsAndSettings,
                             StaleLinksAreUnreferencedAndOld, UnreferencedBlobsAndDeletions,
                             MountLinksOnlyRecordedBlobs, StorageUsageCountsSharedBlobsOnce,
-                            DataVersionChangesWithEveryWrite, DeleteSetting,
+                            DataVersionChangesWithEveryWrite, DeleteSetting, ListSettingsByPrefix,
+                            ImagesCarrySubjectAndChildren,
                             LayerInventoriesKeyedByDigestAndParserVersion);
 
 }  // namespace berth::store

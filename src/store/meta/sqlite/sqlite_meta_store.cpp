@@ -210,7 +210,10 @@ constexpr char kListAccessKeys[] =
   "(SELECT coalesce(sum(b.size), 0) FROM manifest_blob_refs r JOIN blobs b ON b.digest = r.blob_digest "  \
   " WHERE r.repository_id = m.repository_id AND r.manifest_digest = m.digest), "                         \
   "(SELECT group_concat(name, char(10)) FROM (SELECT t.name FROM tags t "                                \
-  " WHERE t.repository_id = m.repository_id AND t.manifest_digest = m.digest ORDER BY t.name)) "         \
+  " WHERE t.repository_id = m.repository_id AND t.manifest_digest = m.digest ORDER BY t.name)), "        \
+  "m.subject_digest, "                                                                                   \
+  "(SELECT group_concat(child_digest, char(10)) FROM (SELECT c.child_digest FROM manifest_children c "   \
+  " WHERE c.repository_id = m.repository_id AND c.parent_digest = m.digest ORDER BY c.child_digest)) "   \
   "FROM manifests m "
 constexpr char kListImages[] =
     BERTH_IMAGE_COLUMNS "WHERE m.repository_id = ?1 AND m.digest > ?2 ORDER BY m.digest LIMIT ?3";
@@ -238,6 +241,9 @@ constexpr char kGetSetting[] = "SELECT value FROM settings WHERE key = ?1";
 constexpr char kPutSetting[] =
     "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 constexpr char kDeleteSetting[] = "DELETE FROM settings WHERE key = ?1";
+// substr rather than LIKE: keys may hold '%' and '_'.
+constexpr char kListSettings[] =
+    "SELECT key, value FROM settings WHERE substr(key, 1, length(?1)) = ?1 AND key > ?2 ORDER BY key LIMIT ?3";
 constexpr char kGetLayerInventory[] =
     "SELECT inventory FROM layer_inventories WHERE digest = ?1 AND parser_version = ?2";
 constexpr char kPutLayerInventory[] =
@@ -1249,24 +1255,33 @@ namespace berth::store {
 namespace {
 
 // One row of kListImages or kGetImage.
+// Newline-joined text (group_concat) as a list; NULL is the empty list.
+std::vector<std::string> split_lines(const Stmt& s, int column) {
+  std::vector<std::string> out;
+  if (s.is_null(column)) return out;
+  const std::string joined = s.text(column);
+  size_t start = 0;
+  while (start <= joined.size()) {
+    const size_t nl = joined.find('\n', start);
+    out.push_back(joined.substr(start, nl - start));
+    if (nl == std::string::npos) break;
+    start = nl + 1;
+  }
+  return out;
+}
+
 ImageRecord image_row(const Stmt& s) {
   ImageRecord img{.digest = s.digest(0),
-                  .tags = {},
+                  .tags = split_lines(s, 6),
                   .media_type = s.text(1),
                   .artifact_type = s.text(2),
                   .size_bytes = s.size(5),
                   .pushed_at_ms = s.int64(3),
                   .last_pulled_at_ms = std::nullopt};
   if (!s.is_null(4)) img.last_pulled_at_ms = s.int64(4);
-  if (!s.is_null(6)) {
-    const std::string joined = s.text(6);
-    size_t start = 0;
-    while (start <= joined.size()) {
-      const size_t nl = joined.find('\n', start);
-      img.tags.push_back(joined.substr(start, nl - start));
-      if (nl == std::string::npos) break;
-      start = nl + 1;
-    }
+  if (!s.is_null(7)) img.subject = s.digest(7);
+  for (const auto& child : split_lines(s, 8)) {
+    if (auto d = Digest::parse(child)) img.children.push_back(*d);  // stored validated
   }
   return img;
 }
@@ -1315,6 +1330,19 @@ Result<void> SqliteMetaStore::delete_setting(const std::string& key) {
     Stmt(c, sqlite_detail::kDeleteSetting).bind(1, key).exec();
     if (c.db().getChanges() == 0) return fail(ErrorCode::kNotFound, "no setting " + key);
     return {};
+  });
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> SqliteMetaStore::list_settings(const std::string& prefix,
+                                                                                       const std::string& after,
+                                                                                       size_t limit) {
+  using Rows = std::vector<std::pair<std::string, std::string>>;
+  return read("list_settings", [&](Connection& c) -> Result<Rows> {
+    Stmt s(c, sqlite_detail::kListSettings);
+    s.bind(1, prefix).bind(2, after).bind(3, sqlite_detail::sql_limit(limit));
+    Rows out;
+    while (s.step()) out.emplace_back(s.text(0), s.text(1));
+    return out;
   });
 }
 

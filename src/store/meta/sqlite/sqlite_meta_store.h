@@ -109,6 +109,9 @@ class SqliteMetaStore final : public MetaStore {
   [[nodiscard]] Result<uint64_t> data_version() override;
   [[nodiscard]] Result<ImageRecord> get_image(const std::string& repository, const Digest& digest) override;
   [[nodiscard]] Result<void> delete_setting(const std::string& key) override;
+  [[nodiscard]] Result<std::vector<std::pair<std::string, std::string>>> list_settings(const std::string& prefix,
+                                                                                      const std::string& after,
+                                                                                      size_t limit) override;
   [[nodiscard]] Result<std::optional<std::string>> get_layer_inventory(const Digest& layer,
                                                                        int parser_version) override;
   [[nodiscard]] Result<void> put_layer_inventory(const Digest& layer, int parser_version,

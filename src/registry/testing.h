@@ -1,0 +1,124 @@
+// For tests of code above the registry services (gc, expiry): the real embedded stores
+// (SQLite + filesystem) in a temp dir, the services over them, a clock the test moves, and
+// helpers that push blobs, images and indexes through the same services a push uses.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/ids.h"
+#include "crypto/hash.h"
+#include "registry/blob_service.h"
+#include "registry/manifest_service.h"
+#include "registry/pull_recorder.h"
+#include "registry/repository_service.h"
+#include "registry/upload_service.h"
+#include "store/blob/fs/fs_blob_store.h"
+#include "store/meta/sqlite/sqlite_meta_store.h"
+
+namespace berth::registry::fixtures {
+
+class EmbeddedRegistry : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("berth-test-" + new_uuid());
+    std::filesystem::create_directories(dir_);
+    meta = std::move(*store::SqliteMetaStore::open((dir_ / "meta.db").string()));
+    blobs = std::move(*store::FsBlobStore::open(dir_.string()));
+    repos = std::make_unique<RepositoryService>(*meta, clock, false);
+    pulls = std::make_unique<PullRecorder>(*meta);
+    uploads = std::make_unique<UploadService>(*meta, *blobs, *repos, clock);
+    manifests = std::make_unique<ManifestService>(*meta, *repos, *pulls, clock);
+  }
+  void TearDown() override {
+    manifests.reset();
+    uploads.reset();
+    pulls.reset();
+    repos.reset();
+    blobs.reset();
+    meta.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  Digest push_blob(const std::string& repo, const std::string& bytes) {
+    auto u = uploads->start(repo);
+    EXPECT_TRUE(u) << u.error().message;
+    {
+      auto a = uploads->append(repo, u->id, 0);
+      EXPECT_TRUE(a);
+      EXPECT_TRUE((*a)->write(bytes));
+      EXPECT_TRUE((*a)->finish());
+    }
+    const Digest d = crypto::sha256(bytes);
+    auto done = uploads->complete(repo, u->id, d);
+    EXPECT_TRUE(done) << done.error().message;
+    return d;
+  }
+
+  Digest put_manifest(const std::string& repo, const std::string& reference, const std::string& media_type,
+                      const std::string& json) {
+    auto ref = Reference::parse(reference);
+    EXPECT_TRUE(ref);
+    auto pushed = manifests->put(repo, *ref, media_type, json);
+    EXPECT_TRUE(pushed) << pushed.error().message;
+    return pushed ? pushed->digest : crypto::sha256(json);
+  }
+
+  // An OCI image manifest over `config` and `layers` under `reference` (a tag, or the
+  // digest it will have), with an optional subject.
+  Digest push_image(const std::string& repo, const std::string& reference, const std::string& config,
+                    const std::vector<std::string>& layers, const std::optional<Digest>& subject = std::nullopt) {
+    const Digest c = push_blob(repo, config);
+    std::string json = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+                       R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+                       c.str() + R"(","size":)" + std::to_string(config.size()) + R"(},"layers":[)";
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const Digest l = push_blob(repo, layers[i]);
+      if (i) json += ",";
+      json += R"({"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" + l.str() + R"(","size":)" +
+              std::to_string(layers[i].size()) + "}";
+    }
+    json += "]";
+    if (subject) {
+      auto s = meta->get_manifest(repo, *subject);
+      EXPECT_TRUE(s);
+      json += R"(,"subject":{"mediaType":")" + s->media_type + R"(","digest":")" + subject->str() +
+              R"(","size":)" + std::to_string(s->content.size()) + "}";
+    }
+    json += "}";
+    const std::string reference_or_digest = reference.empty() ? crypto::sha256(json).str() : reference;
+    return put_manifest(repo, reference_or_digest, "application/vnd.oci.image.manifest.v1+json", json);
+  }
+
+  // An OCI index over `children` (manifests of `repo`).
+  Digest push_index(const std::string& repo, const std::string& tag, const std::vector<Digest>& children) {
+    std::string json = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)";
+    for (size_t i = 0; i < children.size(); ++i) {
+      auto child = meta->get_manifest(repo, children[i]);
+      EXPECT_TRUE(child);
+      if (i) json += ",";
+      json += R"({"mediaType":")" + child->media_type + R"(","digest":")" + children[i].str() + R"(","size":)" +
+              std::to_string(child->content.size()) + R"(,"platform":{"architecture":"arch)" + std::to_string(i) +
+              R"(","os":"linux"}})";
+    }
+    json += "]}";
+    return put_manifest(repo, tag.empty() ? crypto::sha256(json).str() : tag,
+                        "application/vnd.oci.image.index.v1+json", json);
+  }
+
+  std::filesystem::path dir_;
+  ManualClock clock{std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'000'000))};
+  std::unique_ptr<store::MetaStore> meta;
+  std::unique_ptr<store::BlobStore> blobs;
+  std::unique_ptr<RepositoryService> repos;
+  std::unique_ptr<PullRecorder> pulls;
+  std::unique_ptr<UploadService> uploads;
+  std::unique_ptr<ManifestService> manifests;
+};
+
+}  // namespace berth::registry::fixtures
