@@ -221,8 +221,19 @@ Result<Caller> Identity::verify_token(std::string_view token) const {
   const auto last = raw->rfind('.');
   if (last == std::string::npos) return invalid();
   const std::string body = raw->substr(0, last);
-  if (!crypto::constant_time_equal(raw->substr(last + 1), crypto::hex(crypto::hmac_sha256(token_key_, body)))) {
-    return invalid();
+  std::string expected;
+  {
+    std::lock_guard lock(token_mu_);
+    if (auto it = token_macs_.find(body); it != token_macs_.end()) expected = it->second;
+  }
+  const bool known = !expected.empty();
+  if (!known) expected = crypto::hex(crypto::hmac_sha256(token_key_, body));
+  if (!crypto::constant_time_equal(std::string_view(*raw).substr(last + 1), expected)) return invalid();
+  if (!known) {
+    constexpr size_t kMaxTokens = 4096;  // a bound, not an LRU: logged-in clients are few
+    std::lock_guard lock(token_mu_);
+    if (token_macs_.size() >= kMaxTokens) token_macs_.clear();
+    token_macs_.emplace(body, std::move(expected));
   }
   const auto dot = body.find('.');
   if (dot == std::string::npos) return invalid();

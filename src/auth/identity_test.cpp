@@ -103,6 +103,18 @@ TEST_F(IdentityTest, TokensExpireAndDieWithTheirKey) {
   forged[forged.size() / 2] = forged[forged.size() / 2] == 'A' ? 'B' : 'A';
   EXPECT_FALSE(id->verify_token(forged));
   EXPECT_FALSE(id->verify_token("not a token"));
+  // Verified tokens are remembered; that must not let through a token that shares the
+  // remembered body with another MAC, or the remembered MAC with a later expiry.
+  const std::string raw = *crypto::unbase64(token.token);
+  const auto dot = raw.rfind('.');
+  std::string other_mac = raw;
+  other_mac[dot + 1] = other_mac[dot + 1] == 'a' ? 'b' : 'a';
+  EXPECT_FALSE(id->verify_token(crypto::base64(other_mac)));
+  const std::string body = raw.substr(0, dot);
+  const auto expiry_dot = body.rfind('.');
+  const std::string later = body.substr(0, expiry_dot + 1) + std::to_string(token.expires_at_ms + 3'600'000);
+  EXPECT_FALSE(id->verify_token(crypto::base64(later + raw.substr(dot))));
+  EXPECT_TRUE(id->verify_token(token.token));
   // Valid across a restart (the key file persists).
   auto reopened = open();
   EXPECT_TRUE(reopened->verify_token(token.token));

@@ -5,7 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "auth/hmac.h"
+#include "crypto/hash.h"
+#include "crypto/seal.h"
 
 namespace berth::auth {
 
@@ -433,7 +434,7 @@ Result<void> check_credentials(const Parsed& p, const KeySecret& key, int64_t no
     if (p.security_token && !p.security_token->empty()) {
       return fail(ErrorCode::kUnrecognizedClient, std::string(kInvalidTokenMessage));
     }
-  } else if (!p.security_token || !constant_time_equal(*p.security_token, key.session_token)) {
+  } else if (!p.security_token || !crypto::constant_time_equal(*p.security_token, key.session_token)) {
     return fail(ErrorCode::kUnrecognizedClient, std::string(kInvalidTokenMessage));
   }
   if (key.expires_at_ms != 0 && now_ms >= key.expires_at_ms) {
@@ -443,7 +444,7 @@ Result<void> check_credentials(const Parsed& p, const KeySecret& key, int64_t no
 }
 
 std::string string_to_sign(std::string_view amz_date, std::string_view scope, std::string_view canonical_request) {
-  return fmt::format("{}\n{}\n{}\n{}", kAlgorithm, amz_date, scope, sha256_hex(canonical_request));
+  return fmt::format("{}\n{}\n{}\n{}", kAlgorithm, amz_date, scope, crypto::sha256(canonical_request).hex());
 }
 
 std::string canonical_request(std::string_view method, std::string_view uri, std::string_view query,
@@ -597,10 +598,10 @@ std::string canonical_headers(const std::vector<std::pair<std::string, std::stri
 
 std::string signing_key(std::string_view secret, std::string_view yyyymmdd, std::string_view region,
                         std::string_view service) {
-  const std::string k_date = hmac_sha256("AWS4" + std::string(secret), yyyymmdd);
-  const std::string k_region = hmac_sha256(k_date, region);
-  const std::string k_service = hmac_sha256(k_region, service);
-  return hmac_sha256(k_service, kTerminator);
+  const std::string k_date = crypto::hmac_sha256("AWS4" + std::string(secret), yyyymmdd);
+  const std::string k_region = crypto::hmac_sha256(k_date, region);
+  const std::string k_service = crypto::hmac_sha256(k_region, service);
+  return crypto::hmac_sha256(k_service, kTerminator);
 }
 
 std::optional<int64_t> parse_amz_date(std::string_view t) {
@@ -697,8 +698,8 @@ Result<VerifiedRequest> verify(const SignedRequest& request, const SecretLookup&
   for (const auto& query : queries) {
     for (const auto& payload : p.payload_hashes) {
       const auto creq = canonical_request(request.method, uri, query, headers, p.signed_headers, payload);
-      const auto expected = to_hex(hmac_sha256(k_signing, string_to_sign(p.amz_date, scope, creq)));
-      matched = constant_time_equal(expected, p.signature) || matched;
+      const auto expected = crypto::hex(crypto::hmac_sha256(k_signing, string_to_sign(p.amz_date, scope, creq)));
+      matched = crypto::constant_time_equal(expected, p.signature) || matched;
     }
   }
   if (!matched) return fail(ErrorCode::kInvalidSignature, std::string(kInvalidSignatureMessage));
@@ -726,8 +727,8 @@ Result<std::string> presign_query(const PresignRequest& r) {
   const std::vector<std::pair<std::string, std::string>> headers{{"host", r.host}};
   const auto creq = canonical_request(r.method, sigv4::canonical_uri(r.path), sigv4::canonical_query(query, false),
                                       sigv4::canonical_headers(headers, {"host"}), "host", kUnsignedPayload);
-  const auto signature = to_hex(hmac_sha256(sigv4::signing_key(r.secret_access_key, date, r.region, r.service),
-                                            string_to_sign(amz_date, scope, creq)));
+  const auto key = sigv4::signing_key(r.secret_access_key, date, r.region, r.service);
+  const auto signature = crypto::hex(crypto::hmac_sha256(key, string_to_sign(amz_date, scope, creq)));
   return query + "&X-Amz-Signature=" + signature;
 }
 

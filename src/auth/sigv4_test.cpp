@@ -14,7 +14,8 @@
 // system include path.
 #include <nlohmann/json.hpp>
 
-#include "auth/hmac.h"
+#include "crypto/hash.h"
+#include "crypto/seal.h"
 
 namespace berth::auth {
 namespace {
@@ -64,7 +65,7 @@ std::vector<Fixture> load_fixtures() {
     f.request.path = j.at("path");
     f.request.query = j.at("query");
     for (const auto& h : j.at("headers")) f.request.headers.emplace_back(h.at(0), h.at(1));
-    f.request.payload_sha256_hex = sha256_hex(f.body);
+    f.request.payload_sha256_hex = crypto::sha256(f.body).hex();
     EXPECT_EQ(f.request.payload_sha256_hex, j.at("body_sha256").get<std::string>()) << f.name;
     out.push_back(std::move(f));
   }
@@ -208,7 +209,7 @@ TEST(SigV4Tamper, BodyByte) {
     SignedRequest r = f.request;
     std::string body = f.body.empty() ? "x" : f.body;
     body[body.size() / 2] ^= 0x01;
-    r.payload_sha256_hex = sha256_hex(body);
+    r.payload_sha256_hex = crypto::sha256(body).hex();
     // These two signed UNSIGNED-PAYLOAD: their body is deliberately not covered.
     if (f.name == "header_unsigned_payload" || f.name == "presigned_get") {
       EXPECT_TRUE(run(f, r)) << f.name;
@@ -364,7 +365,7 @@ TEST(SigV4Canonical, DeclaredPayloadHash) {
   SignedRequest r = f.request;
   r.headers.emplace_back("x-amz-content-sha256", f.request.payload_sha256_hex);  // true, not signed
   EXPECT_TRUE(run(f, r));
-  *header_value(r, "x-amz-content-sha256") = sha256_hex("other");
+  *header_value(r, "x-amz-content-sha256") = crypto::sha256("other").hex();
   const auto bad = run(f, r);
   expect_error(f, bad, ErrorCode::kInvalidSignature, "declared hash of another body");
   EXPECT_NE(bad.error().message.find("x-amz-content-sha256"), std::string::npos);
@@ -626,7 +627,7 @@ TEST(SigV4AwsSuite, Vectors) {
     r.method = "GET";
     r.path = v.path;
     r.query = v.query;
-    r.payload_sha256_hex = sha256_hex("");
+    r.payload_sha256_hex = crypto::sha256("").hex();
     r.headers = {{"host", "example.amazonaws.com"},
                  {"x-amz-date", "20150830T123600Z"},
                  {"authorization", std::string("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
@@ -636,7 +637,7 @@ TEST(SigV4AwsSuite, Vectors) {
     ASSERT_TRUE(res) << v.name << ": " << res.error().message;
     EXPECT_EQ(res->signed_at_ms, at);
   }
-  EXPECT_EQ(to_hex(sigv4::signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830", "us-east-1", "service")),
+  EXPECT_EQ(crypto::hex(sigv4::signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830", "us-east-1", "service")),
             "938127b5336810ddb6a5d6af445fcac9e371f9ed418ed386b022aed82901be75");
 }
 
@@ -690,12 +691,12 @@ TEST(SigV4Parts, Dates) {
 
 TEST(SigV4Parts, Hmac) {
   // RFC 4231 test case 2.
-  EXPECT_EQ(to_hex(hmac_sha256("Jefe", "what do ya want for nothing?")),
+  EXPECT_EQ(crypto::hex(crypto::hmac_sha256("Jefe", "what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-  EXPECT_TRUE(constant_time_equal("abc", "abc"));
-  EXPECT_FALSE(constant_time_equal("abc", "abd"));
-  EXPECT_FALSE(constant_time_equal("abc", "ab"));
-  EXPECT_TRUE(constant_time_equal("", ""));
+  EXPECT_TRUE(crypto::constant_time_equal("abc", "abc"));
+  EXPECT_FALSE(crypto::constant_time_equal("abc", "abd"));
+  EXPECT_FALSE(crypto::constant_time_equal("abc", "ab"));
+  EXPECT_TRUE(crypto::constant_time_equal("", ""));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -732,7 +733,7 @@ TEST(SigV4Presign, RoundTripsWithSessionToken) {
   p.expires_seconds = 60;
   const auto q = presign_query(p);
   ASSERT_TRUE(q) << q.error().message;
-  SignedRequest r{"GET", p.path, *q, {{"host", p.host}, {"user-agent", "curl"}}, sha256_hex("")};
+  SignedRequest r{"GET", p.path, *q, {{"host", p.host}, {"user-agent", "curl"}}, crypto::sha256("").hex()};
   const auto ok = run(f, r, p.now_ms + 60 * 1000);
   ASSERT_TRUE(ok) << ok.error().message;
   EXPECT_EQ(ok->region, "eu-west-1");

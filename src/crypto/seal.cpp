@@ -72,8 +72,13 @@ Result<std::string> unseal(std::string_view key, std::string_view sealed, std::s
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), out, &len);
+  // HMAC() needs non-null pointers even for an empty key or message.
+  static const unsigned char kEmpty = 0;
+  const auto* k = key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
+  const auto* d = data.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(data.data());
+  if (HMAC(EVP_sha256(), k, static_cast<int>(key.size()), d, data.size(), out, &len) == nullptr) {
+    throw std::runtime_error("HMAC-SHA256 failed");  // only on OpenSSL misconfiguration: a bug
+  }
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
