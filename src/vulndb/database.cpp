@@ -23,7 +23,9 @@ namespace fs = std::filesystem;
 using vuln::Advisory;
 
 constexpr size_t kListPage = 1000;
-constexpr size_t kMaxIgnoredRecorded = 100;  // the history keeps the first ones only
+// The history keeps the first ones only; the report returned to the caller has them all.
+constexpr size_t kMaxSkippedRecorded = 1000;
+constexpr size_t kMaxIgnoredRecorded = 100;
 constexpr Format kFormats[] = {Format::kOsv, Format::kDebianList, Format::kAlpineSecdb};
 
 // A total order on affected entries, so a merged advisory encodes the same whatever order
@@ -221,7 +223,7 @@ Result<ImportReport> Database::import(const std::string& path, const ImportProgr
 
   nlohmann::json sources = nlohmann::json::object();
   for (const auto& s : report.sources) sources[s.source] = s.advisories;
-  const nlohmann::json details = {{"skipped", problems_json(report.skipped, report.skipped.size())},
+  const nlohmann::json details = {{"skipped", problems_json(report.skipped, kMaxSkippedRecorded)},
                                   {"ignored", problems_json(report.ignored, kMaxIgnoredRecorded)},
                                   {"ignoredCount", report.ignored.size()},
                                   {"pruned", report.pruned},
