@@ -85,6 +85,24 @@ int vulndb_import_command(const VulndbCliOptions& options) {
   };
   auto report = (*reg)->vulndb->import(options.path, progress);
   end_line();
+  {
+    observe::AuditRecord a;
+    a.source = "vulndb";
+    a.action = "vulndb:Import";
+    a.principal = "local";  // whoever can write the data dir
+    a.resource = report ? report->path : options.path;
+    if (report) {
+      a.detail = {{"filesRead", report->files_read}, {"filesSkipped", report->skipped.size()},
+                  {"added", report->added},          {"changed", report->changed},
+                  {"unchanged", report->unchanged},  {"removed", report->removed},
+                  {"version", vulndb::version_string(report->version)}};
+    } else {
+      a.outcome = observe::Outcome::kFailed;
+      a.error_code = std::string(to_string(report.error().code));
+      a.message = report.error().message;
+    }
+    (*reg)->audit->record(a);
+  }
   if (!report) {
     std::fprintf(stderr, "berth vulndb import: %s\n", report.error().message.c_str());
     return 1;

@@ -85,6 +85,15 @@ class VulndbCliTest(FreshServerTestCase):
         self.assertEqual(status["lastImport"]["path"], os.path.realpath(self.src))
         self.assertIn("data version:", self.berth("status").stdout.decode())
 
+        audit = []
+        d = os.path.join(self.server.data_dir, "audit")
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name)) as f:
+                audit += [json.loads(line) for line in f if line.strip()]
+        imports = [a for a in audit if a.get("action") == "vulndb:Import"]
+        self.assertEqual(len(imports), 3)
+        self.assertEqual(imports[-1]["detail"]["removed"], 1)
+
     def test_zip_import(self):
         zpath = os.path.join(self.src, "all.zip")
         with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
