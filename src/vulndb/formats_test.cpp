@@ -101,6 +101,21 @@ TEST(Formats, DebianListsAreRecognisedByContent) {
   EXPECT_EQ(cve.format, Format::kDebianList);
 }
 
+TEST(Formats, OsvYamlAsPyPAWritesIt) {
+  auto yaml = parse_file("vulns/jinja2/PYSEC-2019-217.yaml",
+                         "id: PYSEC-2019-217\nmodified: 2021-07-05T00:01:22.043149Z\n"
+                         "affected:\n- package:\n    name: Jinja2\n    ecosystem: PyPI\n"
+                         "  ranges:\n  - type: ECOSYSTEM\n    events:\n    - introduced: \"0\"\n"
+                         "    - fixed: 2.10.1\n  versions:\n  - \"2.10\"\n");
+  ASSERT_EQ(yaml.status, Status::kOk) << yaml.reason;
+  EXPECT_EQ(yaml.format, Format::kOsv);
+  ASSERT_EQ(yaml.advisories.size(), 1u);
+  const auto& af = yaml.advisories[0].affected.at(0);
+  EXPECT_EQ(af.ecosystem, "PyPI");
+  EXPECT_EQ(af.ranges.at(0).events.at(1).version, "2.10.1");
+  EXPECT_EQ(af.versions, std::vector<std::string>{"2.10"});
+}
+
 TEST(Formats, AlpineSecdbJsonAndYaml) {
   auto json = parse_file("v3.20/main.json", R"({"distroversion": "v3.20", "reponame": "main",
     "packages": [{"pkg": {"name": "musl", "secfixes": {"1.2.5-r1": ["CVE-2025-26519"], "0": ["CVE-2000-1"]}}}]})");
