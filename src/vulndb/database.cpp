@@ -184,7 +184,10 @@ Result<ImportReport> Database::import(const std::string& path, const ImportProgr
     emit(ImportEvent::Kind::kFileRead, name);
   });
   if (!walked) return tl::unexpected(walked.error());
-  if (report.files_read == 0 && !store_error) return report;  // nothing read: nothing written, nothing removed
+  if (report.files_read == 0 && !store_error) {  // nothing read: nothing written, nothing removed
+    BERTH_TRY(report.version, store_.vulndb_version());
+    return report;
+  }
 
   flush_osv();
   std::map<Format, std::vector<std::string>> ids;
