@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the one command to run.
 set -euo pipefail
 build=(cmake ninja-build g++ pkg-config libboost1.74-dev libssl-dev libsqlite3-dev libsqlitecpp-dev
-       nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libexpected-dev libre2-dev libarchive-dev
+       nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libexpected-dev libre2-dev libarchive-dev libyaml-cpp-dev
        libgtest-dev libgmock-dev libbenchmark-dev)
 test=(skopeo podman buildah uidmap zstd python3 python3-requests curl)
 want=("${build[@]}")

@@ -8,6 +8,7 @@
 #include "app/gc_cli.h"
 #include "app/lifecycle_cli.h"
 #include "app/serve.h"
+#include "app/vulndb_cli.h"
 #include "app/wiring.h"
 #include "core/log.h"
 
@@ -94,6 +95,18 @@ int main(int argc, char** argv) {
   lifecycle_run->add_option("--region", lifecycle_options.region, "Region for ARNs in the audit trail")
       ->capture_default_str();
 
+  app::VulndbCliOptions vulndb_options;
+  auto* vulndb_cmd = cli.add_subcommand("vulndb", "The vulnerability database scans match against");
+  vulndb_cmd->require_subcommand(1);
+  auto* vulndb_import = vulndb_cmd->add_subcommand(
+      "import", "Import OSV JSON, Debian security tracker lists and Alpine secdb files (safe while serving)");
+  vulndb_import->add_option("PATH", vulndb_options.path, "A file, a directory (recursively) or a .zip")->required();
+  vulndb_import->add_option("--data-dir", vulndb_options.data_dir, "Data directory")->capture_default_str();
+  vulndb_import->add_flag("--json", vulndb_options.json, "Print the summary as JSON");
+  auto* vulndb_status = vulndb_cmd->add_subcommand("status", "Data version, advisories per source, last import");
+  vulndb_status->add_option("--data-dir", vulndb_options.data_dir, "Data directory")->capture_default_str();
+  vulndb_status->add_flag("--json", vulndb_options.json, "Print JSON");
+
   auto* admin_cmd = cli.add_subcommand("admin", "Manage users, roles, access keys, policies and accounts in a data dir");
   admin_cmd->require_subcommand(1);
   app::AdminOptions admin;
@@ -145,6 +158,8 @@ int main(int argc, char** argv) {
   if (*gc_cmd) return app::gc_command(gc_options);
   if (*lifecycle_cmd) return app::lifecycle_command(lifecycle_options);
   if (*storage_cmd) return app::storage_command(storage_options);
+  if (*vulndb_import) return app::vulndb_import_command(vulndb_options);
+  if (*vulndb_status) return app::vulndb_status_command(vulndb_options);
   if (*admin_cmd) {
     for (auto* sub : admin_cmd->get_subcommands()) return app::admin(sub->get_name(), admin);
     return 1;

@@ -31,6 +31,7 @@ Result<std::unique_ptr<Registry>> Registry::open(const RegistryOptions& options)
   r->blob_service = std::make_unique<registry::BlobService>(*r->meta, *r->blobs, r->clock);
   r->uploads = std::make_unique<registry::UploadService>(*r->meta, *r->blobs, *r->repositories, r->clock);
   r->manifests = std::make_unique<registry::ManifestService>(*r->meta, *r->repositories, *r->pulls, r->clock);
+  r->vulndb = std::make_unique<vulndb::Database>(*r->meta, r->clock);
   auth::IdentityOptions identity{.data_dir = options.data_dir, .account_id = options.account_id,
                                  .root_access_key_id = {}, .root_secret_access_key = {}};
   if (const char* id = std::getenv("BERTH_ROOT_ACCESS_KEY_ID")) identity.root_access_key_id = id;

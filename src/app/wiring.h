@@ -17,6 +17,7 @@
 #include "registry/upload_service.h"
 #include "store/blob/blob_store.h"
 #include "store/meta/meta_store.h"
+#include "vulndb/database.h"
 
 namespace berth::app {
 
@@ -37,6 +38,8 @@ struct Registry {
   std::unique_ptr<registry::UploadService> uploads;
   std::unique_ptr<registry::ManifestService> manifests;
   std::unique_ptr<auth::Identity> identity;
+  // The vulnerability database (a vuln::AdvisorySource for scans), over `meta`.
+  std::unique_ptr<vulndb::Database> vulndb;
   // DATA/audit and DATA/events; every process on the data dir appends to the same files.
   std::unique_ptr<observe::AuditLog> audit;
   std::unique_ptr<observe::EventSink> events;

@@ -20,7 +20,11 @@ std::string slurp(const fs::path& p) {
 }
 
 // The real data set beside the repository (<repo>/../shared/vulndata); skipped where absent.
-fs::path shared() { return fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path() / "shared" / "vulndata"; }
+// __FILE__ may be relative to the build directory (ccache's base dir), where tests run.
+fs::path shared() {
+  return fs::weakly_canonical(fs::absolute(__FILE__)).parent_path().parent_path().parent_path().parent_path() /
+         "shared" / "vulndata";
+}
 
 TEST(SharedVulnData, EveryRecordParses) {
   if (!fs::exists(shared())) GTEST_SKIP() << "no " << shared();

@@ -140,6 +140,50 @@ struct UploadRecord {
   int64_t updated_at_ms = 0;
 };
 
+// ---- Vulnerability database (src/vulndb) ----
+
+// One advisory as imported: keyed by (source, id). `source` names where it came from
+// ("osv:/abs/path", "debian:/abs/path", ...): a later full import of the same source
+// replaces its set of advisories. `document` is the normalised advisory as JSON (owned
+// by src/vulndb, opaque here) and `content_hash` its hash, so an unchanged advisory is
+// recognised without comparing documents. `ecosystem` names the ecosystem families it
+// affects ("PyPI", "Debian", "Alpine", comma-separated when several), for counting.
+struct AdvisoryRecord {
+  std::string source;
+  std::string id;
+  std::string ecosystem;
+  std::string content_hash;
+  std::string document;
+};
+
+struct AdvisoryUpsertOutcome {
+  uint64_t added = 0;
+  uint64_t changed = 0;
+  uint64_t unchanged = 0;
+};
+
+struct AdvisoryCount {
+  std::string source;
+  std::string ecosystem;
+  uint64_t advisories = 0;
+};
+
+// One finished `vulndb import`, for history and status.
+struct VulnImportRecord {
+  int64_t id = 0;  // assigned by the store
+  int64_t started_at_ms = 0;
+  int64_t finished_at_ms = 0;
+  std::string path;  // what was imported, as given (made absolute)
+  uint64_t files_read = 0;
+  uint64_t files_skipped = 0;  // malformed files
+  uint64_t added = 0;
+  uint64_t changed = 0;
+  uint64_t unchanged = 0;
+  uint64_t removed = 0;
+  uint64_t version = 0;  // the vulnerability data version after the import
+  std::string details_json = "{}";  // skipped files with reasons, per-source counts
+};
+
 // The setting under which the registry policy (ECR PutRegistryPolicy) is kept.
 inline constexpr char kRegistryPolicySetting[] = "registry_policy";
 // Pull-time update exclusions (ECR RegisterPullTimeUpdateExclusion): one setting per
@@ -312,6 +356,31 @@ class MetaStore {
                                                                                int parser_version) = 0;
   [[nodiscard]] virtual Result<void> put_layer_inventory(const Digest& layer, int parser_version,
                                                          const std::string& inventory) = 0;
+
+  // ---- Vulnerability database ----
+  // The vulnerability data version: 0 until an import changed something, then moved (up)
+  // by every transaction that added, changed or removed an advisory, and by nothing else,
+  // so re-importing identical data leaves it where it was.
+  [[nodiscard]] virtual Result<uint64_t> vulndb_version() = 0;
+  // In one transaction: inserts or replaces each record (keys must be distinct within the
+  // batch, else kInvalidParameter and nothing is written), counting those added, changed
+  // (another content_hash) and unchanged (same hash: the row is not rewritten).
+  [[nodiscard]] virtual Result<AdvisoryUpsertOutcome> upsert_advisories(const std::vector<AdvisoryRecord>& batch) = 0;
+  // In one transaction: deletes the advisories of `source` whose id is not in `keep_ids`
+  // (what a complete re-import of the source no longer has). Returns how many went.
+  [[nodiscard]] virtual Result<uint64_t> prune_advisories(const std::string& source,
+                                                          const std::vector<std::string>& keep_ids) = 0;
+  // Advisories in (source, id) byte order strictly after (after_source, after_id)
+  // ("", "" for the start), at most `limit`: the whole database is read page by page.
+  [[nodiscard]] virtual Result<std::vector<AdvisoryRecord>> list_advisories(const std::string& after_source,
+                                                                            const std::string& after_id,
+                                                                            size_t limit) = 0;
+  // Advisories per (source, ecosystem), in that order.
+  [[nodiscard]] virtual Result<std::vector<AdvisoryCount>> advisory_counts() = 0;
+  // Appends an import to the history; returns it with its id.
+  [[nodiscard]] virtual Result<VulnImportRecord> record_vulndb_import(const VulnImportRecord& record) = 0;
+  // The newest `limit` imports, newest first.
+  [[nodiscard]] virtual Result<std::vector<VulnImportRecord>> vulndb_imports(size_t limit) = 0;
 };
 
 }  // namespace berth::store

@@ -1174,6 +1174,153 @@ TYPED_TEST_P(MetaStoreConformance, LayerInventoriesKeyedByDigestAndParserVersion
   EXPECT_FALSE(*got);
 }
 
+inline AdvisoryRecord advisory_row(const std::string& source, const std::string& id, const std::string& hash,
+                               const std::string& ecosystem = "PyPI") {
+  return AdvisoryRecord{.source = source, .id = id, .ecosystem = ecosystem, .content_hash = hash,
+                        .document = "{\"id\":\"" + id + "\",\"h\":\"" + hash + "\"}"};
+}
+
+TYPED_TEST_P(MetaStoreConformance, AdvisoryUpsertIsIdempotentAndMovesTheVersionOnlyOnChange) {
+  auto& store = this->store();
+  auto v0 = store.vulndb_version();
+  ASSERT_TRUE(succeeded(v0));
+  EXPECT_EQ(*v0, 0u);
+
+  auto first = store.upsert_advisories({advisory_row("osv:/a", "PYSEC-1", "h1"), advisory_row("osv:/a", "PYSEC-2", "h2")});
+  ASSERT_TRUE(succeeded(first));
+  EXPECT_EQ(first->added, 2u);
+  EXPECT_EQ(first->changed, 0u);
+  EXPECT_EQ(first->unchanged, 0u);
+  auto v1 = store.vulndb_version();
+  ASSERT_TRUE(succeeded(v1));
+  EXPECT_GT(*v1, *v0);
+
+  auto again = store.upsert_advisories({advisory_row("osv:/a", "PYSEC-1", "h1"), advisory_row("osv:/a", "PYSEC-2", "h2")});
+  ASSERT_TRUE(succeeded(again));
+  EXPECT_EQ(again->added, 0u);
+  EXPECT_EQ(again->changed, 0u);
+  EXPECT_EQ(again->unchanged, 2u);
+  EXPECT_EQ(*store.vulndb_version(), *v1);
+
+  // The same id under another source is another advisory.
+  auto mixed = store.upsert_advisories({advisory_row("osv:/a", "PYSEC-2", "h2b"), advisory_row("osv:/a", "PYSEC-1", "h1"),
+                                        advisory_row("osv:/b", "PYSEC-1", "h1")});
+  ASSERT_TRUE(succeeded(mixed));
+  EXPECT_EQ(mixed->added, 1u);
+  EXPECT_EQ(mixed->changed, 1u);
+  EXPECT_EQ(mixed->unchanged, 1u);
+  auto v2 = store.vulndb_version();
+  ASSERT_TRUE(succeeded(v2));
+  EXPECT_GT(*v2, *v1);
+
+  auto all = store.list_advisories("", "", 100);
+  ASSERT_TRUE(succeeded(all));
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[1].source, "osv:/a");
+  EXPECT_EQ((*all)[1].id, "PYSEC-2");
+  EXPECT_EQ((*all)[1].content_hash, "h2b");
+  EXPECT_EQ((*all)[1].document, R"({"id":"PYSEC-2","h":"h2b"})");
+  EXPECT_EQ((*all)[2].source, "osv:/b");
+
+  // A batch naming one key twice writes nothing.
+  EXPECT_TRUE(fails_with(store.upsert_advisories({advisory_row("osv:/c", "X", "1"), advisory_row("osv:/c", "X", "2")}),
+                         ErrorCode::kInvalidParameter));
+  all = store.list_advisories("", "", 100);
+  ASSERT_TRUE(succeeded(all));
+  EXPECT_EQ(all->size(), 3u);
+  EXPECT_EQ(*store.vulndb_version(), *v2);
+}
+
+TYPED_TEST_P(MetaStoreConformance, AdvisoriesPageInKeyOrderAndPrunePerSource) {
+  auto& store = this->store();
+  ASSERT_TRUE(succeeded(store.upsert_advisories({advisory_row("debian:/d", "CVE-2", "x", "Debian"),
+                                                 advisory_row("debian:/d", "CVE-1", "x", "Debian"),
+                                                 advisory_row("alpine:/d", "CVE-1", "x", "Alpine"),
+                                                 advisory_row("debian:/d", "DSA-1", "x", "Debian"),
+                                                 advisory_row("osv:/d", "GHSA-1", "x", "npm"),
+                                                 advisory_row("osv:/d", "GO-1", "x", "Go")})));
+  std::vector<std::string> keys;
+  std::string after_source, after_id;
+  for (;;) {
+    auto page = store.list_advisories(after_source, after_id, 4);
+    ASSERT_TRUE(succeeded(page));
+    ASSERT_LE(page->size(), 4u);
+    if (page->empty()) break;
+    for (const auto& r : *page) keys.push_back(r.source + " " + r.id);
+    after_source = page->back().source;
+    after_id = page->back().id;
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"alpine:/d CVE-1", "debian:/d CVE-1", "debian:/d CVE-2",
+                                            "debian:/d DSA-1", "osv:/d GHSA-1", "osv:/d GO-1"}));
+
+  auto counts = store.advisory_counts();
+  ASSERT_TRUE(succeeded(counts));
+  ASSERT_EQ(counts->size(), 4u);
+  EXPECT_EQ((*counts)[1].source, "debian:/d");
+  EXPECT_EQ((*counts)[1].ecosystem, "Debian");
+  EXPECT_EQ((*counts)[1].advisories, 3u);
+  EXPECT_EQ((*counts)[3].ecosystem, "npm");
+
+  auto before = store.vulndb_version();
+  ASSERT_TRUE(succeeded(before));
+  auto removed = store.prune_advisories("debian:/d", {"CVE-2", "CVE-404"});
+  ASSERT_TRUE(succeeded(removed));
+  EXPECT_EQ(*removed, 2u);
+  auto after = store.vulndb_version();
+  ASSERT_TRUE(succeeded(after));
+  EXPECT_GT(*after, *before);
+  auto left = store.list_advisories("", "", 100);
+  ASSERT_TRUE(succeeded(left));
+  keys.clear();
+  for (const auto& r : *left) keys.push_back(r.source + " " + r.id);
+  EXPECT_EQ(keys, (std::vector<std::string>{"alpine:/d CVE-1", "debian:/d CVE-2", "osv:/d GHSA-1", "osv:/d GO-1"}));
+
+  // Nothing to remove: the version stays.
+  removed = store.prune_advisories("debian:/d", {"CVE-2"});
+  ASSERT_TRUE(succeeded(removed));
+  EXPECT_EQ(*removed, 0u);
+  EXPECT_EQ(*store.vulndb_version(), *after);
+  removed = store.prune_advisories("osv:/d", {});
+  ASSERT_TRUE(succeeded(removed));
+  EXPECT_EQ(*removed, 2u);
+}
+
+TYPED_TEST_P(MetaStoreConformance, VulndbImportHistoryNewestFirst) {
+  auto& store = this->store();
+  auto empty = store.vulndb_imports(10);
+  ASSERT_TRUE(succeeded(empty));
+  EXPECT_TRUE(empty->empty());
+  VulnImportRecord a{.started_at_ms = 1000, .finished_at_ms = 2000, .path = "/data/osv", .files_read = 7,
+                     .files_skipped = 1, .added = 5, .changed = 0, .unchanged = 2, .removed = 0, .version = 1,
+                     .details_json = R"({"skipped":[{"file":"x.json","reason":"bad"}]})"};
+  auto ra = store.record_vulndb_import(a);
+  ASSERT_TRUE(succeeded(ra));
+  VulnImportRecord b = a;
+  b.started_at_ms = 3000;
+  b.removed = 4;
+  b.version = 2;
+  auto rb = store.record_vulndb_import(b);
+  ASSERT_TRUE(succeeded(rb));
+  EXPECT_NE(ra->id, rb->id);
+  auto got = store.vulndb_imports(10);
+  ASSERT_TRUE(succeeded(got));
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ((*got)[0].id, rb->id);
+  EXPECT_EQ((*got)[0].started_at_ms, 3000);
+  EXPECT_EQ((*got)[0].removed, 4u);
+  EXPECT_EQ((*got)[0].version, 2u);
+  EXPECT_EQ((*got)[1].path, "/data/osv");
+  EXPECT_EQ((*got)[1].files_read, 7u);
+  EXPECT_EQ((*got)[1].files_skipped, 1u);
+  EXPECT_EQ((*got)[1].details_json, a.details_json);
+  auto one = store.vulndb_imports(1);
+  ASSERT_TRUE(succeeded(one));
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].id, rb->id);
+  // History is not data: recording an import does not move the version.
+  EXPECT_EQ(*store.vulndb_version(), 0u);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(MetaStoreConformance, CreateAndGetRepository, ListRepositoriesInByteOrderWithPagination,
                             DeleteEmptyRepository, DeleteRepositoryWithManifestsNeedsForce, BlobLinks,
                             PutAndGetManifest, RePutIsIdempotent, TagMoveReportsPreviousTarget,
@@ -1186,6 +1333,8 @@ REGISTER_TYPED_TEST_SUITE_P(MetaStoreConformance, CreateAndGetRepository, ListRe
                             MountLinksOnlyRecordedBlobs, StorageUsageCountsSharedBlobsOnce,
                             DataVersionChangesWithEveryWrite, DeleteSetting, ListSettingsByPrefix,
                             ImagesCarrySubjectAndChildren,
-                            LayerInventoriesKeyedByDigestAndParserVersion);
+                            LayerInventoriesKeyedByDigestAndParserVersion,
+                            AdvisoryUpsertIsIdempotentAndMovesTheVersionOnlyOnChange,
+                            AdvisoriesPageInKeyOrderAndPrunePerSource, VulndbImportHistoryNewestFirst);
 
 }  // namespace berth::store

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <exception>
 #include <iterator>
+#include <set>
+#include <string_view>
 #include <limits>
 #include <stdexcept>
 #include <unordered_map>
@@ -182,6 +184,40 @@ CREATE TABLE layer_inventories (
   inventory       TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
 )sql",
+    // 6: the vulnerability database. advisories is a rowid table (documents can be tens
+    // of KiB, too large for WITHOUT ROWID) with its key as a unique index. vulndb_state
+    // holds the one data version row; vulndb_imports the history of imports.
+    R"sql(
+CREATE TABLE advisories (
+  source        TEXT NOT NULL,
+  id            TEXT NOT NULL,
+  ecosystem     TEXT NOT NULL,
+  content_hash  TEXT NOT NULL,
+  document      TEXT NOT NULL,
+  UNIQUE (source, id)
+) STRICT;
+
+CREATE TABLE vulndb_state (
+  singleton  INTEGER PRIMARY KEY CHECK (singleton = 0),
+  version    INTEGER NOT NULL CHECK (version >= 0)
+) STRICT;
+INSERT INTO vulndb_state (singleton, version) VALUES (0, 0);
+
+CREATE TABLE vulndb_imports (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  started_at     INTEGER NOT NULL,
+  finished_at    INTEGER NOT NULL,
+  path           TEXT NOT NULL,
+  files_read     INTEGER NOT NULL,
+  files_skipped  INTEGER NOT NULL,
+  added          INTEGER NOT NULL,
+  changed        INTEGER NOT NULL,
+  unchanged      INTEGER NOT NULL,
+  removed        INTEGER NOT NULL,
+  version        INTEGER NOT NULL,
+  details        TEXT NOT NULL
+) STRICT;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteMetaStore::kSchemaVersion,
               "kSchemaVersion must equal the number of migrations");
@@ -249,6 +285,26 @@ constexpr char kGetLayerInventory[] =
 constexpr char kPutLayerInventory[] =
     "INSERT INTO layer_inventories (digest, parser_version, inventory) VALUES (?1, ?2, ?3) "
     "ON CONFLICT (digest) DO UPDATE SET parser_version = excluded.parser_version, inventory = excluded.inventory";
+constexpr char kVulndbVersion[] = "SELECT version FROM vulndb_state WHERE singleton = 0";
+constexpr char kBumpVulndbVersion[] = "UPDATE vulndb_state SET version = version + 1 WHERE singleton = 0";
+constexpr char kAdvisoryHash[] = "SELECT content_hash FROM advisories WHERE source = ?1 AND id = ?2";
+constexpr char kUpsertAdvisory[] =
+    "INSERT INTO advisories (source, id, ecosystem, content_hash, document) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT (source, id) DO UPDATE SET ecosystem = excluded.ecosystem, content_hash = excluded.content_hash, "
+    "document = excluded.document";
+constexpr char kAdvisoryIdsOfSource[] = "SELECT id FROM advisories WHERE source = ?1";
+constexpr char kDeleteAdvisory[] = "DELETE FROM advisories WHERE source = ?1 AND id = ?2";
+constexpr char kListAdvisories[] =
+    "SELECT source, id, ecosystem, content_hash, document FROM advisories WHERE (source, id) > (?1, ?2) "
+    "ORDER BY source, id LIMIT ?3";
+constexpr char kAdvisoryCounts[] =
+    "SELECT source, ecosystem, count(*) FROM advisories GROUP BY source, ecosystem ORDER BY source, ecosystem";
+constexpr char kInsertVulndbImport[] =
+    "INSERT INTO vulndb_imports (started_at, finished_at, path, files_read, files_skipped, added, changed, "
+    "unchanged, removed, version, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id";
+constexpr char kListVulndbImports[] =
+    "SELECT id, started_at, finished_at, path, files_read, files_skipped, added, changed, unchanged, removed, "
+    "version, details FROM vulndb_imports ORDER BY id DESC LIMIT ?1";
 constexpr char kUpdateRepositorySettings[] = "UPDATE repositories SET settings_json = ?2 WHERE name = ?1";
 constexpr char kListRepositories[] = "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2";
 constexpr char kRepositoryHasManifests[] = "SELECT EXISTS (SELECT 1 FROM manifests WHERE repository_id = ?1)";
@@ -1545,6 +1601,142 @@ Result<StorageUsage> SqliteMetaStore::storage_usage() {
                                                    .blob_bytes = s.size(4)});
     }
     return usage;
+  });
+}
+
+// ---- vulnerability database ----
+
+Result<uint64_t> SqliteMetaStore::vulndb_version() {
+  return read("vulndb_version", [&](Connection& c) -> Result<uint64_t> {
+    Stmt s(c, sqlite_detail::kVulndbVersion);
+    if (!s.step()) return fail(ErrorCode::kInternal, "the vulnerability data version row is missing");
+    return static_cast<uint64_t>(s.int64(0));
+  });
+}
+
+Result<AdvisoryUpsertOutcome> SqliteMetaStore::upsert_advisories(const std::vector<AdvisoryRecord>& batch) {
+  {
+    std::set<std::pair<std::string_view, std::string_view>> keys;
+    for (const auto& r : batch) {
+      if (!keys.emplace(r.source, r.id).second) {
+        return fail(ErrorCode::kInvalidParameter, "advisory '" + r.id + "' twice in one batch of " + r.source);
+      }
+    }
+  }
+  return write("upsert_advisories", [&](Connection& c) -> Result<AdvisoryUpsertOutcome> {
+    AdvisoryUpsertOutcome out;
+    for (const auto& r : batch) {
+      Stmt get(c, sqlite_detail::kAdvisoryHash);
+      get.bind(1, r.source).bind(2, r.id);
+      const bool exists = get.step();
+      if (exists && get.text(0) == r.content_hash) {
+        ++out.unchanged;
+        continue;
+      }
+      ++(exists ? out.changed : out.added);
+      Stmt(c, sqlite_detail::kUpsertAdvisory)
+          .bind(1, r.source)
+          .bind(2, r.id)
+          .bind(3, r.ecosystem)
+          .bind(4, r.content_hash)
+          .bind(5, r.document)
+          .exec();
+    }
+    if (out.added + out.changed > 0) Stmt(c, sqlite_detail::kBumpVulndbVersion).exec();
+    return out;
+  });
+}
+
+Result<uint64_t> SqliteMetaStore::prune_advisories(const std::string& source, const std::vector<std::string>& keep_ids) {
+  const std::set<std::string_view> keep(keep_ids.begin(), keep_ids.end());
+  return write("prune_advisories", [&](Connection& c) -> Result<uint64_t> {
+    std::vector<std::string> gone;
+    {
+      Stmt s(c, sqlite_detail::kAdvisoryIdsOfSource);
+      s.bind(1, source);
+      while (s.step()) {
+        std::string id = s.text(0);
+        if (!keep.contains(id)) gone.push_back(std::move(id));
+      }
+    }
+    for (const auto& id : gone) Stmt(c, sqlite_detail::kDeleteAdvisory).bind(1, source).bind(2, id).exec();
+    if (!gone.empty()) Stmt(c, sqlite_detail::kBumpVulndbVersion).exec();
+    return static_cast<uint64_t>(gone.size());
+  });
+}
+
+Result<std::vector<AdvisoryRecord>> SqliteMetaStore::list_advisories(const std::string& after_source,
+                                                                     const std::string& after_id, size_t limit) {
+  return read("list_advisories", [&](Connection& c) -> Result<std::vector<AdvisoryRecord>> {
+    std::vector<AdvisoryRecord> out;
+    Stmt s(c, sqlite_detail::kListAdvisories);
+    s.bind(1, after_source).bind(2, after_id).bind(3, sqlite_detail::sql_limit(limit));
+    while (s.step()) {
+      out.push_back(AdvisoryRecord{.source = s.text(0),
+                                   .id = s.text(1),
+                                   .ecosystem = s.text(2),
+                                   .content_hash = s.text(3),
+                                   .document = s.text(4)});
+    }
+    return out;
+  });
+}
+
+Result<std::vector<AdvisoryCount>> SqliteMetaStore::advisory_counts() {
+  return read("advisory_counts", [&](Connection& c) -> Result<std::vector<AdvisoryCount>> {
+    std::vector<AdvisoryCount> out;
+    Stmt s(c, sqlite_detail::kAdvisoryCounts);
+    while (s.step()) {
+      out.push_back(
+          AdvisoryCount{.source = s.text(0), .ecosystem = s.text(1), .advisories = static_cast<uint64_t>(s.int64(2))});
+    }
+    return out;
+  });
+}
+
+Result<VulnImportRecord> SqliteMetaStore::record_vulndb_import(const VulnImportRecord& record) {
+  return write("record_vulndb_import", [&](Connection& c) -> Result<VulnImportRecord> {
+    using sqlite_detail::to_sql;
+    Stmt s(c, sqlite_detail::kInsertVulndbImport);
+    s.bind(1, record.started_at_ms)
+        .bind(2, record.finished_at_ms)
+        .bind(3, record.path)
+        .bind(4, to_sql(record.files_read, "files_read"))
+        .bind(5, to_sql(record.files_skipped, "files_skipped"))
+        .bind(6, to_sql(record.added, "added"))
+        .bind(7, to_sql(record.changed, "changed"))
+        .bind(8, to_sql(record.unchanged, "unchanged"))
+        .bind(9, to_sql(record.removed, "removed"))
+        .bind(10, to_sql(record.version, "version"))
+        .bind(11, record.details_json);
+    if (!s.step()) return fail(ErrorCode::kInternal, "recording the import returned no id");
+    VulnImportRecord out = record;
+    out.id = s.int64(0);
+    return out;
+  });
+}
+
+Result<std::vector<VulnImportRecord>> SqliteMetaStore::vulndb_imports(size_t limit) {
+  return read("vulndb_imports", [&](Connection& c) -> Result<std::vector<VulnImportRecord>> {
+    std::vector<VulnImportRecord> out;
+    Stmt s(c, sqlite_detail::kListVulndbImports);
+    s.bind(1, sqlite_detail::sql_limit(limit));
+    auto u = [&](int column) { return static_cast<uint64_t>(s.int64(column)); };
+    while (s.step()) {
+      out.push_back(VulnImportRecord{.id = s.int64(0),
+                                     .started_at_ms = s.int64(1),
+                                     .finished_at_ms = s.int64(2),
+                                     .path = s.text(3),
+                                     .files_read = u(4),
+                                     .files_skipped = u(5),
+                                     .added = u(6),
+                                     .changed = u(7),
+                                     .unchanged = u(8),
+                                     .removed = u(9),
+                                     .version = u(10),
+                                     .details_json = s.text(11)});
+    }
+    return out;
   });
 }
 

@@ -34,7 +34,7 @@ class Connection;  // one sqlite3 handle and its cached prepared statements (in 
 class SqliteMetaStore final : public MetaStore {
  public:
   // The schema version this build writes (PRAGMA user_version after open()).
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   struct Options {
     // How long a write waits for another process's write (SQLite's file lock) before
@@ -118,6 +118,17 @@ class SqliteMetaStore final : public MetaStore {
                                                  const std::string& inventory) override;
   [[nodiscard]] Result<void> update_repository_settings(const std::string& name,
                                                         const std::string& settings_json) override;
+
+  [[nodiscard]] Result<uint64_t> vulndb_version() override;
+  [[nodiscard]] Result<AdvisoryUpsertOutcome> upsert_advisories(const std::vector<AdvisoryRecord>& batch) override;
+  [[nodiscard]] Result<uint64_t> prune_advisories(const std::string& source,
+                                                  const std::vector<std::string>& keep_ids) override;
+  [[nodiscard]] Result<std::vector<AdvisoryRecord>> list_advisories(const std::string& after_source,
+                                                                    const std::string& after_id,
+                                                                    size_t limit) override;
+  [[nodiscard]] Result<std::vector<AdvisoryCount>> advisory_counts() override;
+  [[nodiscard]] Result<VulnImportRecord> record_vulndb_import(const VulnImportRecord& record) override;
+  [[nodiscard]] Result<std::vector<VulnImportRecord>> vulndb_imports(size_t limit) override;
 
   [[nodiscard]] Result<std::vector<BlobLink>> stale_blob_links(int64_t linked_before_ms, size_t limit) override;
   [[nodiscard]] Result<std::vector<BlobLink>> drop_stale_blob_links(int64_t linked_before_ms, size_t limit) override;
