@@ -50,6 +50,17 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--lifecycle-interval", serve.lifecycle_interval,
                         "Apply repositories' lifecycle policies this often (e.g. 1h; 0 turns it off)")
       ->capture_default_str();
+  serve_cmd->add_option("--scan-workers", serve.registry.scan.workers, "Image scans run at once")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{64}));
+  serve_cmd->add_option("--scan-queue", serve.registry.scan.queue_limit,
+                        "Image scans that may wait; beyond this a scan is not run (FAILED, with the reason)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1000000}));
+  serve_cmd->add_option("--rescan-interval", serve.rescan_interval,
+                        "Check this often whether the vulnerability data changed and re-match CONTINUOUS_SCAN images "
+                        "(0 turns it off)")
+      ->capture_default_str();
   bool no_access_log = false;
   serve_cmd->add_flag("--no-access-log", no_access_log, "Do not log one line per request");
   std::string config_file;

@@ -3,8 +3,10 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <memory>
 #include <filesystem>
 
+#include "scanning/no_advisories.h"
 #include "store/blob/fs/fs_blob_store.h"
 #include "store/meta/sqlite/sqlite_meta_store.h"
 
@@ -38,6 +40,11 @@ Result<std::unique_ptr<Registry>> Registry::open(const RegistryOptions& options)
   BERTH_TRY(r->identity, auth::Identity::open(identity, *r->meta, r->clock));
   BERTH_TRY(r->audit, observe::AuditLog::open(std::filesystem::path(options.data_dir) / "audit", r->clock));
   BERTH_TRY(r->events, observe::EventSink::open(std::filesystem::path(options.data_dir) / "events", r->clock));
+  // The vulnerability database plugs in here: any vuln::AdvisorySource over the same
+  // MetaStore (e.g. the vulndb branch's Database) replaces NoAdvisories.
+  r->advisories = std::make_unique<scanning::NoAdvisories>();
+  r->scans = std::make_unique<scanning::ScanService>(*r->meta, *r->blobs, *r->advisories, r->clock, r->events.get(),
+                                                     options.scan);
   return r;
 }
 
