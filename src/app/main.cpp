@@ -7,6 +7,7 @@
 #include "app/admin.h"
 #include "app/gc_cli.h"
 #include "app/lifecycle_cli.h"
+#include "app/scan_cli.h"
 #include "app/serve.h"
 #include "app/wiring.h"
 #include "core/log.h"
@@ -105,6 +106,19 @@ int main(int argc, char** argv) {
   lifecycle_run->add_option("--region", lifecycle_options.region, "Region for ARNs in the audit trail")
       ->capture_default_str();
 
+  app::ScanCliOptions scan_options;
+  auto* scan_cmd = cli.add_subcommand("scan", "Scan images for known vulnerabilities (safe while serving)");
+  scan_cmd->require_subcommand(1);
+  auto* scan_image = scan_cmd->add_subcommand("image", "Scan one image now and store its findings");
+  scan_image->add_option("--data-dir", scan_options.data_dir, "Data directory")->capture_default_str();
+  scan_image->add_option("--repository", scan_options.repository, "Repository")->required();
+  scan_image->add_option("--image", scan_options.image, "Tag or digest")->required();
+  scan_image->add_flag("--json", scan_options.json, "Print the scan as JSON");
+  auto* scan_rescan = scan_cmd->add_subcommand(
+      "rescan", "Re-match CONTINUOUS_SCAN images whose findings predate the current vulnerability data");
+  scan_rescan->add_option("--data-dir", scan_options.data_dir, "Data directory")->capture_default_str();
+  scan_rescan->add_flag("--json", scan_options.json, "Print the report as JSON");
+
   auto* admin_cmd = cli.add_subcommand("admin", "Manage users, roles, access keys, policies and accounts in a data dir");
   admin_cmd->require_subcommand(1);
   app::AdminOptions admin;
@@ -155,6 +169,8 @@ int main(int argc, char** argv) {
   }
   if (*gc_cmd) return app::gc_command(gc_options);
   if (*lifecycle_cmd) return app::lifecycle_command(lifecycle_options);
+  if (*scan_image) return app::scan_image_command(scan_options);
+  if (*scan_rescan) return app::rescan_command(scan_options);
   if (*storage_cmd) return app::storage_command(storage_options);
   if (*admin_cmd) {
     for (auto* sub : admin_cmd->get_subcommands()) return app::admin(sub->get_name(), admin);

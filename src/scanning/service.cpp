@@ -242,6 +242,21 @@ Result<store::ImageScan> ScanService::scan_now(const std::string& repository, co
                                  .description = layers.error().message, .started_at_ms = started,
                                  .completed_at_ms = started};
     BERTH_TRY_VOID(meta_.put_image_scan(repository, unsupported));
+    // As ECR: the index is not scanned, the images it lists are, each on its own. They
+    // were pushed first and scanned then if the repository asked for it; one pushed
+    // before that (or dropped from a full queue) is scanned now.
+    if (registry::is_index_media_type(manifest.media_type)) {
+      const json doc = json::parse(manifest.content, nullptr, false);
+      if (auto children = doc.find("manifests"); doc.is_object() && children != doc.end() && children->is_array()) {
+        for (const auto& c : *children) {
+          if (!c.is_object() || !c.contains("digest") || !c["digest"].is_string()) continue;
+          auto child = Digest::parse(c["digest"].get<std::string>());
+          if (!child) continue;
+          auto existing = meta_.get_image_scan(repository, *child);
+          if (existing && (!*existing || (*existing)->status == kFailed)) enqueue(repository, *child);
+        }
+      }
+    }
     return unsupported;
   }
   // Another process reading the data dir sees the scan running.

@@ -233,6 +233,23 @@ TEST_F(ScanServiceTest, IndexIsUnsupportedAndItsImagesAreScannedOnTheirOwn) {
   EXPECT_EQ(manual.error().code, ErrorCode::kUnsupportedImageType);
 }
 
+TEST_F(ScanServiceTest, AnIndexPushedWithScanOnPushScansItsUnscannedImages) {
+  auto& s = make();
+  s.start();
+  ASSERT_TRUE(repos->create("late"));
+  // Pushed while the repository did not scan on push.
+  const Digest amd = push_image("late", "", "{\"arch\":\"amd64\"}", {kNodeLayer});
+  s.wait_idle();
+  auto none = s.scan_of("late", amd);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+  ASSERT_TRUE(repos->update_settings("late", kScanOnPush));
+  const Digest index = push_index("late", "v1", {amd});
+  s.wait_idle();
+  EXPECT_EQ(scan_of("late", index).status, kUnsupportedImage);
+  EXPECT_EQ(scan_of("late", amd).status, kComplete);
+}
+
 TEST_F(ScanServiceTest, ManualScanOncePerImagePerDay) {
   auto& s = make();
   s.start();

@@ -220,6 +220,22 @@ class TestScanning(ServerTestCase):
         finally:
             self.ecr.put_registry_scanning_configuration(scanType="BASIC", rules=[])
 
+    def test_scan_cli_while_serving(self):
+        repo = self.repo()
+        img = image_with(510, [lodash_layer()])
+        self.push_raw(repo, img, "v1")
+        out = json.loads(run([BERTH_BIN, "scan", "image", "--repository", repo, "--image", "v1", "--json",
+                              "--data-dir", self.server.data_dir]).stdout)
+        self.assertEqual(out["status"], "COMPLETE")
+        self.assertEqual(out["imageDigest"], img.digest)
+        # The server sees the stored scan.
+        self.assertEqual(self.findings(repo, img.digest)["imageScanStatus"]["status"], "COMPLETE")
+        r = run([BERTH_BIN, "scan", "image", "--repository", repo, "--image", "nope", "--data-dir",
+                 self.server.data_dir], check=False)
+        self.assertEqual(r.returncode, 1)
+        report = json.loads(run([BERTH_BIN, "scan", "rescan", "--json", "--data-dir", self.server.data_dir]).stdout)
+        self.assertEqual(report["layersRead"], 0)
+
     def test_findings_after_vulndb_import(self):
         """Real findings: needs `berth vulndb import` (the vulnerability database)."""
         probe = subprocess.run([BERTH_BIN, "--help"], capture_output=True, text=True)
