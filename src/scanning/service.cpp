@@ -1,5 +1,6 @@
 #include "scanning/service.h"
 
+#include <algorithm>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -281,6 +282,11 @@ Result<RescanReport> ScanService::rescan_changed() {
   BERTH_TRY(auto snapshot, advisories_.current());
   BERTH_TRY(auto config, registry_config());
   RescanReport report{.vulndb_version = snapshot.version};
+  // Only registry rules make a repository CONTINUOUS_SCAN: without one, nothing to visit.
+  if (std::none_of(config.rules.begin(), config.rules.end(),
+                   [](const ScanningRule& r) { return r.frequency == Frequency::kContinuous; })) {
+    return report;
+  }
   std::string after_repository;
   while (true) {
     BERTH_TRY(auto names, meta_.list_repositories(after_repository, kPage));
