@@ -7,6 +7,7 @@
 #include "app/admin.h"
 #include "app/gc_cli.h"
 #include "app/lifecycle_cli.h"
+#include "app/scan_cli.h"
 #include "app/serve.h"
 #include "app/vulndb_cli.h"
 #include "app/wiring.h"
@@ -50,6 +51,17 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--lifecycle-interval", serve.lifecycle_interval,
                         "Apply repositories' lifecycle policies this often (e.g. 1h; 0 turns it off)")
+      ->capture_default_str();
+  serve_cmd->add_option("--scan-workers", serve.registry.scan.workers, "Image scans run at once")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{64}));
+  serve_cmd->add_option("--scan-queue", serve.registry.scan.queue_limit,
+                        "Image scans that may wait; beyond this a scan is not run (FAILED, with the reason)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1000000}));
+  serve_cmd->add_option("--rescan-interval", serve.rescan_interval,
+                        "Check this often whether the vulnerability data changed and re-match CONTINUOUS_SCAN images "
+                        "(0 turns it off)")
       ->capture_default_str();
   bool no_access_log = false;
   serve_cmd->add_flag("--no-access-log", no_access_log, "Do not log one line per request");
@@ -106,6 +118,18 @@ int main(int argc, char** argv) {
   auto* vulndb_status = vulndb_cmd->add_subcommand("status", "Data version, advisories per source, last import");
   vulndb_status->add_option("--data-dir", vulndb_options.data_dir, "Data directory")->capture_default_str();
   vulndb_status->add_flag("--json", vulndb_options.json, "Print JSON");
+  app::ScanCliOptions scan_options;
+  auto* scan_cmd = cli.add_subcommand("scan", "Scan images for known vulnerabilities (safe while serving)");
+  scan_cmd->require_subcommand(1);
+  auto* scan_image = scan_cmd->add_subcommand("image", "Scan one image now and store its findings");
+  scan_image->add_option("--data-dir", scan_options.data_dir, "Data directory")->capture_default_str();
+  scan_image->add_option("--repository", scan_options.repository, "Repository")->required();
+  scan_image->add_option("--image", scan_options.image, "Tag or digest")->required();
+  scan_image->add_flag("--json", scan_options.json, "Print the scan as JSON");
+  auto* scan_rescan = scan_cmd->add_subcommand(
+      "rescan", "Re-match CONTINUOUS_SCAN images whose findings predate the current vulnerability data");
+  scan_rescan->add_option("--data-dir", scan_options.data_dir, "Data directory")->capture_default_str();
+  scan_rescan->add_flag("--json", scan_options.json, "Print the report as JSON");
 
   auto* admin_cmd = cli.add_subcommand("admin", "Manage users, roles, access keys, policies and accounts in a data dir");
   admin_cmd->require_subcommand(1);
@@ -157,6 +181,8 @@ int main(int argc, char** argv) {
   }
   if (*gc_cmd) return app::gc_command(gc_options);
   if (*lifecycle_cmd) return app::lifecycle_command(lifecycle_options);
+  if (*scan_image) return app::scan_image_command(scan_options);
+  if (*scan_rescan) return app::rescan_command(scan_options);
   if (*storage_cmd) return app::storage_command(storage_options);
   if (*vulndb_import) return app::vulndb_import_command(vulndb_options);
   if (*vulndb_status) return app::vulndb_status_command(vulndb_options);

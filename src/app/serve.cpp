@@ -97,8 +97,10 @@ int serve(ServeOptions options) {
   auto gc_interval = gc::parse_duration_ms(options.gc_interval);
   auto gc_grace = gc::parse_duration_ms(options.gc_grace);
   auto lifecycle_interval = gc::parse_duration_ms(options.lifecycle_interval);
+  auto rescan_interval = gc::parse_duration_ms(options.rescan_interval);
   for (const auto& [flag, parsed] : {std::pair{"--gc-interval", &gc_interval}, std::pair{"--gc-grace", &gc_grace},
-                                     std::pair{"--lifecycle-interval", &lifecycle_interval}}) {
+                                     std::pair{"--lifecycle-interval", &lifecycle_interval},
+                                     std::pair{"--rescan-interval", &rescan_interval}}) {
     if (!*parsed) {
       std::fprintf(stderr, "berth: %s: %s\n", flag, parsed->error().message.c_str());
       return 2;
@@ -121,7 +123,7 @@ int serve(ServeOptions options) {
                           expiry::Options{.repository_arn_prefix = authorizer.repository_arn(""), .page = 1000},
                           r.audit.get(), r.events.get(), &r.metrics);
   ecr::Api ecr_api(ecr::Services{*r.repositories, *r.manifests, *r.blob_service, *r.uploads, *r.identity, authorizer,
-                                 r.clock, options.region, r.audit.get(), &expirer, r.pulls.get()},
+                                 r.clock, options.region, r.audit.get(), &expirer, r.pulls.get(), r.scans.get()},
                    pool);
 
   sts::Api sts_api(sts::Services{*r.meta, *r.identity, authorizer, r.clock, r.audit.get()}, pool);
@@ -188,11 +190,26 @@ int serve(ServeOptions options) {
   if (*lifecycle_interval > 0) {
     lifecycle_runs.start(std::chrono::milliseconds(*lifecycle_interval), std::chrono::milliseconds(*lifecycle_interval));
   }
+  // Scans: on push (a push only queues), on demand, and continuous rescans when the
+  // advisory data moved (re-matching stored inventories, no layer read).
+  r.scans->start();
+  r.manifests->set_push_listener(r.scans.get());
+  Periodic rescans(signal_ctx, pool, [&] {
+    auto report = r.scans->rescan_changed();
+    if (!report) {
+      log->warn("continuous rescan failed: {}", report.error().message);
+    } else if (report->images_rematched > 0) {
+      log->info("vulnerability data {}: re-matched {} images, {} with new findings", report->vulndb_version,
+                report->images_rematched, report->images_with_new_findings);
+    }
+  });
+  if (*rescan_interval > 0) rescans.start(std::chrono::milliseconds(*rescan_interval), std::chrono::milliseconds(*rescan_interval));
   auto stop_background = [&] {
     pull_times.cancel();
     idle_uploads.cancel();
     gc_runs.cancel();
     lifecycle_runs.cancel();
+    rescans.cancel();
   };
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
@@ -214,6 +231,8 @@ int serve(ServeOptions options) {
   signal_ctx.stop();
   signal_thread.join();
   pool.join();
+  r.manifests->set_push_listener(nullptr);
+  r.scans->stop();
   r.pulls->flush();
   log->info("stopped after {} requests", server.requests_served());
   return 0;

@@ -17,6 +17,7 @@ struct ServeOptions {
   std::string gc_interval = "24h";  // background garbage collection ("0": off); docs/gc.md
   std::string gc_grace = "1h";      // unreferenced repository links younger than this survive
   std::string lifecycle_interval = "24h";  // apply lifecycle policies this often ("0": off)
+  std::string rescan_interval = "5m";  // re-match continuous-scan images when the advisories changed ("0": off)
   http::ServerOptions http;
 };
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <memory>
 #include <filesystem>
 
 #include "store/blob/fs/fs_blob_store.h"
@@ -39,6 +40,8 @@ Result<std::unique_ptr<Registry>> Registry::open(const RegistryOptions& options)
   BERTH_TRY(r->identity, auth::Identity::open(identity, *r->meta, r->clock));
   BERTH_TRY(r->audit, observe::AuditLog::open(std::filesystem::path(options.data_dir) / "audit", r->clock));
   BERTH_TRY(r->events, observe::EventSink::open(std::filesystem::path(options.data_dir) / "events", r->clock));
+  r->scans = std::make_unique<scanning::ScanService>(*r->meta, *r->blobs, *r->vulndb, r->clock, r->events.get(),
+                                                     options.scan);
   return r;
 }
 

@@ -15,6 +15,7 @@
 #include "registry/pull_recorder.h"
 #include "registry/repository_service.h"
 #include "registry/upload_service.h"
+#include "scanning/service.h"
 #include "store/blob/blob_store.h"
 #include "store/meta/meta_store.h"
 #include "vulndb/database.h"
@@ -25,6 +26,7 @@ struct RegistryOptions {
   std::string data_dir = "./berth-data";
   bool create_on_push = false;
   std::string account_id;  // empty: the data dir's, or a new one
+  scanning::Options scan;
 };
 
 // Owns the stores and the services over them, in dependency order.
@@ -44,6 +46,10 @@ struct Registry {
   std::unique_ptr<observe::AuditLog> audit;
   std::unique_ptr<observe::EventSink> events;
   observe::Metrics metrics;
+  // Image scanning, matched against `vulndb`. Declared last: destroyed first, so its
+  // workers stop before the stores go. `berth serve` starts the workers and hooks the
+  // scans onto pushes; other commands leave it idle.
+  std::unique_ptr<scanning::ScanService> scans;
 
   static Result<std::unique_ptr<Registry>> open(const RegistryOptions& options);
 };

@@ -23,6 +23,8 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kExclusionExists: return "ExclusionExists";
     case ErrorCode::kExclusionNotFound: return "ExclusionNotFound";
     case ErrorCode::kLimitExceeded: return "LimitExceeded";
+    case ErrorCode::kScanNotFound: return "ScanNotFound";
+    case ErrorCode::kUnsupportedImageType: return "UnsupportedImageType";
     case ErrorCode::kNameUnknown: return "NameUnknown";
     case ErrorCode::kNameInvalid: return "NameInvalid";
     case ErrorCode::kTagInvalid: return "TagInvalid";

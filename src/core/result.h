@@ -31,6 +31,8 @@ enum class ErrorCode {
   kExclusionExists,           // a pull-time update exclusion registered twice
   kExclusionNotFound,
   kLimitExceeded,             // a per-registry quota (exclusions, scans per day)
+  kScanNotFound,              // an image that was never scanned
+  kUnsupportedImageType,      // an index or artifact asked to be scanned
   kNameUnknown,
   kNameInvalid,
   kTagInvalid,

@@ -171,7 +171,8 @@ void Api::audit(const std::string& operation, const http::Request& req, const au
     r.message = result.error().message;
   }
   json detail = json::object();
-  for (const char* key : {"imageTag", "imageDigest", "imageIds", "imageTagMutability", "force", "tagKeys", "principalArn"}) {
+  for (const char* key : {"imageTag", "imageDigest", "imageId", "imageIds", "imageTagMutability", "force", "tagKeys", "principalArn",
+                          "imageScanningConfiguration", "scanType", "rules"}) {
     if (auto it = input.find(key); it != input.end()) detail[key] = *it;
   }
   if (!detail.empty()) r.detail = std::move(detail);
@@ -261,6 +262,12 @@ Result<json> Api::dispatch(const std::string& operation, const Call& call) {
   if (operation == "RegisterPullTimeUpdateExclusion") return register_pull_time_update_exclusion(call);
   if (operation == "DeregisterPullTimeUpdateExclusion") return deregister_pull_time_update_exclusion(call);
   if (operation == "ListPullTimeUpdateExclusions") return list_pull_time_update_exclusions(call);
+  if (operation == "PutImageScanningConfiguration") return put_image_scanning_configuration(call);
+  if (operation == "PutRegistryScanningConfiguration") return put_registry_scanning_configuration(call);
+  if (operation == "GetRegistryScanningConfiguration") return get_registry_scanning_configuration(call);
+  if (operation == "BatchGetRepositoryScanningConfiguration") return batch_get_repository_scanning_configuration(call);
+  if (operation == "StartImageScan") return start_image_scan(call);
+  if (operation == "DescribeImageScanFindings") return describe_image_scan_findings(call);
   return fail(ErrorCode::kUnsupported, "berth does not implement " + operation + " yet");
 }
 

@@ -18,6 +18,7 @@
 #include "registry/manifest_service.h"
 #include "registry/repository_service.h"
 #include "registry/upload_service.h"
+#include "scanning/service.h"
 
 namespace berth::ecr {
 
@@ -33,7 +34,11 @@ struct Services {
   observe::AuditLog* audit = nullptr;  // null: nothing recorded (protocol tests)
   expiry::Expirer* expirer = nullptr;  // lifecycle previews
   registry::PullRecorder* pulls = nullptr;  // pull-time update exclusions
+  scanning::ScanService* scans = nullptr;   // image scanning; null: the scanning operations are unsupported
 };
+
+// imageScanStatus and imageScanFindingsSummary of DescribeImages (scanning.cpp).
+nlohmann::json scan_summary(const store::ImageScan& scan);
 
 // RepositoryNotFoundException in ECR's words, for operations on one repository.
 Result<void> require_repository(const Services& s, const std::string& repo);
@@ -97,6 +102,14 @@ class Api {
   Result<nlohmann::json> register_pull_time_update_exclusion(const Call& call);
   Result<nlohmann::json> deregister_pull_time_update_exclusion(const Call& call);
   Result<nlohmann::json> list_pull_time_update_exclusions(const Call& call);
+
+  // Image scanning (scanning.cpp).
+  Result<nlohmann::json> put_image_scanning_configuration(const Call& call);
+  Result<nlohmann::json> put_registry_scanning_configuration(const Call& call);
+  Result<nlohmann::json> get_registry_scanning_configuration(const Call& call);
+  Result<nlohmann::json> batch_get_repository_scanning_configuration(const Call& call);
+  Result<nlohmann::json> start_image_scan(const Call& call);
+  Result<nlohmann::json> describe_image_scan_findings(const Call& call);
 
   nlohmann::json repository_shape(const store::Repository& repo, const http::Request& req) const;
   std::string host_of(const http::Request& req) const;

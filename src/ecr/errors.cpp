@@ -23,6 +23,8 @@ WireError to_wire(ErrorCode code) {
     case ErrorCode::kExclusionExists: return {400, "ExclusionAlreadyExistsException"};
     case ErrorCode::kExclusionNotFound: return {400, "ExclusionNotFoundException"};
     case ErrorCode::kLimitExceeded: return {400, "LimitExceededException"};
+    case ErrorCode::kScanNotFound: return {400, "ScanNotFoundException"};
+    case ErrorCode::kUnsupportedImageType: return {400, "UnsupportedImageTypeException"};
     case ErrorCode::kBlobUploadUnknown: return {400, "UploadNotFoundException"};
     case ErrorCode::kBlobUploadInvalid: return {400, "InvalidLayerException"};
     case ErrorCode::kRangeInvalid: return {400, "InvalidLayerPartException"};

@@ -90,6 +90,11 @@ Result<json> Api::describe_images(const Call& call) {
     if (img.last_pulled_at_ms) d["lastRecordedPullTime"] = seconds(*img.last_pulled_at_ms);
     return d;
   };
+  // imageScanStatus and imageScanFindingsSummary, for images that have a scan.
+  auto with_scan = [](json d, const std::optional<store::ImageScan>& scan) {
+    if (scan) d.update(scan_summary(*scan));
+    return d;
+  };
   json details = json::array();
   if (call.input.contains("imageIds") && !call.input["imageIds"].is_null()) {
     if (call.input.contains("maxResults") || call.input.contains("nextToken")) {
@@ -110,12 +115,38 @@ Result<json> Api::describe_images(const Call& call) {
       auto img = s_.manifests.image(repo, *r.digest);
       if (!img && img.error().code == ErrorCode::kManifestUnknown) continue;  // deleted meanwhile
       if (!img) return tl::unexpected(img.error());
-      if (keep(status, *img)) details.push_back(detail(*img));
+      if (!keep(status, *img)) continue;
+      std::optional<store::ImageScan> scan;
+      if (s_.scans) {
+        BERTH_TRY(scan, s_.scans->scan_of(repo, img->digest));
+      }
+      details.push_back(with_scan(detail(*img), scan));
     }
     return json{{"imageDetails", details}};
   }
   BERTH_TRY(auto page, image_page(s_, repo, call.input));
-  for (const auto& img : page.images) details.push_back(detail(img));
+  // The page's scans, read in digest order over the same range as the images.
+  std::unordered_map<std::string, store::ImageScan> scans;
+  if (s_.scans && !page.images.empty()) {
+    BERTH_TRY(auto after, page_after(call.input));
+    const std::string last = page.images.back().digest.str();
+    while (true) {
+      BERTH_TRY(auto batch, s_.scans->scans_after(repo, after, kScanBatch));
+      if (batch.empty()) break;
+      const std::string batch_last = batch.back().digest.str();
+      for (auto& sc : batch) {
+        if (sc.digest.str() > last) break;
+        scans.emplace(sc.digest.str(), std::move(sc));
+      }
+      if (batch.size() < kScanBatch || batch_last >= last) break;
+      after = batch_last;
+    }
+  }
+  for (const auto& img : page.images) {
+    auto found = scans.find(img.digest.str());
+    details.push_back(with_scan(detail(img), found == scans.end() ? std::nullopt
+                                                                  : std::optional<store::ImageScan>(found->second)));
+  }
   json out = {{"imageDetails", details}};
   if (page.next_token) out["nextToken"] = *page.next_token;
   return out;

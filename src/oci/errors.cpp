@@ -25,6 +25,8 @@ WireError to_wire(ErrorCode code) {
     case ErrorCode::kExclusionExists:
     case ErrorCode::kExclusionNotFound: return {404, "UNSUPPORTED"};
     case ErrorCode::kLimitExceeded: return {429, "TOOMANYREQUESTS"};
+    case ErrorCode::kScanNotFound: return {404, "UNSUPPORTED"};
+    case ErrorCode::kUnsupportedImageType: return {415, "UNSUPPORTED"};
     case ErrorCode::kNameUnknown: return {404, "NAME_UNKNOWN"};
     case ErrorCode::kNameInvalid: return {400, "NAME_INVALID"};
     case ErrorCode::kTagInvalid: return {400, "MANIFEST_INVALID"};  // the spec has no code for a bad tag

@@ -52,7 +52,8 @@ Result<PushedManifest> ManifestService::put(const std::string& repository, const
       .tag = ref.tag,
       .tag_immutable = ref.tag && tag_is_immutable(repo.settings_json, *ref.tag),
   };
-  BERTH_TRY_VOID(meta_.put_manifest(repository, m, clock_.now_ms()));
+  BERTH_TRY(auto outcome, meta_.put_manifest(repository, m, clock_.now_ms()));
+  if (outcome.created && push_listener_) push_listener_->manifest_pushed(repository, digest, m.media_type);
   return PushedManifest{digest, parsed.subject};
 }
 

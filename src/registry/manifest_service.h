@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "registry/pull_recorder.h"
+#include "registry/push_listener.h"
 #include "registry/repository_service.h"
 #include "store/meta/meta_store.h"
 
@@ -31,6 +32,10 @@ class ManifestService {
  public:
   ManifestService(store::MetaStore& meta, RepositoryService& repositories, PullRecorder& pulls, const Clock& clock)
       : meta_(meta), repositories_(repositories), pulls_(pulls), clock_(clock) {}
+
+  // Told of every new manifest after its push committed; null (the default): nobody.
+  // Set before serving, not while requests run.
+  void set_push_listener(PushListener* listener) { push_listener_ = listener; }
 
   Result<PushedManifest> put(const std::string& repository, const Reference& ref, std::string_view content_type,
                              std::string_view bytes);
@@ -57,6 +62,7 @@ class ManifestService {
   RepositoryService& repositories_;
   PullRecorder& pulls_;
   const Clock& clock_;
+  PushListener* push_listener_ = nullptr;
 };
 
 }  // namespace berth::registry

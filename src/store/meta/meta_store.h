@@ -184,6 +184,21 @@ struct VulnImportRecord {
   std::string details_json = "{}";  // skipped files with reasons, per-source counts
 };
 
+// The newest scan of an image (ECR's imageScanStatus and imageScanFindings), per
+// (repository, image digest). It goes with the image: deleting the manifest deletes it.
+struct ImageScan {
+  Digest digest;
+  std::string status;        // ECR ScanStatus: IN_PROGRESS, COMPLETE, FAILED, UNSUPPORTED_IMAGE, PENDING, ...
+  std::string description;   // why it failed, or was not run
+  int64_t started_at_ms = 0;
+  std::optional<int64_t> completed_at_ms;
+  std::string vulndb_version;  // the advisory data the findings were matched against
+  std::string severity_counts_json = "{}";  // {"HIGH": 2, ...}
+  std::string findings_json = "[]";         // opaque to the store (src/scanning owns the shape)
+  // Read-only here: set by claim_manual_scan (StartImageScan's once-a-day quota).
+  std::optional<int64_t> last_manual_scan_ms;
+};
+
 // The setting under which the registry policy (ECR PutRegistryPolicy) is kept.
 inline constexpr char kRegistryPolicySetting[] = "registry_policy";
 // Pull-time update exclusions (ECR RegisterPullTimeUpdateExclusion): one setting per
@@ -381,6 +396,22 @@ class MetaStore {
   [[nodiscard]] virtual Result<VulnImportRecord> record_vulndb_import(const VulnImportRecord& record) = 0;
   // The newest `limit` imports, newest first.
   [[nodiscard]] virtual Result<std::vector<VulnImportRecord>> vulndb_imports(size_t limit) = 0;
+  // Image scans. put creates or replaces the image's scan (keeping its
+  // last_manual_scan_ms); kNameUnknown, kManifestUnknown when the image is gone.
+  [[nodiscard]] virtual Result<void> put_image_scan(const std::string& repository, const ImageScan& scan) = 0;
+  // nullopt when the image was never scanned (or does not exist); kNameUnknown.
+  [[nodiscard]] virtual Result<std::optional<ImageScan>> get_image_scan(const std::string& repository,
+                                                                        const Digest& digest) = 0;
+  // Scans of the repository's images in digest order strictly after `after`, at most
+  // `limit`; findings_json is left empty ("[]") so a listing stays small. kNameUnknown.
+  [[nodiscard]] virtual Result<std::vector<ImageScan>> list_image_scans(const std::string& repository,
+                                                                        const std::string& after, size_t limit) = 0;
+  // A manual scan (StartImageScan) is allowed when the image had none at or after
+  // `not_before_ms`: then records `now_ms` as its last one and answers true, in one
+  // transaction, so two racing requests cannot both pass. An image without a scan row
+  // gets one, IN_PROGRESS from now_ms. kNameUnknown, kManifestUnknown.
+  [[nodiscard]] virtual Result<bool> claim_manual_scan(const std::string& repository, const Digest& digest,
+                                                       int64_t now_ms, int64_t not_before_ms) = 0;
 };
 
 }  // namespace berth::store

@@ -1321,6 +1321,86 @@ TYPED_TEST_P(MetaStoreConformance, VulndbImportHistoryNewestFirst) {
   EXPECT_EQ(*store.vulndb_version(), 0u);
 }
 
+TYPED_TEST_P(MetaStoreConformance, ImageScansFollowTheirImage) {
+  auto& store = this->store();
+  this->create("scans");
+  const Digest a = digest_of("scan-a"), b = digest_of("scan-b");
+  this->put("scans", image("scan-a"));
+  this->put("scans", image("scan-b"));
+  EXPECT_TRUE(fails_with(store.get_image_scan("nope", a), ErrorCode::kNameUnknown));
+  auto none = store.get_image_scan("scans", a);
+  ASSERT_TRUE(succeeded(none));
+  EXPECT_FALSE(*none);
+
+  ImageScan scan{.digest = a, .status = "COMPLETE", .description = "The scan was completed successfully.",
+                 .started_at_ms = 5000, .completed_at_ms = 6000, .vulndb_version = "v1",
+                 .severity_counts_json = R"({"HIGH":1})", .findings_json = R"([{"name":"CVE-1"}])"};
+  ASSERT_TRUE(succeeded(store.put_image_scan("scans", scan)));
+  auto got = store.get_image_scan("scans", a);
+  ASSERT_TRUE(succeeded(got));
+  ASSERT_TRUE(*got);
+  EXPECT_EQ((*got)->status, "COMPLETE");
+  EXPECT_EQ((*got)->description, "The scan was completed successfully.");
+  EXPECT_EQ((*got)->started_at_ms, 5000);
+  EXPECT_EQ((*got)->completed_at_ms, std::optional<int64_t>(6000));
+  EXPECT_EQ((*got)->vulndb_version, "v1");
+  EXPECT_EQ((*got)->severity_counts_json, R"({"HIGH":1})");
+  EXPECT_EQ((*got)->findings_json, R"([{"name":"CVE-1"}])");
+  EXPECT_FALSE((*got)->last_manual_scan_ms);
+
+  // A manual scan is allowed once per window, atomically; put keeps the claim.
+  auto first = store.claim_manual_scan("scans", a, 7000, 7000 - 100);
+  ASSERT_TRUE(succeeded(first));
+  EXPECT_TRUE(*first);
+  auto again = store.claim_manual_scan("scans", a, 7050, 7050 - 100);
+  ASSERT_TRUE(succeeded(again));
+  EXPECT_FALSE(*again);
+  scan.status = "IN_PROGRESS";
+  scan.completed_at_ms.reset();
+  ASSERT_TRUE(succeeded(store.put_image_scan("scans", scan)));
+  got = store.get_image_scan("scans", a);
+  ASSERT_TRUE(succeeded(got) && *got);
+  EXPECT_EQ((*got)->status, "IN_PROGRESS");
+  EXPECT_FALSE((*got)->completed_at_ms);
+  EXPECT_EQ((*got)->last_manual_scan_ms, std::optional<int64_t>(7000));
+  auto later = store.claim_manual_scan("scans", a, 7200, 7200 - 100);
+  ASSERT_TRUE(succeeded(later));
+  EXPECT_TRUE(*later);
+
+  // An image never scanned gets an IN_PROGRESS row with its claim.
+  auto claim_b = store.claim_manual_scan("scans", b, 8000, 0);
+  ASSERT_TRUE(succeeded(claim_b));
+  EXPECT_TRUE(*claim_b);
+  auto list = store.list_image_scans("scans", "", 10);
+  ASSERT_TRUE(succeeded(list));
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].digest, a);
+  EXPECT_EQ((*list)[1].digest, b);
+  EXPECT_EQ((*list)[1].status, "IN_PROGRESS");
+  EXPECT_EQ((*list)[1].started_at_ms, 8000);
+  EXPECT_EQ((*list)[0].findings_json, "[]");  // listings leave findings out
+  auto page = store.list_image_scans("scans", a.str(), 10);
+  ASSERT_TRUE(succeeded(page));
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].digest, b);
+
+  // Scans of images that do not exist are refused; deleting the image deletes its scan.
+  const Digest ghost = digest_of("scan-ghost");
+  EXPECT_TRUE(fails_with(store.put_image_scan("scans", ImageScan{.digest = ghost, .status = "COMPLETE"}),
+                         ErrorCode::kManifestUnknown));
+  EXPECT_TRUE(fails_with(store.claim_manual_scan("scans", ghost, 1, 0), ErrorCode::kManifestUnknown));
+  ASSERT_TRUE(succeeded(store.delete_manifest("scans", a)));
+  none = store.get_image_scan("scans", a);
+  ASSERT_TRUE(succeeded(none));
+  EXPECT_FALSE(*none);
+  this->put("scans", image("scan-a"));
+  none = store.get_image_scan("scans", a);
+  ASSERT_TRUE(succeeded(none));
+  EXPECT_FALSE(*none);  // a re-pushed image starts unscanned
+  ASSERT_TRUE(succeeded(store.delete_repository("scans", /*force=*/true)));
+  EXPECT_TRUE(fails_with(store.list_image_scans("scans", "", 10), ErrorCode::kNameUnknown));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(MetaStoreConformance, CreateAndGetRepository, ListRepositoriesInByteOrderWithPagination,
                             DeleteEmptyRepository, DeleteRepositoryWithManifestsNeedsForce, BlobLinks,
                             PutAndGetManifest, RePutIsIdempotent, TagMoveReportsPreviousTarget,
@@ -1335,6 +1415,7 @@ REGISTER_TYPED_TEST_SUITE_P(MetaStoreConformance, CreateAndGetRepository, ListRe
                             ImagesCarrySubjectAndChildren,
                             LayerInventoriesKeyedByDigestAndParserVersion,
                             AdvisoryUpsertIsIdempotentAndMovesTheVersionOnlyOnChange,
-                            AdvisoriesPageInKeyOrderAndPrunePerSource, VulndbImportHistoryNewestFirst);
+                            AdvisoriesPageInKeyOrderAndPrunePerSource, VulndbImportHistoryNewestFirst,
+                            ImageScansFollowTheirImage);
 
 }  // namespace berth::store

@@ -218,6 +218,24 @@ CREATE TABLE vulndb_imports (
   details        TEXT NOT NULL
 ) STRICT;
 )sql",
+    // 7: the newest scan of each image, deleted with its manifest (and so with
+    // its repository). findings_json is last: it can be large, and listings skip it.
+    R"sql(
+CREATE TABLE image_scans (
+  repository_id         INTEGER NOT NULL,
+  digest                TEXT NOT NULL,
+  status                TEXT NOT NULL,
+  description           TEXT NOT NULL DEFAULT '',
+  started_at            INTEGER NOT NULL,
+  completed_at          INTEGER,
+  vulndb_version        TEXT NOT NULL DEFAULT '',
+  severity_counts_json  TEXT NOT NULL DEFAULT '{}',
+  last_manual_scan_at   INTEGER,
+  findings_json         TEXT NOT NULL DEFAULT '[]',
+  PRIMARY KEY (repository_id, digest),
+  FOREIGN KEY (repository_id, digest) REFERENCES manifests (repository_id, digest) ON DELETE CASCADE
+) STRICT;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteMetaStore::kSchemaVersion,
               "kSchemaVersion must equal the number of migrations");
@@ -305,6 +323,24 @@ constexpr char kInsertVulndbImport[] =
 constexpr char kListVulndbImports[] =
     "SELECT id, started_at, finished_at, path, files_read, files_skipped, added, changed, unchanged, removed, "
     "version, details FROM vulndb_imports ORDER BY id DESC LIMIT ?1";
+constexpr char kPutImageScan[] =
+    "INSERT INTO image_scans (repository_id, digest, status, description, started_at, completed_at, vulndb_version, "
+    "severity_counts_json, findings_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+    "ON CONFLICT (repository_id, digest) DO UPDATE SET status = excluded.status, description = excluded.description, "
+    "started_at = excluded.started_at, completed_at = excluded.completed_at, vulndb_version = excluded.vulndb_version, "
+    "severity_counts_json = excluded.severity_counts_json, findings_json = excluded.findings_json";
+constexpr char kGetImageScan[] =
+    "SELECT digest, status, description, started_at, completed_at, vulndb_version, severity_counts_json, "
+    "last_manual_scan_at, findings_json FROM image_scans WHERE repository_id = ?1 AND digest = ?2";
+constexpr char kListImageScans[] =
+    "SELECT digest, status, description, started_at, completed_at, vulndb_version, severity_counts_json, "
+    "last_manual_scan_at FROM image_scans WHERE repository_id = ?1 AND digest > ?2 ORDER BY digest LIMIT ?3";
+constexpr char kLastManualScan[] =
+    "SELECT last_manual_scan_at FROM image_scans WHERE repository_id = ?1 AND digest = ?2";
+constexpr char kClaimManualScan[] =
+    "INSERT INTO image_scans (repository_id, digest, status, started_at, last_manual_scan_at) "
+    "VALUES (?1, ?2, 'IN_PROGRESS', ?3, ?3) "
+    "ON CONFLICT (repository_id, digest) DO UPDATE SET last_manual_scan_at = excluded.last_manual_scan_at";
 constexpr char kUpdateRepositorySettings[] = "UPDATE repositories SET settings_json = ?2 WHERE name = ?1";
 constexpr char kListRepositories[] = "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2";
 constexpr char kRepositoryHasManifests[] = "SELECT EXISTS (SELECT 1 FROM manifests WHERE repository_id = ?1)";
@@ -1441,6 +1477,95 @@ Result<void> SqliteMetaStore::put_layer_inventory(const Digest& layer, int parse
         .bind(3, inventory)
         .exec();
     return {};
+  });
+}
+
+namespace {
+
+ImageScan image_scan_row(const sqlite_detail::Stmt& s, bool with_findings) {
+  // Columns: 0 digest, 1 status, 2 description, 3 started_at, 4 completed_at,
+  // 5 vulndb_version, 6 severity_counts_json, 7 last_manual_scan_at, 8 findings_json.
+  ImageScan scan{
+      .digest = s.digest(0),
+      .status = s.text(1),
+      .description = s.text(2),
+      .started_at_ms = s.int64(3),
+      .completed_at_ms = s.is_null(4) ? std::nullopt : std::optional<int64_t>(s.int64(4)),
+      .vulndb_version = s.text(5),
+      .severity_counts_json = s.text(6),
+      .findings_json = with_findings ? s.text(8) : std::string("[]"),
+      .last_manual_scan_ms = s.is_null(7) ? std::nullopt : std::optional<int64_t>(s.int64(7)),
+  };
+  return scan;
+}
+
+Result<void> require_manifest(sqlite_detail::Connection& c, int64_t repository_id, const std::string& repository,
+                              const Digest& digest) {
+  sqlite_detail::Stmt s(c, sqlite_detail::kManifestExists);
+  s.bind(1, repository_id).bind(2, digest.str());
+  if (!s.step()) return sqlite_detail::manifest_unknown(repository, digest.str());
+  return {};
+}
+
+}  // namespace
+
+Result<void> SqliteMetaStore::put_image_scan(const std::string& repository, const ImageScan& scan) {
+  return write("put_image_scan", [&](Connection& c) -> Result<void> {
+    BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, repository));
+    BERTH_TRY_VOID(require_manifest(c, repository_id, repository, scan.digest));
+    Stmt s(c, sqlite_detail::kPutImageScan);
+    s.bind(1, repository_id)
+        .bind(2, scan.digest.str())
+        .bind(3, scan.status)
+        .bind(4, scan.description)
+        .bind(5, scan.started_at_ms);
+    if (scan.completed_at_ms) {
+      s.bind(6, *scan.completed_at_ms);
+    } else {
+      s.bind_null(6);
+    }
+    s.bind(7, scan.vulndb_version).bind(8, scan.severity_counts_json).bind(9, scan.findings_json).exec();
+    return {};
+  });
+}
+
+Result<std::optional<ImageScan>> SqliteMetaStore::get_image_scan(const std::string& repository,
+                                                                 const Digest& digest) {
+  return read("get_image_scan", [&](Connection& c) -> Result<std::optional<ImageScan>> {
+    Transaction snapshot(c, sqlite_detail::kBegin);
+    BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, repository));
+    Stmt s(c, sqlite_detail::kGetImageScan);
+    s.bind(1, repository_id).bind(2, digest.str());
+    if (!s.step()) return std::optional<ImageScan>();
+    return std::optional<ImageScan>(image_scan_row(s, true));
+  });
+}
+
+Result<std::vector<ImageScan>> SqliteMetaStore::list_image_scans(const std::string& repository,
+                                                                 const std::string& after, size_t limit) {
+  return read("list_image_scans", [&](Connection& c) -> Result<std::vector<ImageScan>> {
+    Transaction snapshot(c, sqlite_detail::kBegin);
+    BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, repository));
+    Stmt s(c, sqlite_detail::kListImageScans);
+    s.bind(1, repository_id).bind(2, after).bind(3, sqlite_detail::sql_limit(limit));
+    std::vector<ImageScan> out;
+    while (s.step()) out.push_back(image_scan_row(s, false));
+    return out;
+  });
+}
+
+Result<bool> SqliteMetaStore::claim_manual_scan(const std::string& repository, const Digest& digest, int64_t now_ms,
+                                                int64_t not_before_ms) {
+  return write("claim_manual_scan", [&](Connection& c) -> Result<bool> {
+    BERTH_TRY(const int64_t repository_id, sqlite_detail::require_repository(c, repository));
+    BERTH_TRY_VOID(require_manifest(c, repository_id, repository, digest));
+    {
+      Stmt last(c, sqlite_detail::kLastManualScan);
+      last.bind(1, repository_id).bind(2, digest.str());
+      if (last.step() && !last.is_null(0) && last.int64(0) >= not_before_ms) return false;
+    }
+    Stmt(c, sqlite_detail::kClaimManualScan).bind(1, repository_id).bind(2, digest.str()).bind(3, now_ms).exec();
+    return true;
   });
 }
 

@@ -34,7 +34,7 @@ class Connection;  // one sqlite3 handle and its cached prepared statements (in 
 class SqliteMetaStore final : public MetaStore {
  public:
   // The schema version this build writes (PRAGMA user_version after open()).
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
 
   struct Options {
     // How long a write waits for another process's write (SQLite's file lock) before
@@ -118,6 +118,13 @@ class SqliteMetaStore final : public MetaStore {
                                                  const std::string& inventory) override;
   [[nodiscard]] Result<void> update_repository_settings(const std::string& name,
                                                         const std::string& settings_json) override;
+  [[nodiscard]] Result<void> put_image_scan(const std::string& repository, const ImageScan& scan) override;
+  [[nodiscard]] Result<std::optional<ImageScan>> get_image_scan(const std::string& repository,
+                                                                const Digest& digest) override;
+  [[nodiscard]] Result<std::vector<ImageScan>> list_image_scans(const std::string& repository,
+                                                                const std::string& after, size_t limit) override;
+  [[nodiscard]] Result<bool> claim_manual_scan(const std::string& repository, const Digest& digest, int64_t now_ms,
+                                               int64_t not_before_ms) override;
 
   [[nodiscard]] Result<uint64_t> vulndb_version() override;
   [[nodiscard]] Result<AdvisoryUpsertOutcome> upsert_advisories(const std::vector<AdvisoryRecord>& batch) override;

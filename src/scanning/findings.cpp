@@ -1,0 +1,67 @@
+#include "scanning/findings.h"
+
+#include <algorithm>
+#include <tuple>
+
+namespace berth::scanning {
+
+using nlohmann::json;
+
+void sort_findings(std::vector<vuln::Finding>& findings) {
+  std::sort(findings.begin(), findings.end(), [](const vuln::Finding& a, const vuln::Finding& b) {
+    return std::tie(b.severity, a.id, a.package_name, a.package_version) <
+           std::tie(a.severity, b.id, b.package_name, b.package_version);
+  });
+}
+
+json findings_to_json(const std::vector<vuln::Finding>& findings) {
+  json out = json::array();
+  for (const auto& f : findings) {
+    out.push_back({{"id", f.id},
+                   {"severity", std::string(vuln::severity_name(f.severity))},
+                   {"description", f.description},
+                   {"uri", f.uri},
+                   {"package_name", f.package_name},
+                   {"package_version", f.package_version},
+                   {"fixed_versions", f.fixed_versions}});
+  }
+  return out;
+}
+
+std::vector<vuln::Finding> findings_from_json(const std::string& text) {
+  std::vector<vuln::Finding> out;
+  const json parsed = json::parse(text, nullptr, false);
+  if (!parsed.is_array()) return out;
+  for (const auto& j : parsed) {
+    if (!j.is_object()) continue;
+    vuln::Finding f;
+    f.id = j.value("id", "");
+    f.severity = vuln::severity_from_name(j.value("severity", "UNDEFINED"));
+    f.description = j.value("description", "");
+    f.uri = j.value("uri", "");
+    f.package_name = j.value("package_name", "");
+    f.package_version = j.value("package_version", "");
+    if (auto fv = j.find("fixed_versions"); fv != j.end() && fv->is_array()) {
+      for (const auto& v : *fv) {
+        if (v.is_string()) f.fixed_versions.push_back(v.get<std::string>());
+      }
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+json severity_counts(const std::vector<vuln::Finding>& findings) {
+  json out = json::object();
+  for (const auto& f : findings) {
+    const std::string name(vuln::severity_name(f.severity));
+    out[name] = out.value(name, 0) + 1;
+  }
+  return out;
+}
+
+std::string finding_key(const vuln::Finding& f) {
+  return f.id + '\n' + f.package_name + '\n' + f.package_version;
+}
+
+}  // namespace berth::scanning

@@ -1,0 +1,376 @@
+#include "scanning/service.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <gtest/gtest.h>
+
+#include "registry/testing.h"
+#include "scanning/findings.h"
+#include "vuln/osv.h"
+
+namespace berth::scanning {
+namespace {
+
+using nlohmann::json;
+
+// A gzip'd tar layer holding `files`, built in memory.
+std::string gzip_layer(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::string out(1 << 20, '\0');
+  size_t used = 0;
+  struct archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_add_filter_gzip(a);
+  archive_write_open_memory(a, out.data(), out.size(), &used);
+  for (const auto& [path, body] : files) {
+    struct archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, path.c_str());
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, static_cast<la_int64_t>(body.size()));
+    archive_write_header(a, e);
+    archive_write_data(a, body.data(), body.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  out.resize(used);
+  return out;
+}
+
+constexpr char kLodashAdvisory[] = R"({"id":"GHSA-35jh-r3h4-6jhm","summary":"Command Injection in lodash",
+  "database_specific":{"severity":"HIGH"},"references":[{"type":"ADVISORY","url":"https://github.com/advisories/GHSA-35jh-r3h4-6jhm"}],
+  "affected":[{"package":{"ecosystem":"npm","name":"lodash"},
+  "ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"4.17.21"}]}]}]})";
+constexpr char kOpensslAdvisory[] = R"({"id":"CVE-2023-5678","summary":"openssl DH check",
+  "database_specific":{"severity":"MEDIUM"},
+  "affected":[{"package":{"ecosystem":"Debian:12","name":"openssl"},
+  "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.0.13-1~deb12u1"}]}]}]})";
+constexpr char kZlibAdvisory[] = R"({"id":"CVE-2022-37434","summary":"zlib inflate overflow",
+  "affected":[{"package":{"ecosystem":"Debian:12","name":"zlib"},
+  "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1:1.2.13.dfsg-2"}]}]}]})";
+
+// A test AdvisorySource: a matcher over fixture OSV records, replaced by set().
+class FixtureAdvisories : public vuln::AdvisorySource {
+ public:
+  void set(std::string version, const std::vector<std::string>& records) {
+    auto m = std::make_shared<vuln::Matcher>();
+    for (const auto& r : records) {
+      auto adv = vuln::parse_osv(r);
+      EXPECT_TRUE(adv) << adv.error().message;
+      if (adv) m->add(*adv);
+    }
+    std::lock_guard lk(mu_);
+    snapshot_ = vuln::Snapshot{std::move(version), std::move(m)};
+  }
+  Result<vuln::Snapshot> current() override {
+    std::lock_guard lk(mu_);
+    return snapshot_;
+  }
+
+ private:
+  std::mutex mu_;
+  vuln::Snapshot snapshot_{"", std::make_shared<vuln::Matcher>()};
+};
+
+const std::string kDebianLayer = gzip_layer(
+    {{"etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"},
+     {"var/lib/dpkg/status",
+      "Package: libssl3\nStatus: install ok installed\nVersion: 3.0.11-1~deb12u2\nSource: openssl\n\n"
+      "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-1\nSource: zlib\n\n"}});
+const std::string kNodeLayer =
+    gzip_layer({{"app/node_modules/lodash/package.json", R"({"name":"lodash","version":"4.17.15"})"}});
+constexpr char kScanOnPush[] = R"({"imageScanningConfiguration":{"scanOnPush":true}})";
+
+class ScanServiceTest : public registry::fixtures::EmbeddedRegistry {
+ protected:
+  void SetUp() override {
+    EmbeddedRegistry::SetUp();
+    auto sink = observe::EventSink::open(dir_ / "events", clock);
+    ASSERT_TRUE(sink);
+    events = std::move(*sink);
+    events->subscribe([this](const json& e) {
+      std::lock_guard lk(events_mu);
+      seen.push_back(e);
+    });
+    advisories.set("v1", {kLodashAdvisory, kOpensslAdvisory});
+  }
+  void TearDown() override {
+    service.reset();
+    EmbeddedRegistry::TearDown();
+  }
+  ScanService& make(Options options = {}) {
+    service = std::make_unique<ScanService>(*meta, *blobs, advisories, clock, events.get(), options);
+    manifests->set_push_listener(service.get());
+    return *service;
+  }
+  store::ImageScan scan_of(const std::string& repo, const Digest& d) {
+    auto s = service->scan_of(repo, d);
+    EXPECT_TRUE(s) << s.error().message;
+    EXPECT_TRUE(s && *s) << "no scan of " << d.str();
+    return s && *s ? **s : store::ImageScan{.digest = d, .status = "NONE"};
+  }
+  static std::vector<std::string> finding_ids(const store::ImageScan& s) {
+    std::vector<std::string> ids;
+    for (const auto& f : findings_from_json(s.findings_json)) ids.push_back(f.id + " " + f.package_name);
+    return ids;
+  }
+
+  FixtureAdvisories advisories;
+  std::unique_ptr<observe::EventSink> events;
+  std::mutex events_mu;
+  std::vector<json> seen;
+  std::unique_ptr<ScanService> service;
+};
+
+TEST_F(ScanServiceTest, ScanOnPushMatchesDpkgAndNpmPackages) {
+  auto& s = make();
+  s.start();
+  ASSERT_TRUE(repos->create("app", kScanOnPush));
+  const Digest img = push_image("app", "v1", "{}", {kDebianLayer, kNodeLayer});
+  s.wait_idle();
+  const auto scan = scan_of("app", img);
+  EXPECT_EQ(scan.status, kComplete) << scan.description;
+  EXPECT_EQ(scan.vulndb_version, "v1");
+  ASSERT_TRUE(scan.completed_at_ms);
+  // Worst first; zlib has no advisory in v1.
+  EXPECT_EQ(finding_ids(scan), (std::vector<std::string>{"GHSA-35jh-r3h4-6jhm lodash", "CVE-2023-5678 libssl3"}));
+  EXPECT_EQ(json::parse(scan.severity_counts_json), (json{{"HIGH", 1}, {"MEDIUM", 1}}));
+  const auto findings = findings_from_json(scan.findings_json);
+  ASSERT_EQ(findings.size(), 2u);
+  EXPECT_EQ(findings[0].package_version, "4.17.15");
+  EXPECT_EQ(findings[0].fixed_versions, std::vector<std::string>{"4.17.21"});
+  EXPECT_EQ(findings[0].uri, "https://github.com/advisories/GHSA-35jh-r3h4-6jhm");
+}
+
+TEST_F(ScanServiceTest, NoScanOnPushWithoutConfiguration) {
+  auto& s = make();
+  s.start();
+  ASSERT_TRUE(repos->create("quiet"));
+  const Digest img = push_image("quiet", "v1", "{}", {kNodeLayer});
+  s.wait_idle();
+  auto none = s.scan_of("quiet", img);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+}
+
+TEST_F(ScanServiceTest, RegistryRuleTurnsOnScanOnPushByWildcard) {
+  auto& s = make();
+  s.start();
+  auto config = parse_registry_config(json::parse(
+      R"({"scanType":"BASIC","rules":[{"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"team/*","filterType":"WILDCARD"}]}]})"));
+  ASSERT_TRUE(config) << config.error().message;
+  ASSERT_TRUE(s.put_registry_config(*config));
+  ASSERT_TRUE(repos->create("team/app"));
+  ASSERT_TRUE(repos->create("other"));
+  const Digest a = push_image("team/app", "v1", "{}", {kNodeLayer});
+  const Digest b = push_image("other", "v1", "{}", {kNodeLayer});
+  s.wait_idle();
+  EXPECT_EQ(scan_of("team/app", a).status, kComplete);
+  auto none = s.scan_of("other", b);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+}
+
+TEST_F(ScanServiceTest, BadLayersEndTheScanFailedWithTheReason) {
+  auto& s = make();
+  s.start();
+  ASSERT_TRUE(repos->create("app", kScanOnPush));
+  const Digest not_tar = push_image("app", "junk", "{}", {std::string(4096, 'x')});
+  std::string truncated = kDebianLayer.substr(0, kDebianLayer.size() / 2);
+  const Digest cut = push_image("app", "cut", "{\"cut\":1}", {truncated});
+  s.wait_idle();
+  for (const Digest& d : {not_tar, cut}) {
+    const auto scan = scan_of("app", d);
+    EXPECT_EQ(scan.status, kFailed) << d.str();
+    EXPECT_NE(scan.description.find("The scan failed: layer sha256:"), std::string::npos) << scan.description;
+    EXPECT_EQ(scan.findings_json, "[]");
+  }
+}
+
+TEST_F(ScanServiceTest, TarBombCapsEndTheScanFailed) {
+  Options options;
+  options.limits.max_entries = 3;
+  auto& s = make(options);
+  s.start();
+  ASSERT_TRUE(repos->create("app", kScanOnPush));
+  const Digest bomb = push_image("app", "bomb", "{}",
+                                 {gzip_layer({{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}, {"e", "5"}})});
+  s.wait_idle();
+  const auto scan = scan_of("app", bomb);
+  EXPECT_EQ(scan.status, kFailed);
+  EXPECT_FALSE(scan.description.empty());
+}
+
+TEST_F(ScanServiceTest, AFullQueueDropsTheScanWithAReasonAndThePushGoesOn) {
+  auto& s = make(Options{.workers = 1, .queue_limit = 1});
+  ASSERT_TRUE(repos->create("app", kScanOnPush));
+  // Workers not started: the first scan waits in the queue, the second finds it full.
+  const Digest first = push_image("app", "a", "{}", {kNodeLayer});
+  const Digest second = push_image("app", "b", "{\"b\":1}", {kNodeLayer});
+  EXPECT_EQ(scan_of("app", first).status, kInProgress);
+  const auto dropped = scan_of("app", second);
+  EXPECT_EQ(dropped.status, kFailed);
+  EXPECT_NE(dropped.description.find("scan queue is full"), std::string::npos) << dropped.description;
+  s.start();
+  s.wait_idle();
+  EXPECT_EQ(scan_of("app", first).status, kComplete);
+}
+
+TEST_F(ScanServiceTest, IndexIsUnsupportedAndItsImagesAreScannedOnTheirOwn) {
+  auto& s = make();
+  s.start();
+  ASSERT_TRUE(repos->create("multi", kScanOnPush));
+  const Digest amd = push_image("multi", "", "{\"arch\":\"amd64\"}", {kNodeLayer});
+  const Digest arm = push_image("multi", "", "{\"arch\":\"arm64\"}", {kDebianLayer});
+  const Digest index = push_index("multi", "v1", {amd, arm});
+  s.wait_idle();
+  EXPECT_EQ(scan_of("multi", index).status, kUnsupportedImage);
+  EXPECT_EQ(finding_ids(scan_of("multi", amd)), std::vector<std::string>{"GHSA-35jh-r3h4-6jhm lodash"});
+  EXPECT_EQ(finding_ids(scan_of("multi", arm)), std::vector<std::string>{"CVE-2023-5678 libssl3"});
+  auto manual = s.start_manual_scan("multi", index);
+  ASSERT_FALSE(manual);
+  EXPECT_EQ(manual.error().code, ErrorCode::kUnsupportedImageType);
+}
+
+TEST_F(ScanServiceTest, AnIndexPushedWithScanOnPushScansItsUnscannedImages) {
+  auto& s = make();
+  s.start();
+  ASSERT_TRUE(repos->create("late"));
+  // Pushed while the repository did not scan on push.
+  const Digest amd = push_image("late", "", "{\"arch\":\"amd64\"}", {kNodeLayer});
+  s.wait_idle();
+  auto none = s.scan_of("late", amd);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+  ASSERT_TRUE(repos->update_settings("late", kScanOnPush));
+  const Digest index = push_index("late", "v1", {amd});
+  s.wait_idle();
+  EXPECT_EQ(scan_of("late", index).status, kUnsupportedImage);
+  EXPECT_EQ(scan_of("late", amd).status, kComplete);
+}
+
+TEST_F(ScanServiceTest, ManualScanOncePerImagePerDay) {
+  auto& s = make();
+  s.start();
+  ASSERT_TRUE(repos->create("app"));
+  const Digest img = push_image("app", "v1", "{}", {kNodeLayer});
+  auto never = s.scan_of("app", img);
+  ASSERT_TRUE(never);
+  EXPECT_FALSE(*never);
+  auto first = s.start_manual_scan("app", img);
+  ASSERT_TRUE(first) << first.error().message;
+  s.wait_idle();
+  EXPECT_EQ(scan_of("app", img).status, kComplete);
+  auto again = s.start_manual_scan("app", img);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kLimitExceeded);
+  clock.advance(std::chrono::hours(24));
+  auto next_day = s.start_manual_scan("app", img);
+  ASSERT_TRUE(next_day) << next_day.error().message;
+  s.wait_idle();
+  auto unknown = s.start_manual_scan("app", crypto::sha256("nothing"));
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ErrorCode::kManifestUnknown);
+  auto no_repo = s.start_manual_scan("nope", img);
+  ASSERT_FALSE(no_repo);
+  EXPECT_EQ(no_repo.error().code, ErrorCode::kNameUnknown);
+}
+
+TEST_F(ScanServiceTest, RescanRematchesContinuousRepositoriesWithoutReadingLayers) {
+  auto& s = make();
+  s.start();
+  auto config = parse_registry_config(json::parse(
+      R"({"scanType":"ENHANCED","rules":[{"scanFrequency":"CONTINUOUS_SCAN","repositoryFilters":[{"filter":"team/*","filterType":"WILDCARD"}]},
+          {"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"*","filterType":"WILDCARD"}]}]})"));
+  ASSERT_TRUE(config) << config.error().message;
+  ASSERT_TRUE(s.put_registry_config(*config));
+  ASSERT_TRUE(repos->create("team/app"));
+  ASSERT_TRUE(repos->create("once"));
+  const Digest img = push_image("team/app", "v1", "{}", {kDebianLayer});
+  const Digest other = push_image("once", "v1", "{}", {kDebianLayer});
+  s.wait_idle();
+  EXPECT_EQ(finding_ids(scan_of("team/app", img)), std::vector<std::string>{"CVE-2023-5678 libssl3"});
+
+  // Nothing changed: nothing to do.
+  auto idle = s.rescan_changed();
+  ASSERT_TRUE(idle) << idle.error().message;
+  EXPECT_EQ(idle->images_rematched, 0u);
+
+  // The layers' bytes go away: a rescan must not need them.
+  auto manifest = meta->get_manifest("team/app", img);
+  ASSERT_TRUE(manifest);
+  const json doc = json::parse(manifest->content);
+  for (const auto& l : doc["layers"]) {
+    ASSERT_TRUE(blobs->remove(*Digest::parse(l["digest"].get<std::string>())));
+  }
+  advisories.set("v2", {kLodashAdvisory, kOpensslAdvisory, kZlibAdvisory});
+  auto report = s.rescan_changed();
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->vulndb_version, "v2");
+  EXPECT_EQ(report->images_rematched, 1u);  // "once" is SCAN_ON_PUSH only
+  EXPECT_EQ(report->images_with_new_findings, 1u);
+  EXPECT_EQ(report->layers_read, 0);
+  const auto rescanned = scan_of("team/app", img);
+  EXPECT_EQ(rescanned.status, kComplete) << rescanned.description;
+  EXPECT_EQ(rescanned.vulndb_version, "v2");
+  EXPECT_EQ(finding_ids(rescanned),
+            (std::vector<std::string>{"CVE-2023-5678 libssl3", "CVE-2022-37434 zlib1g"}));  // MEDIUM, UNDEFINED
+  EXPECT_EQ(scan_of("once", other).vulndb_version, "v1");
+  {
+    std::lock_guard lk(events_mu);
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0]["type"], "image.scan.findings");
+    EXPECT_EQ(seen[0]["repository"], "team/app");
+    EXPECT_EQ(seen[0]["detail"]["imageDigest"], img.str());
+    ASSERT_EQ(seen[0]["detail"]["newFindings"].size(), 1u);
+    EXPECT_EQ(seen[0]["detail"]["newFindings"][0]["name"], "CVE-2022-37434");
+  }
+  // Same data again: no more events.
+  auto quiet = s.rescan_changed();
+  ASSERT_TRUE(quiet);
+  EXPECT_EQ(quiet->images_rematched, 0u);
+  std::lock_guard lk(events_mu);
+  EXPECT_EQ(seen.size(), 1u);
+}
+
+TEST(ScanningConfig, ValidatesRulesAsTheEcrModel) {
+  EXPECT_FALSE(parse_registry_config(json{{"scanType", "FANCY"}}));
+  EXPECT_FALSE(parse_registry_config(json::parse(R"({"rules":[{"scanFrequency":"HOURLY","repositoryFilters":[]}]})")));
+  EXPECT_FALSE(parse_registry_config(
+      json::parse(R"({"rules":[{"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"Team/*","filterType":"WILDCARD"}]}]})")));
+  EXPECT_FALSE(parse_registry_config(
+      json::parse(R"({"rules":[{"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"a//b","filterType":"WILDCARD"}]}]})")));
+  EXPECT_FALSE(parse_registry_config(
+      json::parse(R"({"rules":[{"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"a","filterType":"PREFIX"}]}]})")));
+  EXPECT_FALSE(parse_registry_config(json::parse(
+      R"({"rules":[{"scanFrequency":"MANUAL","repositoryFilters":[]},{"scanFrequency":"MANUAL","repositoryFilters":[]},{"scanFrequency":"MANUAL","repositoryFilters":[]}]})")));
+  auto ok = parse_registry_config(
+      json::parse(R"({"scanType":"ENHANCED","rules":[{"scanFrequency":"CONTINUOUS_SCAN","repositoryFilters":[{"filter":"prod-*","filterType":"WILDCARD"}]}]})"));
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(to_json(*ok)["rules"][0]["repositoryFilters"][0]["filter"], "prod-*");
+  EXPECT_EQ(registry_config_from_text(to_json(*ok).dump()).rules.size(), 1u);
+  EXPECT_EQ(registry_config_from_text(std::nullopt).scan_type, "BASIC");
+}
+
+TEST(ScanningConfig, MostFrequentMatchingRuleWinsElseTheRepositoryFlag) {
+  auto config = parse_registry_config(json::parse(
+      R"({"rules":[{"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"*","filterType":"WILDCARD"}]},
+                   {"scanFrequency":"CONTINUOUS_SCAN","repositoryFilters":[{"filter":"prod/*","filterType":"WILDCARD"}]}]})"));
+  ASSERT_TRUE(config);
+  auto prod = repository_scanning("prod/api", "{}", *config);
+  EXPECT_EQ(prod.frequency, Frequency::kContinuous);
+  EXPECT_TRUE(prod.scan_on_push);
+  ASSERT_EQ(prod.applied_filters.size(), 1u);
+  EXPECT_EQ(prod.applied_filters[0].filter, "prod/*");
+  EXPECT_EQ(repository_scanning("dev", "{}", *config).frequency, Frequency::kScanOnPush);
+  const RegistryScanningConfig none;
+  EXPECT_EQ(repository_scanning("dev", "{}", none).frequency, Frequency::kManual);
+  EXPECT_FALSE(repository_scanning("dev", "{}", none).scan_on_push);
+  EXPECT_TRUE(repository_scanning("dev", kScanOnPush, none).scan_on_push);
+  EXPECT_TRUE(filter_matches("team/*", "team/a/b"));
+  EXPECT_FALSE(filter_matches("team/*", "teams"));
+}
+
+}  // namespace
+}  // namespace berth::scanning
