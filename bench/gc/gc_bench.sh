@@ -4,6 +4,10 @@
 # data dir, then times `berth gc --dry-run` and `berth gc --grace 0` with GNU time.
 # Not part of `make test`.
 set -eu
+if [ ! -x /usr/bin/time ]; then  # GNU time reports peak RSS
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq --no-install-recommends time >/dev/null
+  else echo "bench: needs GNU time: sudo apt-get install -y time" >&2; exit 1; fi
+fi
 BLOBS=${BLOBS:-100000}
 MANIFESTS=${MANIFESTS:-10000}
 BUILD=${BUILD:-build/bench}

@@ -1,5 +1,7 @@
-// Fills a data dir for the garbage-collection benchmark (bench/gc/gc_bench.sh): BLOBS
-// blobs and MANIFESTS image manifests over them in 10 repositories, a fifth of the
+// Fills a data dir for the garbage-collection and lifecycle benchmarks (bench/gc/gc_bench.sh,
+// bench/gc/lifecycle_bench.sh): BLOBS blobs and MANIFESTS image manifests over them in
+// REPOS repositories (default 10), pushed a minute apart, every other one tagged
+// ("release-N" or "build-N"), a fifth of the
 // manifests deleted again (their unshared blobs become garbage), and 1% of the blobs
 // stored without a row (a crash's leftovers). Rows go in through one SQLite transaction
 // (the schema comes from SqliteMetaStore::open), files are written empty under their
@@ -19,14 +21,15 @@
 #include "store/meta/sqlite/sqlite_meta_store.h"
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: berth_gc_fill DATA_DIR BLOBS MANIFESTS\n");
+  if (argc != 4 && argc != 5) {
+    std::fprintf(stderr, "usage: berth_gc_fill DATA_DIR BLOBS MANIFESTS [REPOS]\n");
     return 2;
   }
   const std::string data = argv[1];
   const long blobs = std::atol(argv[2]);
   const long manifests = std::atol(argv[3]);
-  if (blobs < 100 || manifests < 10 || manifests * 2 > blobs) {
+  const long repos = argc == 5 ? std::atol(argv[4]) : 10;
+  if (blobs < 100 || manifests < 10 || manifests * 2 > blobs || repos < 1 || repos > manifests) {
     std::fprintf(stderr, "berth_gc_fill: need BLOBS >= 100, MANIFESTS >= 10, BLOBS >= 2 x MANIFESTS\n");
     return 2;
   }
@@ -45,7 +48,6 @@ int main(int argc, char** argv) {
   SQLite::Database db(data + "/meta.db", SQLite::OPEN_READWRITE);
   db.exec("PRAGMA foreign_keys = ON");
   SQLite::Transaction tx(db);
-  const long repos = 10;
   for (long r = 1; r <= repos; ++r) {
     db.exec("INSERT INTO repositories (id, name, created_at) VALUES (" + std::to_string(r) + ", 'bench/repo" +
             std::to_string(r) + "', 0)");
@@ -69,7 +71,8 @@ int main(int argc, char** argv) {
   }
   SQLite::Statement manifest(db,
                              "INSERT INTO manifests (repository_id, digest, media_type, size, pushed_at, content) "
-                             "VALUES (?, ?, 'application/vnd.oci.image.manifest.v1+json', 500, 0, x'7b7d')");
+                             "VALUES (?, ?, 'application/vnd.oci.image.manifest.v1+json', 500, ?, x'7b7d')");
+  SQLite::Statement tag(db, "INSERT INTO tags (repository_id, name, manifest_digest, updated_at) VALUES (?, ?, ?, ?)");
   SQLite::Statement mount(
       db, "INSERT OR IGNORE INTO repository_blobs (repository_id, digest, linked_at) VALUES (?, ?, 0)");
   SQLite::Statement ref(db,
@@ -78,10 +81,20 @@ int main(int argc, char** argv) {
   for (long m = 0; m < manifests; ++m) {
     const long repo = 1 + m % repos;
     const std::string digest = berth::crypto::sha256("manifest " + std::to_string(m)).str();
+    const int64_t pushed_at = int64_t{60'000} * m;
     manifest.bind(1, static_cast<int64_t>(repo));
     manifest.bind(2, digest);
+    manifest.bind(3, pushed_at);
     manifest.exec();
     manifest.reset();
+    if (m % 2 == 0) {
+      tag.bind(1, static_cast<int64_t>(repo));
+      tag.bind(2, (m % 10 == 0 ? "release-" : "build-") + std::to_string(m));
+      tag.bind(3, digest);
+      tag.bind(4, pushed_at);
+      tag.exec();
+      tag.reset();
+    }
     std::vector<long> used{m};
     const long base = manifests + (m * layers / manifests);
     for (long k = 0; k < 8; ++k) used.push_back(manifests + (base - manifests + k * 3) % layers);

@@ -45,7 +45,7 @@ void print_report(const expiry::RunReport& r, bool dry_run) {
               dry_run ? "would expire" : "expired");
   for (const auto& d : r.decisions) {
     std::string why(expiry::to_string(d.decision.reason));
-    if (d.decision.rule_priority) why += " " + std::to_string(*d.decision.rule_priority);
+    if (d.decision.rule_priority) why.append(" ").append(std::to_string(*d.decision.rule_priority));  // append: g++ 12 -O3 warns falsely on +
     std::printf("  %-6s %s %s (%s)\n", d.decision.expired ? "EXPIRE" : "keep", d.image.digest.str().c_str(),
                 tags_text(d.image.tags).c_str(), why.c_str());
   }
