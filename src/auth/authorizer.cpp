@@ -137,9 +137,12 @@ Result<void> Authorizer::authorize(const AccessRequest& request) const {
   for (const auto& [k, v] : request.request_tags) context.keys["aws:tagkeys"].push_back(k);
   for (const auto& k : request.tag_keys) context.keys["aws:tagkeys"].push_back(k);
 
-  // One version for the whole decision, read before anything is loaded.
-  const auto version = meta_.data_version();
-  const std::optional<uint64_t> v = version ? std::optional<uint64_t>(*version) : std::nullopt;
+  // One version for the whole decision, read before anything is loaded (or when the
+  // caller was identified, earlier in the same request).
+  std::optional<uint64_t> v = request.caller ? request.caller->data_version : std::nullopt;
+  if (!v) {
+    if (auto version = meta_.data_version()) v = *version;
+  }
   iam::AuthorizationInput input;
   // Resource "*" (GetAuthorizationToken) belongs to no registry: as in AWS, where each
   // account asks its own, the caller's account alone decides.

@@ -189,7 +189,12 @@ Result<Caller> Identity::caller(const std::string& access_key_id) const {
   auto unknown = [] { return fail(ErrorCode::kUnrecognizedClient, "The security token included in the request is invalid."); };
   const auto version = meta_.data_version();
   if (version) {
-    if (auto cached = callers_.get(*version, access_key_id)) return *cached ? Result<Caller>(**cached) : unknown();
+    if (auto cached = callers_.get(*version, access_key_id)) {
+      if (!*cached) return unknown();
+      Caller c = **cached;
+      c.data_version = *version;
+      return c;
+    }
   }
   auto rec = meta_.get_access_key(access_key_id);
   if (!rec) {
@@ -202,7 +207,10 @@ Result<Caller> Identity::caller(const std::string& access_key_id) const {
     if (!key) return unknown();
     c.expires_at_ms = key->expires_at_ms;
   }
-  if (version) callers_.put(*version, access_key_id, c);
+  if (version) {
+    callers_.put(*version, access_key_id, c);
+    c.data_version = *version;
+  }
   return c;
 }
 

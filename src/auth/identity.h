@@ -32,6 +32,10 @@ struct Caller {
   // Whose identity policies apply: the role for a role session, else principal_arn.
   std::string policy_arn;
   int64_t expires_at_ms = 0;  // temporary credentials (a role session); 0 = never
+  // The MetaStore data_version this caller was read at. The Authorizer decides the same
+  // request at that version instead of reading it again: one read per request, and the
+  // identity and its policies come from one consistent moment.
+  std::optional<uint64_t> data_version;
 
   const std::string& policies_of() const { return policy_arn.empty() ? principal_arn : policy_arn; }
 };
