@@ -68,8 +68,9 @@ std::vector<Finding> Matcher::match(const OsInfo& os, const std::vector<Package>
   for (const auto& pkg : packages) {
     const auto ns = namespace_of(pkg, os);
     if (ns.empty()) continue;
-    // The Debian tracker speaks of source packages and their versions.
-    const bool by_source = pkg.ecosystem == "dpkg" && !pkg.source_name.empty();
+    // The Debian tracker and Alpine secdb speak of source packages (apk's origin), so
+    // libcrypto3 is matched as openssl; findings still name the installed package.
+    const bool by_source = (pkg.ecosystem == "dpkg" || pkg.ecosystem == "apk") && !pkg.source_name.empty();
     const auto& key_name = by_source ? pkg.source_name : pkg.name;
     const auto& version = by_source && !pkg.source_version.empty() ? pkg.source_version : pkg.version;
     auto it = index_.find({ns, index_name(ns, key_name)});

@@ -88,6 +88,11 @@ TEST(Matcher, AlpineSecdbPerBranch) {
   ASSERT_EQ(ids(found), std::vector<std::string>{"CVE-2023-42363"});
   EXPECT_EQ(found[0].fixed_versions, std::vector<std::string>{"1.36.1-r16"});
   EXPECT_TRUE(m.match({"alpine", "3.19.1"}, {{"apk", "busybox", "1.36.1-r15", "", ""}}).empty());
+  // secdb names origins: ssl_client is built from busybox and reported under its own name.
+  const auto by_origin = m.match({"alpine", "3.20.3"}, {{"apk", "ssl_client", "1.36.1-r15", "busybox", "1.36.1-r15"}});
+  ASSERT_EQ(ids(by_origin), std::vector<std::string>{"CVE-2023-42363"});
+  EXPECT_EQ(by_origin[0].package_name, "ssl_client");
+  EXPECT_EQ(by_origin[0].package_version, "1.36.1-r15");
   EXPECT_FALSE(parse_alpine_secdb_json("{\"packages\": []}"));
   EXPECT_FALSE(parse_alpine_secdb_json("not json"));
 }
