@@ -75,6 +75,13 @@ SourceKind classify(std::string_view path) {
       path.size() > 22 && !ends_with(path, ".md5sums"))
     return SourceKind::kDpkg;
   if (path == "lib/apk/db/installed") return SourceKind::kApk;
+  // Fedora 36+ keeps the rpmdb in usr/lib/sysimage/rpm (var/lib/rpm is a symlink to it).
+  for (std::string_view dir : {"var/lib/rpm/", "usr/lib/sysimage/rpm/"}) {
+    if (!path.starts_with(dir)) continue;
+    std::string_view base = path.substr(dir.size());
+    if (base == "rpmdb.sqlite") return SourceKind::kRpmSqlite;
+    if (base == "Packages" || base == "Packages.db") return SourceKind::kRpmUnreadable;
+  }
   if (path == "etc/os-release" || path == "usr/lib/os-release") return SourceKind::kOsRelease;
   if (ends_with(path, "/package-lock.json") || path == "package-lock.json") return SourceKind::kNpmLock;
   if (ends_with(path, "/package.json")) {

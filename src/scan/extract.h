@@ -15,10 +15,16 @@ namespace berth::scan {
 struct Extracted {
   std::vector<vuln::Package> packages;
   int skipped = 0;  // malformed records left out
+  std::string unreadable;  // non-empty: the whole source could not be read, and why
 };
 
 // Which extractor (if any) reads a layer path ("usr/lib/..." without leading "./" or "/").
-enum class SourceKind { kNone, kDpkg, kApk, kNpmPackage, kNpmLock, kPython, kOsRelease };
+// Go binaries are found by content, not path, so they have no kind here.
+enum class SourceKind {
+  kNone, kDpkg, kApk, kNpmPackage, kNpmLock, kPython, kOsRelease,
+  kRpmSqlite,      // rpmdb.sqlite: spooled to a private temp file and opened with SQLite
+  kRpmUnreadable,  // BerkeleyDB Packages / NDB Packages.db: recorded as unreadable
+};
 SourceKind classify(std::string_view path);
 
 Extracted parse_dpkg_status(std::string_view text);

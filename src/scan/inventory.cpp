@@ -32,7 +32,9 @@ nlohmann::json sources_json(const std::vector<PackageSource>& sources) {
   for (const auto& s : sources) {
     nlohmann::json pk = nlohmann::json::array();
     for (const auto& p : s.packages) pk.push_back(package_json(p));
-    arr.push_back({{"path", s.path}, {"packages", pk}});
+    nlohmann::json src = {{"path", s.path}, {"packages", pk}};
+    if (!s.unreadable.empty()) src["unreadable"] = s.unreadable;
+    arr.push_back(std::move(src));
   }
   return arr;
 }
@@ -85,7 +87,7 @@ std::optional<LayerInventory> layer_inventory_from_json(std::string_view text) {
     LayerInventory inv;
     inv.parser_version = j.at("parser_version").get<int>();
     for (const auto& s : j.at("sources")) {
-      PackageSource src{s.at("path").get<std::string>(), {}};
+      PackageSource src{s.at("path").get<std::string>(), {}, s.value("unreadable", "")};
       for (const auto& p : s.at("packages"))
         src.packages.push_back({p.at("ecosystem").get<std::string>(), p.at("name").get<std::string>(),
                                 p.at("version").get<std::string>(), p.value("source_name", ""),

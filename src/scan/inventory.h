@@ -16,12 +16,16 @@ namespace berth::scan {
 
 // Bump when an extractor changes what it reports: stored inventories with another
 // version are recomputed.
-inline constexpr int kParserVersion = 1;
+inline constexpr int kParserVersion = 2;  // 2: rpm sqlite, Go binaries, unreadable sources
 
-// One file that lists packages: a dpkg status file, an apk db, a package.json...
+// One file that lists packages: a dpkg status file, an apk db, a package.json, an rpmdb,
+// a Go binary...
 struct PackageSource {
   std::string path;  // normalised layer path, no leading "./" or "/"
   std::vector<vuln::Package> packages;
+  // Non-empty when the file was recognised but could not be read (a BerkeleyDB rpmdb, an
+  // oversized or corrupt database): the inventory says so instead of silently omitting it.
+  std::string unreadable;
 };
 
 struct LayerInventory {

@@ -3,11 +3,18 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
 #include "scan/extract.h"
+#include "scan/gobinary.h"
+#include "scan/rpm.h"
 #include "store/blob/blob_store.h"
 
 namespace berth::scan {
@@ -53,11 +60,114 @@ void extract_into(LayerInventory& inv, SourceKind kind, const std::string& path,
     case SourceKind::kNpmPackage: ex = parse_npm_package_json(text); break;
     case SourceKind::kNpmLock: ex = parse_npm_lock(text); break;
     case SourceKind::kPython: ex = parse_python_metadata(text); break;
-    case SourceKind::kNone: return;
+    case SourceKind::kNone:
+    case SourceKind::kRpmSqlite:      // spooled to a file, not read into memory
+    case SourceKind::kRpmUnreadable: return;
   }
   inv.skipped_records += ex.skipped;
   // A file that lists nothing still matters: it replaces a lower layer's version of it.
-  inv.sources.push_back(PackageSource{path, std::move(ex.packages)});
+  inv.sources.push_back(PackageSource{path, std::move(ex.packages), {}});
+}
+
+// Streams the current entry's data to on_chunk until it returns false or the data ends.
+template <class F>
+Result<void> read_data(struct archive* a, F&& on_chunk) {
+  std::array<char, 64 * 1024> chunk;
+  while (true) {
+    la_ssize_t n = archive_read_data(a, chunk.data(), chunk.size());
+    if (n < 0)
+      return fail(ErrorCode::kInvalidParameter, std::string("layer is corrupt or truncated: ") + archive_error_string(a));
+    if (n == 0 || !on_chunk(std::string_view(chunk.data(), static_cast<size_t>(n)))) return {};
+  }
+}
+
+// The private copy of an rpmdb.sqlite; removed however the scan ends.
+class TempFile {
+ public:
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!path_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(path_, ec);
+    }
+  }
+  Result<void> create(const std::filesystem::path& dir) {
+    std::error_code ec;
+    auto base = dir.empty() ? std::filesystem::temp_directory_path(ec) : dir;
+    if (ec) return fail(ErrorCode::kInternal, "no temp directory: " + ec.message());
+    std::string tmpl = (base / "berth-rpmdb-XXXXXX").string();
+    fd_ = ::mkstemp(tmpl.data());  // mode 0600, O_EXCL
+    if (fd_ < 0) return fail(ErrorCode::kInternal, "cannot create temp file in " + base.string());
+    path_ = tmpl;
+    return {};
+  }
+  bool write(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::write(fd_, data.data(), data.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+  bool close() {
+    int rc = ::close(fd_);
+    fd_ = -1;
+    return rc == 0;
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  int fd_ = -1;
+  std::filesystem::path path_;
+};
+
+Result<Extracted> spool_rpmdb(struct archive* a, struct archive_entry* entry, const Limits& limits) {
+  Extracted out;
+  if (archive_entry_size_is_set(entry) && static_cast<uint64_t>(archive_entry_size(entry)) > limits.max_rpmdb_bytes) {
+    out.unreadable = "rpmdb.sqlite larger than " + std::to_string(limits.max_rpmdb_bytes) + " bytes, not read";
+    return out;
+  }
+  TempFile tmp;
+  BERTH_TRY_VOID(tmp.create(limits.temp_dir));
+  uint64_t written = 0;
+  bool ok = true;
+  BERTH_TRY_VOID(read_data(a, [&](std::string_view chunk) {
+    std::string patched;
+    if (written == 0 && chunk.size() >= 20 && chunk.starts_with(std::string_view("SQLite format 3\0", 16)) &&
+        chunk[18] == 2 && chunk[19] == 2) {
+      // A WAL-mode header on a copy without its -wal file: read it as a rollback-journal
+      // database so SQLite never looks for (or creates) WAL files beside the copy.
+      patched.assign(chunk);
+      patched[18] = patched[19] = 1;
+      chunk = patched;
+    }
+    written += chunk.size();
+    if (written > limits.max_rpmdb_bytes) {
+      out.unreadable = "rpmdb.sqlite larger than " + std::to_string(limits.max_rpmdb_bytes) + " bytes, not read";
+      return ok = false;
+    }
+    return ok = tmp.write(chunk);
+  }));
+  if (!out.unreadable.empty()) return out;
+  if (!ok || !tmp.close()) return fail(ErrorCode::kInternal, "cannot write temp copy of rpmdb.sqlite");
+  return parse_rpmdb_sqlite(tmp.path());
+}
+
+// nullopt: not an ELF file, or no Go build info in the bytes examined.
+Result<std::optional<Extracted>> scan_go_binary(struct archive* a, const Limits& limits) {
+  GoBuildInfoScanner scanner(limits.max_binary_scan_bytes);
+  bool first = true, elf = false;
+  BERTH_TRY_VOID(read_data(a, [&](std::string_view chunk) {
+    if (first) {
+      first = false;
+      elf = chunk.starts_with("\x7f" "ELF");
+      if (!elf) return false;
+    }
+    return scanner.feed(chunk);
+  }));
+  if (!elf) return std::optional<Extracted>{};
+  return scanner.finish();
 }
 
 }  // namespace
@@ -116,26 +226,43 @@ Result<LayerInventory> read_layer(const ReadChunk& read, const Limits& limits) {
     }
     if (archive_entry_filetype(entry) != AE_IFREG) continue;  // symlinks are never followed
     SourceKind kind = classify(path);
-    if (kind == SourceKind::kNone) continue;  // libarchive skips the data on the next header
+    if (kind == SourceKind::kRpmUnreadable) {
+      inv.sources.push_back(PackageSource{path, {}, "rpm BerkeleyDB/NDB database is not readable; only rpmdb.sqlite is"});
+      continue;
+    }
+    if (kind == SourceKind::kRpmSqlite) {
+      BERTH_TRY(auto ex, spool_rpmdb(a.get(), entry, limits));
+      inv.skipped_records += ex.skipped;
+      inv.sources.push_back(PackageSource{path, std::move(ex.packages), std::move(ex.unreadable)});
+      continue;
+    }
+    if (kind == SourceKind::kNone) {
+      // Any executable may be a Go binary; the rest is skipped by libarchive on the next header.
+      if ((archive_entry_perm(entry) & 0111) == 0 || archive_entry_size(entry) < 64) continue;
+      BERTH_TRY(auto ex, scan_go_binary(a.get(), limits));
+      if (!ex) continue;
+      inv.skipped_records += ex->skipped;
+      inv.sources.push_back(PackageSource{path, std::move(ex->packages), std::move(ex->unreadable)});
+      continue;
+    }
     if (archive_entry_size_is_set(entry) &&
         static_cast<uint64_t>(archive_entry_size(entry)) > limits.max_file_bytes) {
       ++inv.skipped_records;  // an oversized manifest is reported, not read
       continue;
     }
     std::string text;
-    std::array<char, 64 * 1024> chunk;
-    while (true) {
-      la_ssize_t n = archive_read_data(a.get(), chunk.data(), chunk.size());
-      if (n < 0)
-        return fail(ErrorCode::kInvalidParameter,
-                    std::string("layer is corrupt or truncated: ") + archive_error_string(a.get()));
-      if (n == 0) break;
-      if (text.size() + static_cast<size_t>(n) > limits.max_file_bytes) {
-        text.clear();
-        ++inv.skipped_records;
-        break;
+    bool too_big = false;
+    BERTH_TRY_VOID(read_data(a.get(), [&](std::string_view chunk) {
+      if (text.size() + chunk.size() > limits.max_file_bytes) {
+        too_big = true;
+        return false;
       }
-      text.append(chunk.data(), static_cast<size_t>(n));
+      text.append(chunk);
+      return true;
+    }));
+    if (too_big) {
+      ++inv.skipped_records;
+      continue;
     }
     if (!text.empty() || archive_entry_size(entry) == 0) extract_into(inv, kind, path, text);
   }

@@ -1,9 +1,16 @@
 #include "scan/layer_reader.h"
 
+#include "scan/gobinary.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <SQLiteCpp/SQLiteCpp.h>
 
 #include <gtest/gtest.h>
 
@@ -18,6 +25,7 @@ struct File {
   std::string body;
   int type = AE_IFREG;
   std::string link;  // for symlinks
+  int perm = 0644;
 };
 
 // Writes a layer in memory with libarchive: plain, gzip or zstd.
@@ -34,7 +42,7 @@ std::string make_layer(const std::vector<File>& files, const char* filter = "non
     struct archive_entry* e = archive_entry_new();
     archive_entry_set_pathname(e, f.path.c_str());
     archive_entry_set_filetype(e, static_cast<unsigned>(f.type));
-    archive_entry_set_perm(e, 0644);
+    archive_entry_set_perm(e, static_cast<mode_t>(f.perm));
     if (f.type == AE_IFLNK) archive_entry_set_symlink(e, f.link.c_str());
     archive_entry_set_size(e, f.type == AE_IFREG ? static_cast<la_int64_t>(f.body.size()) : 0);
     archive_write_header(a, e);
@@ -161,6 +169,125 @@ TEST(LayerReader, MalformedStatusIsReportedNotFatal) {
   ASSERT_EQ(inv->sources.size(), 1u);
   EXPECT_EQ(inv->sources[0].packages.size(), 1u);
   EXPECT_GE(inv->skipped_records, 1);
+}
+
+// A fake ELF whose data segment holds a Go 1.18+ build info block.
+std::string go_binary() {
+  std::string mod = std::string(16, 'a') + "path\tex.com/app\nmod\tex.com/app\tv1.0.0\t\ndep\tgolang.org/x/text\tv0.3.7\th1:x=\n" +
+                    std::string(16, 'b');
+  std::string block(kGoBuildInfoMagic);
+  block += "\x08\x02";
+  block.resize(32, '\0');
+  block += std::string(1, '\x08') + "go1.19.3" + static_cast<char>(mod.size()) + mod;
+  std::string elf = "\x7f" "ELF";
+  elf.resize(300'000, '\x90');
+  return elf + block + std::string(1000, '\0');
+}
+
+TEST(LayerReader, GoBuildInfoFromExecutablesOnly) {
+  auto inv = scan(make_layer({{"usr/local/bin/app", go_binary(), AE_IFREG, "", 0755},
+                              {"usr/share/doc/app.bin", go_binary()},  // not executable
+                              {"usr/bin/script", "#!/bin/sh\n" + std::string(100, '#'), AE_IFREG, "", 0755}},
+                             "gzip"));
+  ASSERT_TRUE(inv) << inv.error().message;
+  ASSERT_EQ(inv->sources.size(), 1u);
+  EXPECT_EQ(inv->sources[0].path, "usr/local/bin/app");
+  const auto& pk = inv->sources[0].packages;
+  ASSERT_EQ(pk.size(), 3u);
+  EXPECT_EQ(pk[0].name, "stdlib");
+  EXPECT_EQ(pk[0].version, "1.19.3");
+  EXPECT_EQ(pk[1].name, "ex.com/app");
+  EXPECT_EQ(pk[2].name, "golang.org/x/text");
+  EXPECT_EQ(pk[2].version, "v0.3.7");
+  auto capped = scan(make_layer({{"app", go_binary(), AE_IFREG, "", 0755}}), Limits{.max_binary_scan_bytes = 4096});
+  ASSERT_TRUE(capped);
+  EXPECT_TRUE(capped->sources.empty());
+}
+
+TEST(LayerReader, BerkeleyRpmdbIsRecordedAsUnreadable) {
+  auto inv = scan(make_layer({{"var/lib/rpm/Packages", std::string(8192, '\0')}}));
+  ASSERT_TRUE(inv) << inv.error().message;
+  ASSERT_EQ(inv->sources.size(), 1u);
+  EXPECT_TRUE(inv->sources[0].packages.empty());
+  EXPECT_NE(inv->sources[0].unreadable.find("BerkeleyDB"), std::string::npos);
+}
+
+class RpmLayer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (auto* d : {&src_, &tmp_}) {
+      std::string tmpl = (std::filesystem::temp_directory_path() / "berth-rpmlayer-XXXXXX").string();
+      ASSERT_TRUE(::mkdtemp(tmpl.data()));
+      *d = tmpl;
+    }
+  }
+  void TearDown() override {
+    std::filesystem::remove_all(src_);
+    std::filesystem::remove_all(tmp_);
+  }
+  // A WAL-mode rpmdb.sqlite, as rpm leaves it, with one bash header.
+  std::string rpmdb() {
+    auto file = src_ / "rpmdb.sqlite";
+    {
+      SQLite::Database db(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+      db.exec("PRAGMA journal_mode=WAL");
+      db.exec("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)");
+      std::string blob;
+      auto put32 = [&](uint32_t v) {
+        for (int sh = 24; sh >= 0; sh -= 8) blob += static_cast<char>((v >> sh) & 0xff);
+      };
+      std::string data = std::string("bash") + '\0' + "5.1.8" + '\0' + "6.el9" + '\0';
+      put32(3);
+      put32(static_cast<uint32_t>(data.size()));
+      uint32_t offsets[] = {0, 5, 11};
+      for (uint32_t i = 0; i < 3; ++i) {
+        put32(1000 + i);
+        put32(6);
+        put32(offsets[i]);
+        put32(1);
+      }
+      blob += data;
+      SQLite::Statement ins(db, "INSERT INTO Packages (blob) VALUES (?)");
+      ins.bind(1, blob.data(), static_cast<int>(blob.size()));
+      ins.exec();
+      db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    }
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  std::filesystem::path src_, tmp_;
+};
+
+TEST_F(RpmLayer, SqliteRpmdbIsReadFromAPrivateTempCopyThenRemoved) {
+  auto db = rpmdb();
+  ASSERT_EQ(db[18], 2);  // really a WAL-mode header
+  auto inv = scan(make_layer({{"usr/lib/sysimage/rpm/rpmdb.sqlite", db}}, "zstd"), Limits{.temp_dir = tmp_});
+  ASSERT_TRUE(inv) << inv.error().message;
+  ASSERT_EQ(inv->sources.size(), 1u);
+  EXPECT_TRUE(inv->sources[0].unreadable.empty()) << inv->sources[0].unreadable;
+  ASSERT_EQ(inv->sources[0].packages.size(), 1u);
+  EXPECT_EQ(inv->sources[0].packages[0].ecosystem, "rpm");
+  EXPECT_EQ(inv->sources[0].packages[0].version, "5.1.8-6.el9");
+  EXPECT_TRUE(std::filesystem::is_empty(tmp_));
+}
+
+TEST_F(RpmLayer, OversizedRpmdbIsUnreadableNotFatal) {
+  auto inv = scan(make_layer({{"var/lib/rpm/rpmdb.sqlite", rpmdb()}}), Limits{.max_rpmdb_bytes = 1024, .temp_dir = tmp_});
+  ASSERT_TRUE(inv) << inv.error().message;
+  ASSERT_EQ(inv->sources.size(), 1u);
+  EXPECT_NE(inv->sources[0].unreadable.find("larger than"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::is_empty(tmp_));
+}
+
+TEST_F(RpmLayer, CorruptRpmdbIsUnreadableNotFatal) {
+  auto db = rpmdb();
+  for (size_t i = 100; i < db.size(); i += 7) db[i] = static_cast<char>(db[i] ^ 0x5a);
+  auto inv = scan(make_layer({{"var/lib/rpm/rpmdb.sqlite", db}}), Limits{.temp_dir = tmp_});
+  ASSERT_TRUE(inv) << inv.error().message;
+  ASSERT_EQ(inv->sources.size(), 1u);
+  EXPECT_TRUE(std::filesystem::is_empty(tmp_));
 }
 
 }  // namespace

@@ -111,6 +111,22 @@ TEST(Matcher, OsvLanguagePackagesAndWithdrawn) {
   EXPECT_TRUE(m.match({}, {{"npm", "minimist", "1.2.0", "", ""}}).empty());
 }
 
+// As the scanner reports Go binaries: module versions keep Go's "v", the toolchain is
+// "stdlib" at a plain semver; OSV's Go records (GO-2021-0067, GO-2022-1059 in vulndata) use neither prefix.
+TEST(Matcher, GoModulesAndStdlibFromBuildInfo) {
+  Matcher m;
+  auto stdlib = parse_osv(R"({"id":"GO-2021-0067","affected":[{"package":{"name":"stdlib","ecosystem":"Go"},
+    "ranges":[{"type":"SEMVER","events":[{"introduced":"1.16.0-0"},{"fixed":"1.16.1"}]}]}]})");
+  auto text = parse_osv(R"({"id":"GO-2022-1059","affected":[{"package":{"name":"golang.org/x/text","ecosystem":"Go"},
+    "ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"0.3.8"}]}]}]})");
+  ASSERT_TRUE(stdlib && text);
+  m.add(*stdlib);
+  m.add(*text);
+  EXPECT_EQ(ids(m.match({}, {{"go", "stdlib", "1.16.0", "", ""}, {"go", "golang.org/x/text", "v0.3.7", "", ""}})),
+            (std::vector<std::string>{"GO-2021-0067", "GO-2022-1059"}));
+  EXPECT_TRUE(m.match({}, {{"go", "stdlib", "1.16.1", "", ""}, {"go", "golang.org/x/text", "v0.3.8", "", ""}}).empty());
+}
+
 TEST(Matcher, Namespaces) {
   EXPECT_EQ(namespace_of("Debian:12"), "debian:12");
   EXPECT_EQ(namespace_of("Alpine:v3.19"), "alpine:3.19");
@@ -119,6 +135,10 @@ TEST(Matcher, Namespaces) {
   EXPECT_EQ(namespace_of("crates.io"), "");
   EXPECT_EQ(namespace_of(Package{"apk", "x", "1", "", ""}, OsInfo{"alpine", "3.19.1"}), "alpine:3.19");
   EXPECT_EQ(namespace_of(Package{"dpkg", "x", "1", "", ""}, OsInfo{"debian", "12"}), "debian:12");
+  EXPECT_EQ(namespace_of(Package{"go", "stdlib", "1.21.5", "", ""}, OsInfo{"alpine", "3.19"}), "go");
+  // No rpm vulnerability data is imported yet (no Red Hat/Fedora/AlmaLinux source): rpm
+  // packages are inventoried but not matched.
+  EXPECT_EQ(namespace_of(Package{"rpm", "bash", "5.1.8-6.el9", "", ""}, OsInfo{"rhel", "9.3"}), "");
 }
 
 }  // namespace
