@@ -8,6 +8,7 @@
 
 #include "app/wiring.h"
 #include "iam/policy.h"
+#include "scanning/pull_gate.h"
 #include "sts/api.h"
 
 namespace berth::app {
@@ -58,6 +59,14 @@ std::string random_account_id() {
     if (out.empty() && d == '0') continue;
     out.push_back(d);
   }
+  return out;
+}
+
+// {"scope": "registry" | "repository", "repositoryName"?, "pullGate": {...} | null}
+json gate_json(const std::string& repository, const std::optional<scanning::PullGatePolicy>& policy) {
+  json out = {{"scope", repository.empty() ? "registry" : "repository"},
+              {"pullGate", policy ? scanning::to_json(*policy) : json(nullptr)}};
+  if (!repository.empty()) out["repositoryName"] = repository;
   return out;
 }
 
@@ -192,6 +201,30 @@ class Admin {
       BERTH_TRY_VOID(r_.meta->set_repository_policy(o.name, text));
       return json{{"repositoryName", o.name}, {"policyText", text}};
     }
+    if (verb == "set-pull-gate") {
+      BERTH_TRY(auto severity, scanning::parse_gate_severity(o.severity));
+      const scanning::PullGatePolicy policy{.severity = severity, .block_unscanned = o.block_unscanned,
+                                            .exempt = o.exempt};
+      BERTH_TRY_VOID(r_.pull_gate->set(o.repository, policy));
+      return gate_json(o.repository, policy);
+    }
+    if (verb == "get-pull-gate") {
+      BERTH_TRY(auto policy, r_.pull_gate->get(o.repository));
+      if (!policy) {
+        json out = gate_json(o.repository, std::nullopt);
+        // A repository without its own gate falls under the registry's.
+        if (!o.repository.empty()) {
+          BERTH_TRY(auto registry_gate, r_.pull_gate->get(""));
+          out["effective"] = registry_gate ? scanning::to_json(*registry_gate) : json(nullptr);
+        }
+        return out;
+      }
+      return gate_json(o.repository, *policy);
+    }
+    if (verb == "clear-pull-gate") {
+      BERTH_TRY_VOID(r_.pull_gate->clear(o.repository));
+      return gate_json(o.repository, std::nullopt);
+    }
     return fail(ErrorCode::kInvalidParameter, "unknown admin verb " + verb);
   }
 
@@ -210,12 +243,16 @@ int admin(const std::string& verb, const AdminOptions& options) {
     return 1;
   }
   auto out = Admin(**reg).run(verb, options);
-  if (!verb.starts_with("list-")) {
+  if (!verb.starts_with("list-") && !verb.starts_with("get-")) {
     observe::AuditRecord a;
     a.source = "admin";
     a.action = "admin:" + verb;
     a.principal = "local";  // whoever can write the data dir
     a.resource = !options.name.empty() ? options.name : !options.user.empty() ? options.user : options.role;
+    if (verb.ends_with("-pull-gate")) {
+      a.resource = options.repository.empty() ? "*" : options.repository;
+      if (out) a.detail = *out;
+    }
     if (!out) {
       a.outcome = observe::Outcome::kFailed;
       a.error_code = std::string(to_string(out.error().code));

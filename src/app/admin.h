@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace berth::app {
 
@@ -16,6 +17,11 @@ struct AdminOptions {
   std::string policy_file;    // --policy-file
   std::string trust_policy_file;  // --assume-role-policy-file
   std::string policy_name;    // --policy-name
+  // Pull gate verbs.
+  std::string repository;     // --repository ("" : the registry's gate)
+  std::string severity;       // --severity
+  bool block_unscanned = false;       // --block-unscanned
+  std::vector<std::string> exempt;    // --exempt ARN ...
 };
 
 // Runs one verb ("create-user", "create-access-key", ...). Returns the process exit code:

@@ -172,6 +172,18 @@ int main(int argc, char** argv) {
   set_repo_policy->add_option("repository", admin.name, "Repository name")->required();
   set_repo_policy->add_option("--policy-file", admin.policy_file, "Repository policy (JSON)")->required();
 
+  auto* set_gate = verb("set-pull-gate",
+                        "Refuse pulls of images with findings at or above a severity (registry-wide, or one repository)");
+  set_gate->add_option("--repository", admin.repository, "Repository (default: the whole registry)");
+  set_gate->add_option("--severity", admin.severity, "CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL or NONE")->required();
+  set_gate->add_flag("--block-unscanned", admin.block_unscanned,
+                     "Also refuse images without a completed scan (never scanned, queued, FAILED)");
+  set_gate->add_option("--exempt", admin.exempt, "IAM user or role ARNs that may always pull")->expected(1, -1);
+  auto* get_gate = verb("get-pull-gate", "Show the pull gate (registry-wide, or one repository's own)");
+  get_gate->add_option("--repository", admin.repository, "Repository (default: the whole registry)");
+  auto* clear_gate = verb("clear-pull-gate", "Remove the pull gate (registry-wide, or one repository's own)");
+  clear_gate->add_option("--repository", admin.repository, "Repository (default: the whole registry)");
+
   CLI11_PARSE(cli, argc, argv);
   log::set_level(log_level);
 

@@ -33,6 +33,8 @@ Result<std::unique_ptr<Registry>> Registry::open(const RegistryOptions& options)
   r->uploads = std::make_unique<registry::UploadService>(*r->meta, *r->blobs, *r->repositories, r->clock);
   r->manifests = std::make_unique<registry::ManifestService>(*r->meta, *r->repositories, *r->pulls, r->clock);
   r->vulndb = std::make_unique<vulndb::Database>(*r->meta, r->clock);
+  r->pull_gate = std::make_unique<scanning::PullGateService>(*r->meta);
+  r->manifests->set_pull_gate(r->pull_gate.get());
   auth::IdentityOptions identity{.data_dir = options.data_dir, .account_id = options.account_id,
                                  .root_access_key_id = {}, .root_secret_access_key = {}};
   if (const char* id = std::getenv("BERTH_ROOT_ACCESS_KEY_ID")) identity.root_access_key_id = id;

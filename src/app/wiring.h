@@ -15,6 +15,7 @@
 #include "registry/pull_recorder.h"
 #include "registry/repository_service.h"
 #include "registry/upload_service.h"
+#include "scanning/pull_gate.h"
 #include "scanning/service.h"
 #include "store/blob/blob_store.h"
 #include "store/meta/meta_store.h"
@@ -42,6 +43,8 @@ struct Registry {
   std::unique_ptr<auth::Identity> identity;
   // The vulnerability database (a vuln::AdvisorySource for scans), over `meta`.
   std::unique_ptr<vulndb::Database> vulndb;
+  // The vulnerability pull gate, asked by `manifests` before every client pull.
+  std::unique_ptr<scanning::PullGateService> pull_gate;
   // DATA/audit and DATA/events; every process on the data dir appends to the same files.
   std::unique_ptr<observe::AuditLog> audit;
   std::unique_ptr<observe::EventSink> events;

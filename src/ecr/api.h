@@ -71,6 +71,8 @@ class Api {
   Result<nlohmann::json> list_images(const Call& call);
   Result<nlohmann::json> describe_images(const Call& call);
   Result<nlohmann::json> batch_get_image(const Call& call);
+  void audit_gate_refusal(const Call& call, const std::string& repo, const Digest& digest,
+                          const std::string& message) const;
   Result<nlohmann::json> batch_delete_image(const Call& call);
   Result<nlohmann::json> batch_check_layer_availability(const Call& call);
   Result<nlohmann::json> put_image(const Call& call);

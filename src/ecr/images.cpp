@@ -152,6 +152,24 @@ Result<json> Api::describe_images(const Call& call) {
   return out;
 }
 
+void Api::audit_gate_refusal(const Call& call, const std::string& repo, const Digest& digest,
+                             const std::string& message) const {
+  if (!s_.audit) return;
+  observe::AuditRecord r;
+  r.source = "ecr";
+  r.action = "ecr:BatchGetImage";
+  r.principal = call.caller.principal_arn;
+  r.access_key_id = call.caller.access_key_id;
+  r.source_ip = call.request.remote_address;
+  r.user_agent = std::string(call.request.header("user-agent").value_or(""));
+  r.resource = s_.authorizer.repository_arn(repo);
+  r.outcome = observe::Outcome::kDenied;
+  r.error_code = "ImageInaccessible";
+  r.message = message;
+  r.detail = json{{"imageDigest", digest.str()}, {"pullGate", true}};
+  s_.audit->record(r);
+}
+
 Result<json> Api::batch_get_image(const Call& call) {
   BERTH_TRY_VOID(check_registry_id(call.input, s_.identity.account_id()));
   BERTH_TRY(auto repo, required_string(call.input, "repositoryName"));
@@ -178,6 +196,13 @@ Result<json> Api::batch_get_image(const Call& call) {
     }
     auto m = s_.manifests.get(repo, registry::Reference{std::nullopt, *r.digest}, /*count_pull=*/true,
                               call.caller.policies_of());
+    if (!m && m.error().code == ErrorCode::kDenied) {
+      // The pull gate: a per-image failure, so the rest of the batch is served; the call
+      // itself succeeds, so the refusal is audited here.
+      failures.push_back(failure(id.original, "ImageInaccessible", m.error().message));
+      audit_gate_refusal(call, repo, *r.digest, m.error().message);
+      continue;
+    }
     if (!m) {
       failures.push_back(failure(id.original, "ImageNotFound", "Requested image not found"));
       continue;

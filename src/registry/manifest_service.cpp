@@ -68,7 +68,9 @@ Result<store::ManifestRecord> ManifestService::get(const std::string& repository
     }
     return r;
   }
-  if (count_pull) pulls_.note(repository, r->digest, clock_.now_ms(), puller);
+  if (!count_pull) return r;
+  if (pull_gate_) BERTH_TRY_VOID(pull_gate_->admit(repository, *r, puller));
+  pulls_.note(repository, r->digest, clock_.now_ms(), puller);
   return r;
 }
 

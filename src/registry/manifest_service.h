@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "registry/pull_gate.h"
 #include "registry/pull_recorder.h"
 #include "registry/push_listener.h"
 #include "registry/repository_service.h"
@@ -36,11 +37,16 @@ class ManifestService {
   // Told of every new manifest after its push committed; null (the default): nobody.
   // Set before serving, not while requests run.
   void set_push_listener(PushListener* listener) { push_listener_ = listener; }
+  // Asked before every client pull (count_pull); null (the default): every pull passes.
+  // Set before serving, not while requests run.
+  void set_pull_gate(PullGate* gate) { pull_gate_ = gate; }
 
   Result<PushedManifest> put(const std::string& repository, const Reference& ref, std::string_view content_type,
                              std::string_view bytes);
-  // MANIFEST_UNKNOWN. `count_pull` records the pull time (GET, not HEAD) for `puller`
-  // (the IAM user or role ARN, "" when anonymous), unless the puller is excluded.
+  // MANIFEST_UNKNOWN. `count_pull` marks a client's pull (a /v2/ GET, not HEAD, or
+  // BatchGetImage): the pull gate may refuse it (kDenied), and otherwise its time is
+  // recorded for `puller` (the IAM user or role ARN, "" when anonymous), unless the
+  // puller is excluded.
   Result<store::ManifestRecord> get(const std::string& repository, const Reference& ref, bool count_pull,
                                     std::string_view puller = {});
   // By digest: the manifest and its tags. By tag: only the tag.
@@ -63,6 +69,7 @@ class ManifestService {
   PullRecorder& pulls_;
   const Clock& clock_;
   PushListener* push_listener_ = nullptr;
+  PullGate* pull_gate_ = nullptr;
 };
 
 }  // namespace berth::registry

@@ -1,0 +1,25 @@
+// A rule that may refuse a client's pull of a manifest after it was found (the
+// vulnerability pull gate of src/scanning). ManifestService asks it on every client GET
+// (the /v2/ manifest GET and ECR BatchGetImage), before the pull is counted; the
+// registry itself knows nothing of scans.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "store/meta/meta_store.h"
+
+namespace berth::registry {
+
+class PullGate {
+ public:
+  virtual ~PullGate() = default;
+  // {} to serve the manifest; kDenied with a message naming the image, the reason and
+  // how to override otherwise. `puller` is the IAM user or role ARN ("" when anonymous).
+  // Called on the hottest path: it must answer from a cache while nothing changed.
+  [[nodiscard]] virtual Result<void> admit(const std::string& repository, const store::ManifestRecord& manifest,
+                                           std::string_view puller) = 0;
+};
+
+}  // namespace berth::registry
