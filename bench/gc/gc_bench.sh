@@ -15,7 +15,7 @@ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -
 cmake --build "$BUILD" --target berth berth_gc_fill -j "${JOBS:-2}" >/dev/null
 DATA=$(mktemp -d /tmp/berth-gc-bench-XXXXXX)
 trap 'rm -rf "$DATA"' EXIT
-"$BUILD/berth_gc_fill" "$DATA" "$BLOBS" "$MANIFESTS"
+"$BUILD/bench/berth_gc_fill" "$DATA" "$BLOBS" "$MANIFESTS"
 # One run of the server-side startup (account, keys) so gc measures only collection.
 "$BUILD/berth" storage --data-dir "$DATA" --json >/dev/null
 for args in "--dry-run --grace 0" "--grace 0" "--grace 0"; do

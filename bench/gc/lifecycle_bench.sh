@@ -18,7 +18,7 @@ DATA=$(mktemp -d /tmp/berth-lifecycle-bench-XXXXXX)
 trap 'rm -rf "$DATA"' EXIT
 # The fill deletes a fifth of what it pushes; push a quarter more to keep IMAGES.
 PUSHED=$((IMAGES * 5 / 4))
-"$BUILD/berth_gc_fill" "$DATA" $((PUSHED * 2 + 1000)) "$PUSHED" 1
+"$BUILD/bench/berth_gc_fill" "$DATA" $((PUSHED * 2 + 1000)) "$PUSHED" 1
 "$BUILD/berth" storage --data-dir "$DATA" --json >/dev/null  # account and keys, outside the timing
 python3 - "$DATA/meta.db" <<'PY'
 import json, sqlite3, sys
@@ -42,5 +42,5 @@ for mode in --dry-run ""; do
   # shellcheck disable=SC2086
   /usr/bin/time -f "wall %e s, peak RSS %M KiB" "$BUILD/berth" --log-level warn lifecycle run --data-dir "$DATA" \
     --repository bench/repo1 --json $mode | python3 -c \
-    'import json,sys; r=json.load(sys.stdin)["repositories"][0]; print(f"evaluated {r[\"evaluated\"]}, expired {r[\"expired\"]}, would expire {r[\"wouldExpire\"]}")'
+    'import json,sys; r=json.load(sys.stdin)["repositories"][0]; print("evaluated", r["evaluated"], "expired", r["expired"], "would expire", r["wouldExpire"])'
 done
