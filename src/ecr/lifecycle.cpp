@@ -27,8 +27,7 @@ json settings_of(const store::Repository& repo) {
 Result<lifecycle::Policy> parsed_policy(const std::string& text) {
   auto policy = lifecycle::parse_policy(text);
   if (!policy) {
-    return tl::unexpected(invalid("Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: '" +
-                                  policy.error().message + "'"));
+    return tl::unexpected(invalid(policy.error().message));  // the parser's words, already ECR's
   }
   return policy;
 }

@@ -1,5 +1,6 @@
 // ECR settings: repository creation settings, tag mutability, resource tags, registry
 // and account settings.
+#include <cctype>
 #include <algorithm>
 #include <array>
 #include <set>
@@ -29,11 +30,17 @@ Result<json> tag_mutability_settings(const json& in) {
       return tl::unexpected(invalid("imageTagMutabilityExclusionFilters must list 1 to 5 filters"));
     }
     for (const auto& f : *filters) {
+      // ECR's model: ^[0-9a-zA-Z._*-]{1,128}$ (tag characters plus the wildcard).
+      const auto allowed = [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '*' || c == '-';
+      };
       if (!f.is_object() || f.value("filterType", "") != "WILDCARD" || !f.contains("filter") ||
           !f["filter"].is_string() || f["filter"].get<std::string>().empty() ||
-          f["filter"].get<std::string>().size() > 128) {
+          f["filter"].get<std::string>().size() > 128 ||
+          !std::all_of(f["filter"].get_ref<const std::string&>().begin(),
+                       f["filter"].get_ref<const std::string&>().end(), allowed)) {
         return tl::unexpected(invalid("each exclusion filter needs filterType WILDCARD and a filter of 1-128 "
-                                      "characters"));
+                                      "characters from [0-9a-zA-Z._*-]"));
       }
     }
     if (!with_exclusion) {

@@ -180,7 +180,11 @@ Result<Policy> parse_policy(std::string_view text) {
   for (const auto& r : policy.rules) any_rules += r.tag_status == TagStatus::kAny ? 1 : 0;
   if (any_rules > 1) return invalid("only one rule may have tagStatus 'any'");
   if (any_rules == 1 && policy.rules.back().tag_status != TagStatus::kAny) {
-    return invalid("the rule with tagStatus 'any' must have the highest rulePriority");
+    const auto any = std::find_if(policy.rules.begin(), policy.rules.end(),
+                                  [](const Rule& r) { return r.tag_status == TagStatus::kAny; });
+    return invalid("rule with rulePriority " + std::to_string(any->priority) +
+                   ": the rule with tagStatus 'any' must have the highest rulePriority (rule " +
+                   std::to_string(policy.rules.back().priority) + " is higher)");
   }
   return policy;
 }

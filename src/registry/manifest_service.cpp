@@ -52,7 +52,12 @@ Result<PushedManifest> ManifestService::put(const std::string& repository, const
       .tag = ref.tag,
       .tag_immutable = ref.tag && tag_is_immutable(repo.settings_json, *ref.tag),
   };
-  BERTH_TRY(auto outcome, meta_.put_manifest(repository, m, clock_.now_ms()));
+  auto put = meta_.put_manifest(repository, m, clock_.now_ms());
+  if (!put && put.error().code == ErrorCode::kTagImmutable) {
+    return fail(ErrorCode::kTagImmutable,
+                put.error().message + " The repository's setting: " + describe_tag_mutability(repo.settings_json) + ".");
+  }
+  BERTH_TRY(auto outcome, std::move(put));
   if (outcome.created && push_listener_) push_listener_->manifest_pushed(repository, digest, m.media_type);
   return PushedManifest{digest, parsed.subject};
 }

@@ -9,5 +9,8 @@
 namespace berth::registry {
 
 bool tag_is_immutable(const std::string& settings_json, std::string_view tag);
+// The setting in words, for refusals: "imageTagMutability IMMUTABLE_WITH_EXCLUSION
+// (exclusion filters: latest*, dev-*)".
+std::string describe_tag_mutability(const std::string& settings_json);
 
 }  // namespace berth::registry

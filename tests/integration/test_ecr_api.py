@@ -384,6 +384,7 @@ class TestEcrSettings(ServerTestCase):
         self.assertEqual(err["code"], "TAG_INVALID")
         self.assertIn("'v1'", err["message"])
         self.assertIn("imm/app", err["message"])
+        self.assertIn("imageTagMutability IMMUTABLE_WITH_EXCLUSION (exclusion filters: latest*)", err["message"])
         got = ecr.batch_get_image(repositoryName="imm/app", imageIds=[{"imageTag": "v1"}])["images"][0]
         self.assertEqual(got["imageId"]["imageDigest"], digest)
         # Through PutImage: ImageTagAlreadyExistsException.
@@ -395,6 +396,11 @@ class TestEcrSettings(ServerTestCase):
         push_image(self.server, "imm/app", "v1", layer=b"second")
         with self.assertRaises(ecr.exceptions.InvalidParameterException):
             ecr.put_image_tag_mutability(repositoryName="imm/app", imageTagMutability="SOMETIMES")
+        for bad_filter in ("a/b", "a b!"):  # outside ECR's [0-9a-zA-Z._*-]
+            with self.assertRaises(ecr.exceptions.InvalidParameterException):
+                ecr.put_image_tag_mutability(repositoryName="imm/app", imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+                                             imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD",
+                                                                                  "filter": bad_filter}])
         with self.assertRaises(ecr.exceptions.RepositoryNotFoundException):
             ecr.put_image_tag_mutability(repositoryName="imm/none", imageTagMutability="MUTABLE")
 

@@ -217,6 +217,7 @@ class LifecycleWithAwsCliTest(RegistryCli, FreshServerTestCase):
                 err = ctx.exception.response["Error"]
                 self.assertEqual(err["Code"], "InvalidParameterException")
                 self.assertIn(reason, err["Message"])
+                self.assertEqual(err["Message"].count("failed to satisfy constraint"), 1, err["Message"])
                 self.assertEqual(ecr.get_lifecycle_policy(repositoryName=repo)["lifecyclePolicyText"],
                                  KEEP_ONE_RELEASE)
                 with self.assertRaises(botocore.exceptions.ClientError) as ctx:
