@@ -52,6 +52,23 @@ std::vector<std::string> ids(const std::vector<Finding>& findings) {
   return out;
 }
 
+// DSA-5523-1 fixes two CVEs; a CVE list that knows only one must not hide the other.
+TEST(Matcher, DsaCvesTheCveListLacksAreFoundUnderTheirOwnIds) {
+  auto dsa = parse_debian_list(kDsaList);
+  auto cve = parse_debian_list(R"(CVE-2023-38545 (SOCKS5 heap buffer overflow)
+	{DSA-5523-1}
+	- curl 8.3.0-3
+)");
+  ASSERT_TRUE(dsa && cve);
+  Matcher m;
+  for (const auto& a : merge_debian(*dsa, *cve)) m.add(a);
+  const OsInfo bookworm{"debian", "12"};
+  const Package before{"dpkg", "libcurl4", "7.88.1-10+deb12u3", "curl", "7.88.1-10+deb12u3"};
+  EXPECT_EQ(ids(m.match(bookworm, {before})), (std::vector<std::string>{"CVE-2023-38545", "CVE-2023-38546"}));
+  const Package fixed{"dpkg", "libcurl4", "7.88.1-10+deb12u4", "curl", "7.88.1-10+deb12u4"};
+  EXPECT_TRUE(m.match(bookworm, {fixed}).empty());
+}
+
 TEST(Matcher, DebianBySourcePackageWithDsaAndCveListsMerged) {
   const auto m = debian_matcher();
   const OsInfo bookworm{"debian", "12"};

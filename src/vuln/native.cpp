@@ -122,15 +122,38 @@ std::vector<Advisory> merge_debian(std::vector<Advisory> advisories, std::vector
   std::set<std::string> known;
   for (const auto& c : cves) known.insert(c.id);
   std::vector<Advisory> out;
+  // A DSA naming CVEs the CVE list lacks stands in for them under the CVE's own id (one
+  // finding per CVE, as for the CVEs the list knows); DSAs naming the same CVE add up.
+  std::map<std::string, Advisory> from_dsas;
   for (auto& dsa : advisories) {
     bool any_known = false;
+    std::vector<std::string> unknown;
     for (const auto& cve : dsa.aliases) {
-      any_known = any_known || known.count(cve);
+      if (known.count(cve)) {
+        any_known = true;
+      } else if (cve.starts_with("CVE-")) {
+        unknown.push_back(cve);
+      }
       for (const auto& a : dsa.affected)
         if (!a.ranges.empty()) dsa_fix[{cve, a.ecosystem, a.name}] = a.ranges.front();
     }
-    if (!any_known) out.push_back(std::move(dsa));
+    if (!any_known) {
+      out.push_back(std::move(dsa));
+      continue;
+    }
+    for (const auto& cve : unknown) {
+      auto [it, inserted] = from_dsas.try_emplace(cve);
+      if (inserted) {
+        it->second = dsa;
+        it->second.id = cve;
+        it->second.aliases = {dsa.id};
+      } else {
+        it->second.aliases.push_back(dsa.id);
+        it->second.affected.insert(it->second.affected.end(), dsa.affected.begin(), dsa.affected.end());
+      }
+    }
   }
+  for (auto& [id, advisory] : from_dsas) out.push_back(std::move(advisory));
   for (auto& c : cves) {
     for (auto& a : c.affected) {
       if (!a.from_unstable) continue;

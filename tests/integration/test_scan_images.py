@@ -422,12 +422,9 @@ class TestScanImages(ServerTestCase):
         self.assertGreaterEqual(len(expected), 3)
         self.scan_and_compare(self.scan_repo(), image_with(5103, [tar_layer(entries)]), "lodash", expected)
 
-    @unittest.expectedFailure
     def test_debian_cve_known_only_from_a_dsa(self):
-        """Known bug: DSA-5523-1 fixes CVE-2023-38545 and CVE-2023-38546 in curl
-        7.88.1-10+deb12u4; the CVE list of the data set has only CVE-2023-38545, and
-        vuln::merge_debian drops a DSA as soon as one of its CVEs is known, so curl
-        7.88.1-10+deb12u3 gets no CVE-2023-38546 finding. Remove the marker once fixed."""
+        """DSA-5523-1 fixes CVE-2023-38545 and CVE-2023-38546 in curl 7.88.1-10+deb12u4;
+        the data set's CVE list has only CVE-2023-38545: the other is found through the DSA."""
         status = b"".join(b"Package: %s\nStatus: install ok installed\nSource: curl\nVersion: 7.88.1-10+deb12u3\n\n" % p
                           for p in (b"curl", b"libcurl4"))
         packages = parse_dpkg_status(status.decode())
