@@ -92,6 +92,9 @@ class TestScanning(ServerTestCase):
         self.assertIsInstance(out["imageScanFindings"]["findingSeverityCounts"], dict)
         self.assertIsInstance(out["imageScanFindings"]["findings"], list)
         self.assertEqual(out["imageId"], {"imageDigest": img.digest})
+        # As ECR, the scan on push counts toward the one scan per image per day.
+        with self.assertRaises(self.ecr.exceptions.LimitExceededException):
+            self.ecr.start_image_scan(repositoryName=repo, imageId={"imageTag": "v1"})
 
         # The aws CLI reads the same shape, by tag too.
         r = aws(self.server, "describe-image-scan-findings", "--repository-name", repo, "--image-id", "imageTag=v1")

@@ -406,8 +406,8 @@ class MetaStore {
   // `limit`; findings_json is left empty ("[]") so a listing stays small. kNameUnknown.
   [[nodiscard]] virtual Result<std::vector<ImageScan>> list_image_scans(const std::string& repository,
                                                                         const std::string& after, size_t limit) = 0;
-  // A manual scan (StartImageScan) is allowed when the image had none at or after
-  // `not_before_ms`: then records `now_ms` as its last one and answers true, in one
+  // A manual scan (StartImageScan) is allowed when the image had none, and no COMPLETE
+  // scan (on push, or by `berth scan`) started, at or after `not_before_ms`: then records `now_ms` as its last one and answers true, in one
   // transaction, so two racing requests cannot both pass. An image without a scan row
   // gets one, IN_PROGRESS from now_ms. kNameUnknown, kManifestUnknown.
   [[nodiscard]] virtual Result<bool> claim_manual_scan(const std::string& repository, const Digest& digest,
