@@ -118,6 +118,11 @@ Result<Authorizer::LoadedPtr> Authorizer::registry_policy(const std::optional<ui
   });
 }
 
+std::optional<uint64_t> Authorizer::reads_version() const {
+  auto v = meta_.data_version();
+  return v ? std::optional<uint64_t>(*v) : std::nullopt;
+}
+
 Result<void> Authorizer::authorize(const AccessRequest& request) const {
   iam::RequestContext context;
   context.action = request.action;
@@ -139,10 +144,9 @@ Result<void> Authorizer::authorize(const AccessRequest& request) const {
 
   // One version for the whole decision, read before anything is loaded (or when the
   // caller was identified, earlier in the same request).
-  std::optional<uint64_t> v = request.caller ? request.caller->data_version : std::nullopt;
-  if (!v) {
-    if (auto version = meta_.data_version()) v = *version;
-  }
+  std::optional<uint64_t> v = request.data_version;
+  if (!v && request.caller) v = request.caller->data_version;
+  if (!v) v = reads_version();
   iam::AuthorizationInput input;
   // Resource "*" (GetAuthorizationToken) belongs to no registry: as in AWS, where each
   // account asks its own, the caller's account alone decides.

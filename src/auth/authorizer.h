@@ -34,6 +34,9 @@ struct AccessRequest {
   // trust policy) and the account that owns it.
   const iam::Policy* resource_policy = nullptr;
   std::string resource_account;
+  // The MetaStore version the request reads at, when it has one and no caller carries it
+  // (an anonymous request that reads_version() once for all its decisions).
+  std::optional<uint64_t> data_version;
 };
 
 class Authorizer {
@@ -47,6 +50,10 @@ class Authorizer {
   // {} when allowed; kDenied with AWS's AccessDenied wording ("User: ARN is not authorized
   // to perform: ACTION on resource: ARN because ..."); store failures as they come.
   Result<void> authorize(const AccessRequest& request) const;
+
+  // The store's version now (nullopt if it cannot be read: then nothing is cached), for a
+  // request without a caller that will ask for several decisions or pass it on.
+  std::optional<uint64_t> reads_version() const;
 
  private:
   // What the store says about one key ("identity:ARN", "repository:NAME", "registry"):

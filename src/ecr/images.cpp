@@ -195,7 +195,7 @@ Result<json> Api::batch_get_image(const Call& call) {
       continue;
     }
     auto m = s_.manifests.get(repo, registry::Reference{std::nullopt, *r.digest}, /*count_pull=*/true,
-                              call.caller.policies_of());
+                              registry::Puller{.arn = call.caller.policies_of(), .data_version = call.caller.data_version});
     if (!m && m.error().code == ErrorCode::kDenied) {
       // The pull gate: a per-image failure, so the rest of the batch is served; the call
       // itself succeeds, so the refusal is audited here.

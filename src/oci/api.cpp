@@ -232,12 +232,14 @@ Result<std::optional<auth::Caller>> Api::authenticate(const http::Request& req) 
 }
 
 std::optional<Response> Api::check(const http::Request& req, const std::optional<auth::Caller>& caller,
-                                   const std::string& action, const std::string& repository) const {
+                                   const std::string& action, const std::string& repository,
+                                   std::optional<uint64_t> version) const {
   auto allowed = access_->authorizer.authorize(auth::AccessRequest{.caller = caller ? &*caller : nullptr,
                                                                    .action = action,
                                                                    .repository = repository,
                                                                    .resource = {},
-                                                                   .source_ip = req.remote_address});
+                                                                   .source_ip = req.remote_address,
+                                                                   .data_version = version});
   if (allowed) return std::nullopt;
   if (allowed.error().code != ErrorCode::kDenied) return error_response(allowed.error());
   // An anonymous caller is asked to log in (docker and podman only send credentials
@@ -345,24 +347,29 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route, 
   }
   if (auto valid = validate_repository_name(route.name); !valid) co_return error_response(valid.error());
   bool may_mount = true;
+  // One MetaStore version for every decision this request makes (authorization, the pull
+  // gate): a logged-in caller was read at one, an anonymous request reads it here.
+  std::optional<uint64_t> version;
   if (access_) {
+    version = caller ? caller->data_version : access_->authorizer.reads_version();
     const std::string action = action_for(route.endpoint, m);
     if (!action.empty()) {
-      if (auto refused = check(req, caller, action, route.name)) co_return std::move(*refused);
+      if (auto refused = check(req, caller, action, route.name, version)) co_return std::move(*refused);
     }
     if (route.endpoint == Endpoint::kUploadStart && req.has_query_param("mount")) {
       // Mounting reads the source: it needs the pull permission there. Without `from`
       // the source is any repository, so the caller must be allowed to read them all.
       const auto from = req.query_param("from");
       if (from && validate_repository_name(std::string(*from))) {
-        may_mount = !check(req, caller, "ecr:GetDownloadUrlForLayer", std::string(*from));
+        may_mount = !check(req, caller, "ecr:GetDownloadUrlForLayer", std::string(*from), version);
       } else {
         may_mount = access_->authorizer
                         .authorize(auth::AccessRequest{.caller = caller ? &*caller : nullptr,
                                                        .action = "ecr:GetDownloadUrlForLayer",
                                                        .repository = {},
                                                        .resource = {},
-                                                       .source_ip = req.remote_address})
+                                                       .source_ip = req.remote_address,
+                                                       .data_version = version})
                         .has_value();
       }
     }
@@ -388,7 +395,11 @@ http::awaitable<Response> Api::dispatch(http::Exchange& ex, const Route& route, 
       if (m == "DELETE") co_return co_await delete_upload(route.name, route.reference);
       co_return not_allowed();
     case Endpoint::kManifest:
-      if (get) co_return get_manifest(req, route.name, route.reference, caller ? caller->policies_of() : "");
+      if (get) {
+        co_return get_manifest(req, route.name, route.reference,
+                               registry::Puller{.arn = caller ? std::string_view(caller->policies_of()) : std::string_view(),
+                                                .data_version = version});
+      }
       if (m == "PUT") co_return co_await put_manifest(ex, route.name, route.reference);
       if (m == "DELETE") co_return co_await delete_manifest(route.name, route.reference);
       co_return not_allowed();
@@ -674,7 +685,7 @@ http::awaitable<Response> Api::delete_upload(const std::string& name, const std:
 }
 
 Response Api::get_manifest(const http::Request& req, const std::string& name, const std::string& reference,
-                           std::string_view puller) {
+                           const registry::Puller& puller) {
   auto ref = registry::Reference::parse(reference);
   if (!ref) return error_response(ref.error());
   const bool head = req.method == "HEAD";

@@ -63,9 +63,9 @@ class Api {
   http::awaitable<http::Response> patch_upload(http::Exchange& ex, const std::string& name, const std::string& id);
   http::awaitable<http::Response> put_upload(http::Exchange& ex, const std::string& name, const std::string& id);
   http::awaitable<http::Response> delete_upload(const std::string& name, const std::string& id);
-  // `puller`: whose pull it is, for pull-time exclusions ("" when anonymous).
+  // `puller`: whose pull it is, for pull-time exclusions and the pull gate.
   http::Response get_manifest(const http::Request& req, const std::string& name, const std::string& reference,
-                              std::string_view puller);
+                              const registry::Puller& puller);
   http::awaitable<http::Response> put_manifest(http::Exchange& ex, const std::string& name,
                                                const std::string& reference);
   http::awaitable<http::Response> delete_manifest(const std::string& name, const std::string& reference);
@@ -80,9 +80,11 @@ class Api {
   // credentials were sent but are not valid.
   Result<std::optional<auth::Caller>> authenticate(const http::Request& req) const;
   Result<std::optional<auth::Caller>> presigned_caller(const http::Request& req) const;
-  // {} when allowed; the 401 or 403 response otherwise.
+  // {} when allowed; the 401 or 403 response otherwise. `version`: what the request reads
+  // at (the caller's, or read once for an anonymous request).
   std::optional<http::Response> check(const http::Request& req, const std::optional<auth::Caller>& caller,
-                                      const std::string& action, const std::string& repository) const;
+                                      const std::string& action, const std::string& repository,
+                                      std::optional<uint64_t> version = std::nullopt) const;
 
   Services s_;
   http::asio::thread_pool& pool_;

@@ -63,7 +63,7 @@ Result<PushedManifest> ManifestService::put(const std::string& repository, const
 }
 
 Result<store::ManifestRecord> ManifestService::get(const std::string& repository, const Reference& ref,
-                                                   bool count_pull, std::string_view puller) {
+                                                   bool count_pull, const Puller& puller) {
   auto r = ref.tag ? meta_.get_tagged_manifest(repository, *ref.tag) : meta_.get_manifest(repository, *ref.digest);
   if (!r) {
     if (r.error().code == ErrorCode::kManifestUnknown || r.error().code == ErrorCode::kNameUnknown) {
@@ -75,7 +75,7 @@ Result<store::ManifestRecord> ManifestService::get(const std::string& repository
   }
   if (!count_pull) return r;
   if (pull_gate_) BERTH_TRY_VOID(pull_gate_->admit(repository, *r, puller));
-  pulls_.note(repository, r->digest, clock_.now_ms(), puller);
+  pulls_.note(repository, r->digest, clock_.now_ms(), puller.arn);
   return r;
 }
 

@@ -45,10 +45,9 @@ class ManifestService {
                              std::string_view bytes);
   // MANIFEST_UNKNOWN. `count_pull` marks a client's pull (a /v2/ GET, not HEAD, or
   // BatchGetImage): the pull gate may refuse it (kDenied), and otherwise its time is
-  // recorded for `puller` (the IAM user or role ARN, "" when anonymous), unless the
-  // puller is excluded.
+  // recorded for the puller, unless the puller is excluded.
   Result<store::ManifestRecord> get(const std::string& repository, const Reference& ref, bool count_pull,
-                                    std::string_view puller = {});
+                                    const Puller& puller = {});
   // By digest: the manifest and its tags. By tag: only the tag.
   Result<void> remove(const std::string& repository, const Reference& ref);
   Result<std::vector<std::string>> tags(const std::string& repository, const std::string& after, size_t limit);

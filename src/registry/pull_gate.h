@@ -4,6 +4,8 @@
 // registry itself knows nothing of scans.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,14 +14,22 @@
 
 namespace berth::registry {
 
+// Whose pull it is. `data_version` is the MetaStore version the request was authorized
+// at, so that the gate decides on the same data without reading the version again
+// (nullopt: the gate reads it).
+struct Puller {
+  std::string_view arn;  // the IAM user or role ARN, "" when anonymous
+  std::optional<uint64_t> data_version;
+};
+
 class PullGate {
  public:
   virtual ~PullGate() = default;
   // {} to serve the manifest; kDenied with a message naming the image, the reason and
-  // how to override otherwise. `puller` is the IAM user or role ARN ("" when anonymous).
-  // Called on the hottest path: it must answer from a cache while nothing changed.
+  // how to override otherwise. Called on the hottest path: it must answer from a cache
+  // while nothing changed.
   [[nodiscard]] virtual Result<void> admit(const std::string& repository, const store::ManifestRecord& manifest,
-                                           std::string_view puller) = 0;
+                                           const Puller& puller) = 0;
 };
 
 }  // namespace berth::registry

@@ -167,10 +167,15 @@ Result<std::optional<EffectiveGate>> PullGateService::gate_of(uint64_t version, 
 }
 
 Result<void> PullGateService::admit(const std::string& repository, const store::ManifestRecord& manifest,
-                                    std::string_view puller) {
-  BERTH_TRY(auto version, meta_.data_version());
+                                    const registry::Puller& puller) {
+  uint64_t version = 0;
+  if (puller.data_version) {
+    version = *puller.data_version;
+  } else {
+    BERTH_TRY(version, meta_.data_version());
+  }
   BERTH_TRY(auto gate, gate_of(version, repository));
-  if (!gate || is_exempt(gate->policy, puller)) return {};
+  if (!gate || is_exempt(gate->policy, puller.arn)) return {};
   const std::string key = repository + "@" + manifest.digest.str();
   std::shared_ptr<const std::optional<std::string>> verdict;
   if (auto hit = verdicts_.get(version, key)) {

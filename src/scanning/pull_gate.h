@@ -69,9 +69,10 @@ class PullGateService final : public registry::PullGate {
   explicit PullGateService(store::MetaStore& meta) : meta_(meta) {}
 
   // registry::PullGate. Answers from caches keyed by the store's data_version: a pull
-  // costs one data_version read while nothing was written.
+  // that brings the version its request was authorized at costs no read while nothing
+  // was written.
   Result<void> admit(const std::string& repository, const store::ManifestRecord& manifest,
-                     std::string_view puller) override;
+                     const registry::Puller& puller) override;
 
   // `berth admin`: repository "" is the registry's gate. get answers nullopt when none is
   // set there; clear answers kNotFound then. kNameUnknown for an absent repository.

@@ -40,7 +40,7 @@ class PullGateTest : public registry::fixtures::EmbeddedRegistry {
                                                             .findings_json = findings}));
   }
   Result<store::ManifestRecord> pull(const std::string& repo, const std::string& ref, std::string_view puller = kDev) {
-    return manifests->get(repo, *registry::Reference::parse(ref), /*count_pull=*/true, puller);
+    return manifests->get(repo, *registry::Reference::parse(ref), /*count_pull=*/true, registry::Puller{.arn = puller});
   }
   static PullGatePolicy policy(std::string_view severity, bool block_unscanned = false,
                                std::vector<std::string> exempt = {}) {
@@ -68,7 +68,28 @@ TEST_F(PullGateTest, RefusesFindingsAtOrAboveTheSeverityNamingImageWorstFindingA
   EXPECT_NE(msg.find("berth admin set-pull-gate ..."), std::string::npos) << msg;
   // By digest too, and BatchGetImage-style gets go the same way; HEAD and internal reads do not.
   EXPECT_FALSE(pull("team/app", d.str()));
-  EXPECT_TRUE(manifests->get("team/app", *registry::Reference::parse("v1"), /*count_pull=*/false, kDev));
+  EXPECT_TRUE(manifests->get("team/app", *registry::Reference::parse("v1"), /*count_pull=*/false,
+                            registry::Puller{.arn = kDev}));
+}
+
+// A request brings the version it was authorized at, and the gate decides on that data
+// rather than reading the version again (nullopt: it reads the version).
+TEST_F(PullGateTest, DecidesAtTheVersionTheRequestBrings) {
+  const Digest d = image("team/app", "v1");
+  scanned("team/app", d, kComplete, "[" + finding("GHSA-bad", "CRITICAL") + "]");
+  ASSERT_TRUE(gate->set("", policy("HIGH")));
+  const auto before = meta->data_version();
+  ASSERT_TRUE(before);
+  auto at = [&](std::optional<uint64_t> v) {
+    return manifests->get("team/app", *registry::Reference::parse("v1"), /*count_pull=*/true,
+                          registry::Puller{.arn = kDev, .data_version = v});
+  };
+  EXPECT_FALSE(at(*before));
+  ASSERT_TRUE(gate->clear(""));
+  ASSERT_NE(*meta->data_version(), *before);
+  EXPECT_FALSE(at(*before));      // a request authorized before the gate was cleared
+  EXPECT_TRUE(at(std::nullopt));  // reads the version: the gate is gone
+  EXPECT_TRUE(at(*meta->data_version()));
 }
 
 TEST_F(PullGateTest, FindingsBelowTheSeverityPass) {

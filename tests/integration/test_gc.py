@@ -58,6 +58,40 @@ class RegistryCli:
         return self.skopeo("copy", "--all", "--dest-tls-verify=false", "--retry-times", "0", layout.ref(tag),
                            f"docker://{self.server.address}/{repo}:{tag}", check=check)
 
+    def push_in_the_past(self, repo, images, tag_prefix, offset_ms):
+        """Pushes `images` (tagged PREFIX-i) with the server's clock `offset_ms` behind, so
+        that their blob links are old; the server runs on the right time again after."""
+        os.environ["BERTH_TEST_CLOCK_OFFSET_MS"] = str(-offset_ms)
+        try:
+            self.restart()
+            for i, m in enumerate(images):
+                self.push(repo, m, f"{tag_prefix}-{i}")
+        finally:
+            del os.environ["BERTH_TEST_CLOCK_OFFSET_MS"]
+        self.restart()
+
+    def push_racing_gc(self, repo, images, tag_prefix, errors, retried=None):
+        """Pushes `images` (tagged PREFIX-i) while something collects. The one refusal gc's
+        protocol allows is a manifest naming a blob whose link gc dropped meanwhile: it is
+        refused whole and the client pushes again (uploading the blob this time). Anything
+        else goes into `errors`; the index of each refused push into `retried`."""
+        try:
+            for i, m in enumerate(images):
+                for _ in range(5):
+                    r = self.push(repo, m, f"{tag_prefix}-{i}", check=False)
+                    if r.returncode == 0:
+                        break
+                    err = r.stderr.decode(errors="replace")
+                    if "blob unknown" not in err.lower():
+                        errors.append(f"push {tag_prefix}-{i}: {err[-2000:]}")
+                        return
+                    if retried is not None:
+                        retried.append(i)
+                else:
+                    errors.append(f"push {tag_prefix}-{i} kept failing")
+        except Exception as e:  # noqa: BLE001 - reported by the test's own thread
+            errors.append(f"pusher: {e!r}")
+
     def assertPulls(self, repo, manifest):
         """skopeo copies the image back with every byte as pushed."""
         d = tempfile.mkdtemp(prefix="berth-gc-pull-")
@@ -182,14 +216,7 @@ class GcTest(RegistryCli, FreshServerTestCase):
         # The old images are pushed by a server whose clock is three hours behind, so
         # their links are past the grace period (1h) as soon as the images are deleted,
         # while the new pushes' own links are within it.
-        os.environ["BERTH_TEST_CLOCK_OFFSET_MS"] = str(-3 * HOUR_MS)
-        try:
-            self.restart()
-            for i, m in enumerate(old):
-                self.push(repo, m, f"old-{i}")
-        finally:
-            del os.environ["BERTH_TEST_CLOCK_OFFSET_MS"]
-        self.restart()
+        self.push_in_the_past(repo, old, "old", 3 * HOUR_MS)
 
         done = threading.Event()
         errors = []
@@ -197,24 +224,7 @@ class GcTest(RegistryCli, FreshServerTestCase):
         gc_runs = []
 
         def pusher():
-            try:
-                for i, m in enumerate(new):
-                    for _ in range(5):
-                        r = self.push(repo, m, f"new-{i}", check=False)
-                        if r.returncode == 0:
-                            break
-                        # The one failure the protocol allows: the manifest names a blob
-                        # whose link gc dropped meanwhile; it is refused whole, and the
-                        # client pushes again (now uploading the blob).
-                        err = r.stderr.decode(errors="replace")
-                        if "blob unknown" not in err.lower():
-                            errors.append(f"push new-{i}: {err[-2000:]}")
-                            return
-                        clean_failures.append(i)
-                    else:
-                        errors.append(f"push new-{i} kept failing")
-            except Exception as e:  # noqa: BLE001 - reported by the main thread
-                errors.append(f"pusher: {e!r}")
+            self.push_racing_gc(repo, new, "new", errors, clean_failures)
 
         def deleter():
             try:

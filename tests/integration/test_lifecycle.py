@@ -338,14 +338,7 @@ class LifecycleRaceTest(RegistryCli, FreshServerTestCase):
         new = [image_with(400 + i, [shared[i], oci.make_layer(400 + i, 1, 4 * 1024)]) for i in range(n)]
         # Old images are pushed three hours in the past, so their links are past gc's grace
         # as soon as lifecycle expires them, while the new pushes' links are within it.
-        os.environ["BERTH_TEST_CLOCK_OFFSET_MS"] = str(-3 * HOUR_MS)
-        try:
-            self.restart()
-            for i, m in enumerate(old):
-                self.push(repo, m, f"old-{i}")
-        finally:
-            del os.environ["BERTH_TEST_CLOCK_OFFSET_MS"]
-        self.restart()
+        self.push_in_the_past(repo, old, "old", 3 * HOUR_MS)
         aws(self.server, "put-lifecycle-policy", "--repository-name", repo, "--lifecycle-policy-text", policy_text(
             rule(1, {"tagStatus": "tagged", "tagPrefixList": ["old-"], "countType": "sinceImagePushed",
                      "countUnit": "days", "countNumber": 1})))
@@ -354,22 +347,7 @@ class LifecycleRaceTest(RegistryCli, FreshServerTestCase):
         errors, runs = [], []
 
         def pusher():
-            try:
-                for i, m in enumerate(new):
-                    for _ in range(5):
-                        r = self.push(repo, m, f"new-{i}", check=False)
-                        if r.returncode == 0:
-                            break
-                        # The one refusal gc's protocol allows: the manifest names a blob whose
-                        # link gc dropped meanwhile; the client pushes again.
-                        err = r.stderr.decode(errors="replace")
-                        if "blob unknown" not in err.lower():
-                            errors.append(f"push new-{i}: {err[-2000:]}")
-                            return
-                    else:
-                        errors.append(f"push new-{i} kept failing")
-            except Exception as e:  # noqa: BLE001 - reported by the main thread
-                errors.append(f"pusher: {e!r}")
+            self.push_racing_gc(repo, new, "new", errors)
 
         def expire_and_collect():
             try:
