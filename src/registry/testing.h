@@ -1,6 +1,8 @@
-// For tests of code above the registry services (gc, expiry): the real embedded stores
-// (SQLite + filesystem) in a temp dir, the services over them, a clock the test moves, and
-// helpers that push blobs, images and indexes through the same services a push uses.
+// For tests of the registry services and the code above them (gc, expiry, scanning): the
+// real embedded stores (SQLite + filesystem) in a temp dir, the services over them, a
+// clock the test moves, and helpers that push blobs, images and indexes through the same
+// services a push uses. Real stores, not fakes: a fake would hide the transaction
+// behaviour under test, and these are fast.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -28,21 +30,17 @@ class EmbeddedRegistry : public ::testing::Test {
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("berth-test-" + new_uuid());
     std::filesystem::create_directories(dir_);
-    meta = std::move(*store::SqliteMetaStore::open((dir_ / "meta.db").string()));
-    blobs = std::move(*store::FsBlobStore::open(dir_.string()));
-    repos = std::make_unique<RepositoryService>(*meta, clock, false);
-    pulls = std::make_unique<PullRecorder>(*meta);
-    uploads = std::make_unique<UploadService>(*meta, *blobs, *repos, clock);
-    manifests = std::make_unique<ManifestService>(*meta, *repos, *pulls, clock);
+    open_stores(false);
   }
   void TearDown() override {
-    manifests.reset();
-    uploads.reset();
-    pulls.reset();
-    repos.reset();
-    blobs.reset();
-    meta.reset();
+    close_stores();
     std::filesystem::remove_all(dir_);
+  }
+
+  // A new process over the same data dir: everything is closed and opened again.
+  void reopen(bool create_on_push = false) {
+    close_stores();
+    open_stores(create_on_push);
   }
 
   Digest push_blob(const std::string& repo, const std::string& bytes) {
@@ -117,8 +115,29 @@ class EmbeddedRegistry : public ::testing::Test {
   std::unique_ptr<store::BlobStore> blobs;
   std::unique_ptr<RepositoryService> repos;
   std::unique_ptr<PullRecorder> pulls;
+  std::unique_ptr<BlobService> blob_service;
   std::unique_ptr<UploadService> uploads;
   std::unique_ptr<ManifestService> manifests;
+
+ private:
+  void open_stores(bool create_on_push) {
+    meta = std::move(*store::SqliteMetaStore::open((dir_ / "meta.db").string()));
+    blobs = std::move(*store::FsBlobStore::open(dir_.string()));
+    repos = std::make_unique<RepositoryService>(*meta, clock, create_on_push);
+    pulls = std::make_unique<PullRecorder>(*meta);
+    blob_service = std::make_unique<BlobService>(*meta, *blobs, clock);
+    uploads = std::make_unique<UploadService>(*meta, *blobs, *repos, clock);
+    manifests = std::make_unique<ManifestService>(*meta, *repos, *pulls, clock);
+  }
+  void close_stores() {
+    manifests.reset();
+    uploads.reset();
+    blob_service.reset();
+    pulls.reset();
+    repos.reset();
+    blobs.reset();
+    meta.reset();
+  }
 };
 
 }  // namespace berth::registry::fixtures
