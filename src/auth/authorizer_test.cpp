@@ -115,7 +115,8 @@ TEST_F(AuthorizerTest, CachedDecisionsFollowWritesFromAnotherProcess) {
 }
 
 TEST_F(AuthorizerTest, ResourceAndRequestTagsAndTheRegistryPolicy) {
-  ASSERT_TRUE(meta_->update_repository_settings("team/app", R"({"tags":[{"Key":"Team","Value":"blue"}]})"));
+  const std::string before = meta_->get_repository("team/app")->settings_json;
+  ASSERT_TRUE(meta_->update_repository_settings("team/app", before, R"({"tags":[{"Key":"Team","Value":"blue"}]})"));
   const auto c = user("tagged", {R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:*",
     "Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/team":"blue"}}}]})"});
   EXPECT_TRUE(check(&c, "ecr:ListImages", "team/app"));

@@ -10,6 +10,7 @@
 #include "ecr/errors.h"
 #include "ecr/input.h"
 #include "http/offload.h"
+#include "registry/repository_settings.h"
 
 namespace berth::ecr {
 namespace {
@@ -82,8 +83,7 @@ bool Api::handles(const http::Request& req) {
 std::string Api::host_of(const http::Request& req) const { return std::string(req.header("host").value_or("localhost")); }
 
 json Api::repository_shape(const store::Repository& repo, const http::Request& req) const {
-  json settings = json::parse(repo.settings_json, nullptr, false);
-  if (!settings.is_object()) settings = json::object();
+  const json settings = registry::settings_object(repo.settings_json);
   json out = {
       {"repositoryArn", "arn:aws:ecr:" + s_.region + ":" + s_.identity.account_id() + ":repository/" + repo.name},
       {"registryId", s_.identity.account_id()},

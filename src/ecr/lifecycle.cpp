@@ -10,6 +10,7 @@
 #include "ecr/input.h"
 #include "expiry/expirer.h"
 #include "lifecycle/policy.h"
+#include "registry/repository_settings.h"
 
 namespace berth::ecr {
 namespace {
@@ -17,11 +18,6 @@ namespace {
 constexpr char kPreviewSetting[] = "lifecyclePolicyPreview";
 
 double seconds(int64_t ms) { return static_cast<double>(ms) / 1000.0; }
-
-json settings_of(const store::Repository& repo) {
-  json s = json::parse(repo.settings_json, nullptr, false);
-  return s.is_object() ? s : json::object();
-}
 
 // InvalidParameterException naming the rule, and nothing stored.
 Result<lifecycle::Policy> parsed_policy(const std::string& text) {
@@ -40,10 +36,11 @@ Result<json> Api::put_lifecycle_policy(const Call& call) {
   BERTH_TRY(auto text, required_string(call.input, "lifecyclePolicyText"));
   BERTH_TRY_VOID(require_repository(s_, name));
   BERTH_TRY_VOID(parsed_policy(text));
-  BERTH_TRY(auto repo, s_.repositories.get(name));
   // A new policy has not been evaluated yet: lastEvaluatedAt starts over.
-  BERTH_TRY_VOID(s_.repositories.update_settings(
-      name, expiry::with_policy(repo.settings_json, expiry::StoredPolicy{text, std::nullopt})));
+  BERTH_TRY_VOID(s_.repositories.edit_settings(name, [&](json& settings) -> Result<void> {
+    expiry::set_policy(settings, expiry::StoredPolicy{text, std::nullopt});
+    return {};
+  }));
   return json{{"registryId", s_.identity.account_id()}, {"repositoryName", name}, {"lifecyclePolicyText", text}};
 }
 
@@ -68,8 +65,10 @@ Result<json> Api::get_lifecycle_policy(const Call& call) {
 Result<json> Api::delete_lifecycle_policy(const Call& call) {
   BERTH_TRY(auto current, get_lifecycle_policy(call));
   const std::string name = current["repositoryName"].get<std::string>();
-  BERTH_TRY(auto repo, s_.repositories.get(name));
-  BERTH_TRY_VOID(s_.repositories.update_settings(name, expiry::with_policy(repo.settings_json, std::nullopt)));
+  BERTH_TRY_VOID(s_.repositories.edit_settings(name, [](json& settings) -> Result<void> {
+    expiry::set_policy(settings, std::nullopt);
+    return {};
+  }));
   return current;
 }
 
@@ -92,9 +91,10 @@ Result<json> Api::start_lifecycle_policy_preview(const Call& call) {
                     s_.identity.account_id() + "'; pass lifecyclePolicyText to preview one");
   }
   BERTH_TRY_VOID(parsed_policy(text));
-  json settings = settings_of(repo);
-  settings[kPreviewSetting] = {{"text", text}, {"startedAt", s_.clock.now_ms()}};
-  BERTH_TRY_VOID(s_.repositories.update_settings(name, settings.dump()));
+  BERTH_TRY_VOID(s_.repositories.edit_settings(name, [&](json& settings) -> Result<void> {
+    settings[kPreviewSetting] = {{"text", text}, {"startedAt", s_.clock.now_ms()}};
+    return {};
+  }));
   return json{{"registryId", s_.identity.account_id()},
               {"repositoryName", name},
               {"lifecyclePolicyText", text},
@@ -113,7 +113,7 @@ Result<json> Api::get_lifecycle_policy_preview(const Call& call) {
   }
   BERTH_TRY_VOID(require_repository(s_, name));
   BERTH_TRY(auto repo, s_.repositories.get(name));
-  const json settings = settings_of(repo);
+  const json settings = registry::settings_object(repo.settings_json);
   const auto preview = settings.find(kPreviewSetting);
   if (preview == settings.end() || !preview->is_object() || !preview->contains("text")) {
     return fail(ErrorCode::kLifecyclePreviewNotFound,

@@ -14,11 +14,6 @@ namespace {
 
 double seconds(int64_t ms) { return static_cast<double>(ms) / 1000.0; }
 
-json settings_json_of(const store::Repository& repo) {
-  json s = json::parse(repo.settings_json, nullptr, false);
-  return s.is_object() ? s : json::object();
-}
-
 Result<scanning::ScanService*> scanner(const Services& s) {
   if (!s.scans) return fail(ErrorCode::kUnsupported, "image scanning is not enabled on this server");
   return s.scans;
@@ -127,10 +122,10 @@ Result<json> Api::put_image_scanning_configuration(const Call& call) {
     scan_on_push = sop->get<bool>();
   }
   BERTH_TRY_VOID(require_repository(s_, name));
-  BERTH_TRY(auto repo, s_.repositories.get(name));
-  json settings = settings_json_of(repo);
-  settings["imageScanningConfiguration"] = {{"scanOnPush", scan_on_push}};
-  BERTH_TRY_VOID(s_.repositories.update_settings(name, settings.dump()));
+  BERTH_TRY_VOID(s_.repositories.edit_settings(name, [&](json& settings) -> Result<void> {
+    settings["imageScanningConfiguration"] = {{"scanOnPush", scan_on_push}};
+    return {};
+  }));
   return json{{"registryId", s_.identity.account_id()},
               {"repositoryName", name},
               {"imageScanningConfiguration", {{"scanOnPush", scan_on_push}}}};

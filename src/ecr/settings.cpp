@@ -9,6 +9,7 @@
 #include "ecr/api.h"
 #include "ecr/input.h"
 #include "iam/policy.h"
+#include "registry/repository_settings.h"
 
 namespace berth::ecr {
 
@@ -120,11 +121,6 @@ Result<std::string> repository_from_arn(const json& in, const std::string& regio
   return arn.substr(prefix.size());
 }
 
-json settings_of(const store::Repository& repo) {
-  json s = json::parse(repo.settings_json, nullptr, false);
-  return s.is_object() ? s : json::object();
-}
-
 constexpr std::array<std::pair<std::string_view, std::array<std::string_view, 2>>, 2> kAccountSettings = {{
     {"BASIC_SCAN_TYPE_VERSION", {"AWS_NATIVE", "CLAIR"}},
     {"REGISTRY_POLICY_SCOPE", {"V2", "V1"}},  // first value is the default
@@ -147,11 +143,11 @@ Result<json> Api::put_image_tag_mutability(const Call& call) {
   if (!call.input.contains("imageTagMutability")) return tl::unexpected(invalid("imageTagMutability is required"));
   BERTH_TRY(json mutability, tag_mutability_settings(call.input));
   BERTH_TRY_VOID(require_repository(s_, name));
-  BERTH_TRY(auto repo, s_.repositories.get(name));
-  json settings = settings_of(repo);
-  settings.erase("imageTagMutabilityExclusionFilters");
-  settings.update(mutability);
-  BERTH_TRY_VOID(s_.repositories.update_settings(name, settings.dump()));
+  BERTH_TRY_VOID(s_.repositories.edit_settings(name, [&](json& settings) -> Result<void> {
+    settings.erase("imageTagMutabilityExclusionFilters");
+    settings.update(mutability);
+    return {};
+  }));
   json out = {{"registryId", s_.identity.account_id()}, {"repositoryName", name}};
   out.update(mutability);
   return out;
@@ -163,17 +159,17 @@ Result<json> Api::tag_resource(const Call& call) {
   if (tags == call.input.end()) return tl::unexpected(invalid("tags is required"));
   BERTH_TRY(json added, validated_tags(*tags));
   BERTH_TRY_VOID(require_repository(s_, name));
-  BERTH_TRY(auto repo, s_.repositories.get(name));
-  json settings = settings_of(repo);
-  json merged = settings.value("tags", json::array());
-  for (const auto& t : added) {
-    merged.erase(std::remove_if(merged.begin(), merged.end(), [&](const json& e) { return e["Key"] == t["Key"]; }),
-                 merged.end());
-    merged.push_back(t);
-  }
-  if (merged.size() > 50) return tl::unexpected(invalid("a repository can have at most 50 tags"));
-  settings["tags"] = merged;
-  BERTH_TRY_VOID(s_.repositories.update_settings(name, settings.dump()));
+  BERTH_TRY_VOID(s_.repositories.edit_settings(name, [&](json& settings) -> Result<void> {
+    json merged = settings.value("tags", json::array());
+    for (const auto& t : added) {
+      merged.erase(std::remove_if(merged.begin(), merged.end(), [&](const json& e) { return e["Key"] == t["Key"]; }),
+                   merged.end());
+      merged.push_back(t);
+    }
+    if (merged.size() > 50) return tl::unexpected(invalid("a repository can have at most 50 tags"));
+    settings["tags"] = std::move(merged);
+    return {};
+  }));
   return json::object();
 }
 
@@ -182,14 +178,14 @@ Result<json> Api::untag_resource(const Call& call) {
   auto keys = call.input.find("tagKeys");
   if (keys == call.input.end() || !keys->is_array()) return tl::unexpected(invalid("tagKeys must be a list"));
   BERTH_TRY_VOID(require_repository(s_, name));
-  BERTH_TRY(auto repo, s_.repositories.get(name));
-  json settings = settings_of(repo);
-  json tags = settings.value("tags", json::array());
-  tags.erase(std::remove_if(tags.begin(), tags.end(),
-                            [&](const json& e) { return std::find(keys->begin(), keys->end(), e["Key"]) != keys->end(); }),
-             tags.end());
-  settings["tags"] = tags;
-  BERTH_TRY_VOID(s_.repositories.update_settings(name, settings.dump()));
+  BERTH_TRY_VOID(s_.repositories.edit_settings(name, [&](json& settings) -> Result<void> {
+    json tags = settings.value("tags", json::array());
+    tags.erase(std::remove_if(tags.begin(), tags.end(),
+                              [&](const json& e) { return std::find(keys->begin(), keys->end(), e["Key"]) != keys->end(); }),
+               tags.end());
+    settings["tags"] = std::move(tags);
+    return {};
+  }));
   return json::object();
 }
 
@@ -197,7 +193,7 @@ Result<json> Api::list_tags_for_resource(const Call& call) {
   BERTH_TRY(auto name, repository_from_arn(call.input, s_.region, s_.identity.account_id()));
   BERTH_TRY_VOID(require_repository(s_, name));
   BERTH_TRY(auto repo, s_.repositories.get(name));
-  return json{{"tags", settings_of(repo).value("tags", json::array())}};
+  return json{{"tags", registry::settings_object(repo.settings_json).value("tags", json::array())}};
 }
 
 Result<json> Api::describe_registry(const Call&) {

@@ -4,17 +4,13 @@
 #include <iterator>
 
 #include "core/log.h"
+#include "registry/repository_settings.h"
 
 namespace berth::expiry {
 
 using nlohmann::json;
 
 namespace {
-
-json settings_object(const std::string& settings_json) {
-  json s = json::parse(settings_json, nullptr, false);
-  return s.is_object() ? s : json::object();
-}
 
 lifecycle::Image evaluator_image(const store::ImageRecord& r) {
   lifecycle::Image img{.digest = r.digest.str(),
@@ -38,7 +34,10 @@ int deletion_rank(const Expiry& e) {
 }  // namespace
 
 std::optional<StoredPolicy> stored_policy(const store::Repository& repo) {
-  const json s = settings_object(repo.settings_json);
+  return stored_policy(registry::settings_object(repo.settings_json));
+}
+
+std::optional<StoredPolicy> stored_policy(const json& s) {
   const auto it = s.find("lifecyclePolicy");
   if (it == s.end() || !it->is_object() || !it->contains("text") || !(*it)["text"].is_string()) return std::nullopt;
   StoredPolicy p{.text = (*it)["text"].get<std::string>(), .last_evaluated_at_ms = std::nullopt};
@@ -48,8 +47,7 @@ std::optional<StoredPolicy> stored_policy(const store::Repository& repo) {
   return p;
 }
 
-std::string with_policy(const std::string& settings_json, const std::optional<StoredPolicy>& policy) {
-  json s = settings_object(settings_json);
+void set_policy(json& s, const std::optional<StoredPolicy>& policy) {
   if (!policy) {
     s.erase("lifecyclePolicy");
   } else {
@@ -57,7 +55,6 @@ std::string with_policy(const std::string& settings_json, const std::optional<St
     if (policy->last_evaluated_at_ms) p["lastEvaluatedAt"] = *policy->last_evaluated_at_ms;
     s["lifecyclePolicy"] = std::move(p);
   }
-  return s.dump();
 }
 
 std::string_view to_string(Outcome o) {
@@ -152,11 +149,13 @@ Result<RunReport> Expirer::run(const std::string& repository, bool dry_run) {
   BERTH_TRY_VOID(expire(repository, report.expiries));
   if (runs_total_) runs_total_->inc();
   // Only stamp the policy this run applied: a policy put meanwhile has not been evaluated.
-  BERTH_TRY(auto now_repo, repositories_.get(repository));
-  if (auto current = stored_policy(now_repo); current && current->text == stored->text) {
-    current->last_evaluated_at_ms = clock_.now_ms();
-    BERTH_TRY_VOID(repositories_.update_settings(repository, with_policy(now_repo.settings_json, current)));
-  }
+  BERTH_TRY_VOID(repositories_.edit_settings(repository, [&](json& settings) -> Result<void> {
+    if (auto current = stored_policy(settings); current && current->text == stored->text) {
+      current->last_evaluated_at_ms = clock_.now_ms();
+      set_policy(settings, current);
+    }
+    return {};
+  }));
   return report;
 }
 

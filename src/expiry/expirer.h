@@ -31,9 +31,10 @@ struct StoredPolicy {
   std::string text;
   std::optional<int64_t> last_evaluated_at_ms;
 };
+std::optional<StoredPolicy> stored_policy(const nlohmann::json& settings);
 std::optional<StoredPolicy> stored_policy(const store::Repository& repo);
-// `settings_json` with the policy replaced (nullopt removes it).
-std::string with_policy(const std::string& settings_json, const std::optional<StoredPolicy>& policy);
+// Replaces the policy in `settings` (nullopt removes it).
+void set_policy(nlohmann::json& settings, const std::optional<StoredPolicy>& policy);
 
 struct ImageDecision {
   store::ImageRecord image;

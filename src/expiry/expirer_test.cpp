@@ -34,10 +34,11 @@ class ExpirerTest : public registry::fixtures::EmbeddedRegistry {
     EmbeddedRegistry::TearDown();
   }
 
-  void set_policy(const std::string& text) {
-    auto repo = repos->get("app");
-    ASSERT_TRUE(repo);
-    ASSERT_TRUE(repos->update_settings("app", with_policy(repo->settings_json, StoredPolicy{text, std::nullopt})));
+  void put_policy(const std::string& text, const std::string& repository = "app") {
+    ASSERT_TRUE(repos->edit_settings(repository, [&](nlohmann::json& s) -> Result<void> {
+      set_policy(s, StoredPolicy{text, std::nullopt});
+      return {};
+    }));
   }
 
   bool exists(const Digest& d) { return static_cast<bool>(meta->get_manifest("app", d)); }
@@ -75,7 +76,7 @@ TEST_F(ExpirerTest, KeepsTheNewestAndDeletesTheRestWithAuditEventsAndMetrics) {
     clock.advance(std::chrono::minutes(1));
   }
   const Digest other = push_image("app", "latest-dev", "config-dev", {"shared"});
-  set_policy(kKeepTwoReleases);
+  put_policy(kKeepTwoReleases);
 
   RunReport preview = run(/*dry_run=*/true);
   EXPECT_TRUE(preview.had_policy);
@@ -119,7 +120,7 @@ TEST_F(ExpirerTest, AnIndexAndItsChildrenAreOneUnitAndReferrersFollowTheirSubjec
   const Digest new_index = push_index("app", "v2", {amd2, arm});  // shares the arm image
   const Digest lone = push_image("app", "", "config-lone", {"layer-lone"});
   clock.advance(kDay * 3);
-  set_policy(R"({"rules":[
+  put_policy(R"({"rules":[
     {"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}},
     {"rulePriority":2,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":1},"action":{"type":"expire"}}]})");
 
@@ -159,7 +160,7 @@ TEST_F(ExpirerTest, SinceImagePulledCountsFromTheLastRecordedPull) {
   ASSERT_TRUE(manifests->get("app", registry::Reference{std::nullopt, pulled}, /*count_pull=*/true));
   pulls->flush();
   clock.advance(kDay * 2);
-  set_policy(R"({"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"sinceImagePulled",
+  put_policy(R"({"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"sinceImagePulled",
     "countUnit":"days","countNumber":5},"action":{"type":"expire"}}]})");
   run();
   EXPECT_TRUE(exists(pulled));
@@ -183,11 +184,9 @@ TEST_F(ExpirerTest, RunAllVisitsEveryRepositoryWithAPolicy) {
   push_image("other", "v2", "c2", {"l"});
   clock.advance(std::chrono::minutes(1));
   push_image("app", "v1", "c3", {"l"});
-  auto repo = repos->get("other");
-  ASSERT_TRUE(repos->update_settings(
-      "other", with_policy(repo->settings_json,
-                           StoredPolicy{R"({"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]})",
-                                        std::nullopt})));
+  put_policy(
+      R"({"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]})",
+      "other");
   auto reports = expirer->run_all(false);
   ASSERT_TRUE(reports);
   ASSERT_EQ(reports->size(), 1u);  // "app" has no policy
@@ -198,17 +197,17 @@ TEST_F(ExpirerTest, RunAllVisitsEveryRepositoryWithAPolicy) {
 }
 
 TEST(StoredPolicy, RoundTripsThroughSettingsAndKeepsOtherSettings) {
-  const std::string settings = R"({"imageTagMutability":"IMMUTABLE"})";
-  const std::string with = with_policy(settings, StoredPolicy{"{}", 42});
+  auto settings = nlohmann::json::parse(R"({"imageTagMutability":"IMMUTABLE"})");
+  set_policy(settings, StoredPolicy{"{}", 42});
   store::Repository repo;
-  repo.settings_json = with;
+  repo.settings_json = settings.dump();
   auto p = stored_policy(repo);
   ASSERT_TRUE(p);
   EXPECT_EQ(p->text, "{}");
   EXPECT_EQ(p->last_evaluated_at_ms, 42);
-  repo.settings_json = with_policy(with, std::nullopt);
-  EXPECT_FALSE(stored_policy(repo));
-  EXPECT_NE(repo.settings_json.find("IMMUTABLE"), std::string::npos);
+  set_policy(settings, std::nullopt);
+  EXPECT_FALSE(stored_policy(settings));
+  EXPECT_EQ(settings.value("imageTagMutability", ""), "IMMUTABLE");
 }
 
 }  // namespace

@@ -23,9 +23,9 @@ Result<store::Repository> RepositoryService::get(const std::string& name) {
   return repo;
 }
 
-Result<void> RepositoryService::update_settings(const std::string& name, const std::string& settings_json) {
+Result<void> RepositoryService::edit_settings(const std::string& name, const SettingsEdit& edit) {
   BERTH_TRY_VOID(get(name));
-  return meta_.update_repository_settings(name, settings_json);
+  return edit_repository_settings(meta_, name, edit);
 }
 
 Result<void> RepositoryService::remove(const std::string& name, bool force) {

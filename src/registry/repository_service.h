@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "registry/repository_settings.h"
 #include "store/meta/meta_store.h"
 
 namespace berth::registry {
@@ -19,7 +20,8 @@ class RepositoryService {
 
   Result<store::Repository> create(const std::string& name, const std::string& settings_json = "{}");
   Result<store::Repository> get(const std::string& name);  // NAME_INVALID, NAME_UNKNOWN
-  Result<void> update_settings(const std::string& name, const std::string& settings_json);
+  // edit_repository_settings (registry/repository_settings.h). NAME_INVALID, NAME_UNKNOWN.
+  Result<void> edit_settings(const std::string& name, const SettingsEdit& edit);
   // The repository policy text; validation is the caller's (iam::parse_policy).
   Result<std::optional<std::string>> policy(const std::string& name) { return meta_.get_repository_policy(name); }
   Result<void> set_policy(const std::string& name, const std::string& text) {

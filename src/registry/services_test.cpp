@@ -256,5 +256,50 @@ TEST_F(ServicesTest, ReferenceGrammar) {
   EXPECT_TRUE(Reference::parse("v1.2.3")->tag);
 }
 
+// Two features editing their own keys of one repository at once (TagResource racing
+// PutLifecyclePolicy) both land: the loser of the compare-and-set edits again.
+TEST_F(ServicesTest, SettingsEditsThatRaceKeepBothChanges) {
+  int calls = 0;
+  ASSERT_TRUE(repos->edit_settings("team/app", [&](nlohmann::json& s) -> Result<void> {
+    if (calls++ == 0) {  // another writer lands between this edit's read and its write
+      EXPECT_TRUE(repos->edit_settings("team/app", [](nlohmann::json& o) -> Result<void> {
+        o["other"] = 1;
+        return {};
+      }));
+    }
+    s["mine"] = 2;
+    return {};
+  }));
+  EXPECT_EQ(calls, 2);
+  const auto s = settings_object(repos->get("team/app")->settings_json);
+  EXPECT_EQ(s.value("other", 0), 1);
+  EXPECT_EQ(s.value("mine", 0), 2);
+}
+
+TEST_F(ServicesTest, SettingsEditThatFailsOrKeepsLosingStoresNothing) {
+  const std::string before = repos->get("team/app")->settings_json;
+  auto refused = repos->edit_settings("team/app", [](nlohmann::json& s) -> Result<void> {
+    s["half"] = true;
+    return fail(ErrorCode::kInvalidParameter, "no");
+  });
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidParameter);
+  EXPECT_EQ(repos->get("team/app")->settings_json, before);
+
+  int n = 0;  // every attempt is overtaken by another writer
+  auto starved = repos->edit_settings("team/app", [&](nlohmann::json& s) -> Result<void> {
+    const auto now = repos->get("team/app")->settings_json;
+    EXPECT_TRUE(meta->update_repository_settings("team/app", now, R"({"n":)" + std::to_string(++n) + "}"));
+    s["mine"] = true;
+    return {};
+  });
+  ASSERT_FALSE(starved);
+  EXPECT_EQ(starved.error().code, ErrorCode::kTooManyRequests);
+  EXPECT_FALSE(settings_object(repos->get("team/app")->settings_json).contains("mine"));
+  auto missing = repos->edit_settings("nope", [](nlohmann::json&) -> Result<void> { return {}; });
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNameUnknown);
+}
+
 }  // namespace
 }  // namespace berth::registry

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "registry/manifest.h"
+#include "registry/repository_settings.h"
 #include "scanning/findings.h"
 #include "scanning/service.h"
 
@@ -197,8 +198,8 @@ Result<std::optional<PullGatePolicy>> PullGateService::get(const std::string& re
     return std::optional<PullGatePolicy>(std::move(p));
   }
   BERTH_TRY(auto repo, meta_.get_repository(repository));
-  const json settings = json::parse(repo.settings_json, nullptr, false);
-  if (!settings.is_object() || !settings.contains(kPullGateRepositoryKey)) return std::optional<PullGatePolicy>();
+  const json settings = registry::settings_object(repo.settings_json);
+  if (!settings.contains(kPullGateRepositoryKey)) return std::optional<PullGatePolicy>();
   BERTH_TRY(auto p, pull_gate_from_json(settings[kPullGateRepositoryKey]));
   return std::optional<PullGatePolicy>(std::move(p));
 }
@@ -206,11 +207,10 @@ Result<std::optional<PullGatePolicy>> PullGateService::get(const std::string& re
 Result<void> PullGateService::set(const std::string& repository, const PullGatePolicy& policy) {
   for (const auto& a : policy.exempt) BERTH_TRY_VOID(validate_exempt_arn(a));
   if (repository.empty()) return meta_.put_setting(kPullGateSetting, to_json(policy).dump());
-  BERTH_TRY(auto repo, meta_.get_repository(repository));
-  json settings = json::parse(repo.settings_json, nullptr, false);
-  if (!settings.is_object()) settings = json::object();
-  settings[kPullGateRepositoryKey] = to_json(policy);
-  return meta_.update_repository_settings(repository, settings.dump());
+  return registry::edit_repository_settings(meta_, repository, [&](json& settings) -> Result<void> {
+    settings[kPullGateRepositoryKey] = to_json(policy);
+    return {};
+  });
 }
 
 Result<void> PullGateService::clear(const std::string& repository) {
@@ -221,12 +221,12 @@ Result<void> PullGateService::clear(const std::string& repository) {
     }
     return done;
   }
-  BERTH_TRY(auto repo, meta_.get_repository(repository));
-  json settings = json::parse(repo.settings_json, nullptr, false);
-  if (!settings.is_object() || settings.erase(kPullGateRepositoryKey) == 0) {
-    return fail(ErrorCode::kNotFound, "repository " + repository + " has no pull gate of its own");
-  }
-  return meta_.update_repository_settings(repository, settings.dump());
+  return registry::edit_repository_settings(meta_, repository, [&](json& settings) -> Result<void> {
+    if (settings.erase(kPullGateRepositoryKey) == 0) {
+      return fail(ErrorCode::kNotFound, "repository " + repository + " has no pull gate of its own");
+    }
+    return {};
+  });
 }
 
 }  // namespace berth::scanning

@@ -243,7 +243,10 @@ TEST_F(ScanServiceTest, AnIndexPushedWithScanOnPushScansItsUnscannedImages) {
   auto none = s.scan_of("late", amd);
   ASSERT_TRUE(none);
   EXPECT_FALSE(*none);
-  ASSERT_TRUE(repos->update_settings("late", kScanOnPush));
+  ASSERT_TRUE(repos->edit_settings("late", [](nlohmann::json& settings) -> Result<void> {
+    settings = nlohmann::json::parse(kScanOnPush);
+    return {};
+  }));
   const Digest index = push_index("late", "v1", {amd});
   s.wait_idle();
   EXPECT_EQ(scan_of("late", index).status, kUnsupportedImage);

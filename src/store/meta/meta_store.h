@@ -216,8 +216,11 @@ class MetaStore {
   // Names in lexical (byte) order strictly after `after`, at most `limit`.
   [[nodiscard]] virtual Result<std::vector<std::string>> list_repositories(const std::string& after,
                                                                            size_t limit) = 0;
-  [[nodiscard]] virtual Result<void> update_repository_settings(const std::string& name,
-                                                                const std::string& settings_json) = 0;
+  // Compare-and-set: replaces the settings with `desired` only while they still read
+  // `expected` (true), else changes nothing (false), so that two writers editing
+  // different settings of one repository never lose either's edit. kNameUnknown.
+  [[nodiscard]] virtual Result<bool> update_repository_settings(const std::string& name, const std::string& expected,
+                                                                const std::string& desired) = 0;
   // kRepositoryNotEmpty unless force or the repository holds no manifests.
   [[nodiscard]] virtual Result<void> delete_repository(const std::string& name, bool force) = 0;
 

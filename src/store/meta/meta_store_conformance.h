@@ -829,9 +829,13 @@ TYPED_TEST_P(MetaStoreConformance, ImmutableTagsAndSettings) {
   ASSERT_TRUE(succeeded(s.put_manifest("immut", b, 5)));
   EXPECT_EQ(s.get_tagged_manifest("immut", "v1")->digest, b.digest);
 
-  ASSERT_TRUE(succeeded(s.update_repository_settings("immut", R"({"x":1})")));
+  const std::string before = s.get_repository("immut")->settings_json;
+  EXPECT_EQ(s.update_repository_settings("immut", before, R"({"x":1})"), true);
   EXPECT_EQ(s.get_repository("immut")->settings_json, R"({"x":1})");
-  EXPECT_TRUE(fails_with(s.update_repository_settings("nope", "{}"), ErrorCode::kNameUnknown));
+  // A writer that read the settings before that change sets nothing.
+  EXPECT_EQ(s.update_repository_settings("immut", before, R"({"y":2})"), false);
+  EXPECT_EQ(s.get_repository("immut")->settings_json, R"({"x":1})");
+  EXPECT_TRUE(fails_with(s.update_repository_settings("nope", "{}", "{}"), ErrorCode::kNameUnknown));
   EXPECT_FALSE(s.get_setting("k")->has_value());
   ASSERT_TRUE(succeeded(s.put_setting("k", "1")));
   ASSERT_TRUE(succeeded(s.put_setting("k", "2")));

@@ -341,7 +341,8 @@ constexpr char kClaimManualScan[] =
     "INSERT INTO image_scans (repository_id, digest, status, started_at, last_manual_scan_at) "
     "VALUES (?1, ?2, 'IN_PROGRESS', ?3, ?3) "
     "ON CONFLICT (repository_id, digest) DO UPDATE SET last_manual_scan_at = excluded.last_manual_scan_at";
-constexpr char kUpdateRepositorySettings[] = "UPDATE repositories SET settings_json = ?2 WHERE name = ?1";
+constexpr char kUpdateRepositorySettings[] =
+    "UPDATE repositories SET settings_json = ?3 WHERE name = ?1 AND settings_json = ?2";
 constexpr char kListRepositories[] = "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2";
 constexpr char kRepositoryHasManifests[] = "SELECT EXISTS (SELECT 1 FROM manifests WHERE repository_id = ?1)";
 constexpr char kDeleteRepository[] = "DELETE FROM repositories WHERE id = ?1";
@@ -1574,12 +1575,14 @@ Result<bool> SqliteMetaStore::claim_manual_scan(const std::string& repository, c
   });
 }
 
-Result<void> SqliteMetaStore::update_repository_settings(const std::string& name, const std::string& settings_json) {
-  return write("update_repository_settings", [&](Connection& c) -> Result<void> {
-    if (Stmt(c, sqlite_detail::kUpdateRepositorySettings).bind(1, name).bind(2, settings_json).exec() == 0) {
-      return sqlite_detail::name_unknown(name);
+Result<bool> SqliteMetaStore::update_repository_settings(const std::string& name, const std::string& expected,
+                                                         const std::string& desired) {
+  return write("update_repository_settings", [&](Connection& c) -> Result<bool> {
+    if (Stmt(c, sqlite_detail::kUpdateRepositorySettings).bind(1, name).bind(2, expected).bind(3, desired).exec() > 0) {
+      return true;
     }
-    return {};
+    BERTH_TRY_VOID(sqlite_detail::require_repository(c, name));
+    return false;
   });
 }
 

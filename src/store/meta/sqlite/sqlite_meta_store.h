@@ -116,8 +116,8 @@ class SqliteMetaStore final : public MetaStore {
                                                                        int parser_version) override;
   [[nodiscard]] Result<void> put_layer_inventory(const Digest& layer, int parser_version,
                                                  const std::string& inventory) override;
-  [[nodiscard]] Result<void> update_repository_settings(const std::string& name,
-                                                        const std::string& settings_json) override;
+  [[nodiscard]] Result<bool> update_repository_settings(const std::string& name, const std::string& expected,
+                                                        const std::string& desired) override;
   [[nodiscard]] Result<void> put_image_scan(const std::string& repository, const ImageScan& scan) override;
   [[nodiscard]] Result<std::optional<ImageScan>> get_image_scan(const std::string& repository,
                                                                 const Digest& digest) override;
