@@ -686,7 +686,7 @@ http::awaitable<Response> Api::delete_upload(const std::string& name, const std:
 
 Response Api::get_manifest(const http::Request& req, const std::string& name, const std::string& reference,
                            const registry::Puller& puller) {
-  auto ref = registry::Reference::parse(reference);
+  auto ref = registry::Reference::parse_lookup(reference);
   if (!ref) return error_response(ref.error());
   const bool head = req.method == "HEAD";
   auto m = s_.manifests.get(name, *ref, /*count_pull=*/!head, puller);
@@ -732,7 +732,7 @@ http::awaitable<Response> Api::put_manifest(http::Exchange& ex, const std::strin
 }
 
 http::awaitable<Response> Api::delete_manifest(const std::string& name, const std::string& reference) {
-  auto ref = registry::Reference::parse(reference);
+  auto ref = registry::Reference::parse_lookup(reference);
   if (!ref) co_return error_response(ref.error());
   auto done = co_await http::offload(pool_, [&] { return s_.manifests.remove(name, *ref); });
   if (!done) co_return error_response(done.error());

@@ -19,6 +19,13 @@ Result<Reference> Reference::parse(std::string_view text) {
   return r;
 }
 
+Result<Reference> Reference::parse_lookup(std::string_view text) {
+  if (text.find(':') != std::string_view::npos) return parse(text);
+  Reference r;
+  r.tag = std::string(text);
+  return r;
+}
+
 Result<PushedManifest> ManifestService::put(const std::string& repository, const Reference& ref,
                                             std::string_view content_type, std::string_view bytes) {
   BERTH_TRY_VOID(repositories_.require_for_push(repository));

@@ -21,6 +21,10 @@ struct Reference {
   std::optional<std::string> tag;
   std::optional<Digest> digest;
   static Result<Reference> parse(std::string_view text);  // TAG_INVALID / DIGEST_INVALID
+  // For reads and deletes: a tag outside the grammar names no manifest, so looking it up
+  // answers MANIFEST_UNKNOWN (the spec's 404 for a manifest not in the repository) rather
+  // than calling the request malformed; only a push refuses such a tag.
+  static Result<Reference> parse_lookup(std::string_view text);  // DIGEST_INVALID
   std::string str() const { return tag ? *tag : digest->str(); }
 };
 

@@ -250,6 +250,23 @@ TEST_F(ServicesTest, UnknownRepositoryBeatsUnknownManifest) {
   EXPECT_EQ(got.error().code, ErrorCode::kManifestUnknown);
 }
 
+TEST_F(ServicesTest, TagOutsideGrammarIsUnknownOnLookup) {
+  // The OCI conformance suite reads and deletes ".INVALID_MANIFEST_NAME" and expects 404.
+  EXPECT_FALSE(Reference::parse(".INVALID_MANIFEST_NAME"));
+  auto ref = Reference::parse_lookup(".INVALID_MANIFEST_NAME");
+  ASSERT_TRUE(ref);
+  auto got = w_->manifests->get("team/app", *ref, false);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, ErrorCode::kManifestUnknown);
+  got = w_->manifests->get("missing", *ref, false);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, ErrorCode::kNameUnknown);
+  auto removed = w_->manifests->remove("team/app", *ref);
+  ASSERT_FALSE(removed);
+  EXPECT_EQ(removed.error().code, ErrorCode::kManifestUnknown);
+  EXPECT_EQ(Reference::parse_lookup("sha256:abc").error().code, ErrorCode::kDigestInvalid);
+}
+
 TEST_F(ServicesTest, ReferenceGrammar) {
   EXPECT_EQ(Reference::parse("sha256:abc").error().code, ErrorCode::kDigestInvalid);
   EXPECT_EQ(Reference::parse("-bad").error().code, ErrorCode::kTagInvalid);

@@ -773,6 +773,18 @@ class TestManifests(ServerTestCase, OciAsserts):
         r = self.client.put_manifest(name, "a" * 128, img.body, img.media_type)
         self.assertEqual(r.status_code, 201, describe(r))
 
+    def test_tag_outside_grammar_is_unknown_on_read_and_delete(self):
+        # A tag no push can create names no manifest: 404 as for any unknown manifest (the OCI
+        # conformance suite asks for ".INVALID_MANIFEST_NAME"); an unknown repository still wins.
+        name = self.repo()
+        for tag in (".INVALID_MANIFEST_NAME", "-leading-dash", "a" * 129):
+            with self.subTest(tag=tag[:20]):
+                self.assertOciError(self.client.get_manifest(name, tag), 404, "MANIFEST_UNKNOWN")
+                self.assertEqual(self.client.head_manifest(name, tag).status_code, 404)
+                self.assertOciError(self.client.delete_manifest(name, tag), 404, "MANIFEST_UNKNOWN")
+        missing = self.repo(create=False)
+        self.assertOciError(self.client.get_manifest(missing, ".INVALID_MANIFEST_NAME"), 404, "NAME_UNKNOWN")
+
     # -- size limit -------------------------------------------------------------------
 
     def padded_manifest(self, seed, size):
