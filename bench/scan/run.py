@@ -128,7 +128,7 @@ def wait_scans(ecr, repo, n, deadline_s=1800):
         done = 0
         for page in ecr.get_paginator("describe_images").paginate(repositoryName=repo):
             done += sum(1 for d in page["imageDetails"]
-                        if d.get("imageScanStatus", {}).get("status") in ("COMPLETE", "FAILED"))
+                        if d.get("imageScanStatus", {}).get("status") in ("COMPLETE", "ACTIVE", "FAILED"))
         if done >= n:
             return
         if time.monotonic() > deadline:
@@ -188,7 +188,7 @@ def main():
 
         # 3. rescan of N images sharing layers after a database update
         log(f"pushing {ARGS.images} images to a CONTINUOUS_SCAN repository")
-        ecr.put_registry_scanning_configuration(scanType="BASIC", rules=[
+        ecr.put_registry_scanning_configuration(scanType="ENHANCED", rules=[
             {"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [{"filter": "rescan/*", "filterType": "WILDCARD"}]}])
         repo = "rescan/app"
         server.repo_create(repo)

@@ -3,6 +3,8 @@
 // handler per operation. Protocol only: shapes in and out, rules in registry/.
 #pragma once
 
+#include <map>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -37,8 +39,16 @@ struct Services {
   scanning::ScanService* scans = nullptr;   // image scanning; null: the scanning operations are unsupported
 };
 
+// How scans are shown in one answer: ENHANCED registries show Amazon Inspector's
+// statuses and findings; vulnerabilitySourceUpdatedAt is looked up once per data version.
+struct ScanView {
+  scanning::ScanService* scans = nullptr;
+  bool enhanced = false;
+  std::map<std::string, std::optional<int64_t>> updated_at_ms;  // per vulndb version
+};
+Result<ScanView> scan_view(const Services& s);
 // imageScanStatus and imageScanFindingsSummary of DescribeImages (scanning.cpp).
-nlohmann::json scan_summary(const store::ImageScan& scan);
+Result<nlohmann::json> scan_summary(const store::ImageScan& scan, ScanView& view);
 
 // RepositoryNotFoundException in ECR's words, for operations on one repository.
 Result<void> require_repository(const Services& s, const std::string& repo);

@@ -91,8 +91,15 @@ Result<json> Api::describe_images(const Call& call) {
     return d;
   };
   // imageScanStatus and imageScanFindingsSummary, for images that have a scan.
-  auto with_scan = [](json d, const std::optional<store::ImageScan>& scan) {
-    if (scan) d.update(scan_summary(*scan));
+  std::optional<ScanView> view;
+  if (s_.scans) {
+    BERTH_TRY(view, scan_view(s_));
+  }
+  auto with_scan = [&](json d, const std::optional<store::ImageScan>& scan) -> Result<json> {
+    if (scan && view) {
+      BERTH_TRY(auto summary, scan_summary(*scan, *view));
+      d.update(summary);
+    }
     return d;
   };
   json details = json::array();
@@ -120,7 +127,8 @@ Result<json> Api::describe_images(const Call& call) {
       if (s_.scans) {
         BERTH_TRY(scan, s_.scans->scan_of(repo, img->digest));
       }
-      details.push_back(with_scan(detail(*img), scan));
+      BERTH_TRY(auto shown, with_scan(detail(*img), scan));
+      details.push_back(std::move(shown));
     }
     return json{{"imageDetails", details}};
   }
@@ -144,8 +152,10 @@ Result<json> Api::describe_images(const Call& call) {
   }
   for (const auto& img : page.images) {
     auto found = scans.find(img.digest.str());
-    details.push_back(with_scan(detail(img), found == scans.end() ? std::nullopt
-                                                                  : std::optional<store::ImageScan>(found->second)));
+    BERTH_TRY(auto shown, with_scan(detail(img), found == scans.end()
+                                                     ? std::nullopt
+                                                     : std::optional<store::ImageScan>(found->second)));
+    details.push_back(std::move(shown));
   }
   json out = {{"imageDetails", details}};
   if (page.next_token) out["nextToken"] = *page.next_token;

@@ -44,8 +44,17 @@ json image_id_shape(const Digest& digest, const json& input) {
   return out;
 }
 
-json status_shape(const store::ImageScan& scan) {
-  json out = {{"status", scan.status}};
+// With ENHANCED scanning ECR reports Amazon Inspector's statuses: a scan with findings
+// is ACTIVE (kept up to date), one under way PENDING. BASIC keeps ECR's own.
+std::string shown_status(const std::string& status, bool enhanced) {
+  if (!enhanced) return status;
+  if (status == scanning::kComplete) return "ACTIVE";
+  if (status == scanning::kInProgress) return "PENDING";
+  return status;
+}
+
+json status_shape(const store::ImageScan& scan, bool enhanced) {
+  json out = {{"status", shown_status(scan.status, enhanced)}};
   if (!scan.description.empty()) out["description"] = scan.description;
   return out;
 }
@@ -59,12 +68,28 @@ json basic_finding(const vuln::Finding& f) {
   return out;
 }
 
+// Amazon Inspector's packageManager for what berth's extractors read: OS packages are
+// OS; npm packages NODEPKG when read from node_modules/*/package.json, NPM from a
+// package-lock.json; Python's installed metadata PYTHONPKG; Go build info GOBINARY.
+std::string package_manager(const vuln::Finding& f) {
+  if (f.ecosystem == "dpkg" || f.ecosystem == "apk" || f.ecosystem == "rpm") return "OS";
+  if (f.ecosystem == "npm") return f.file_path.ends_with("package-lock.json") ? "NPM" : "NODEPKG";
+  if (f.ecosystem == "pypi") return "PYTHONPKG";
+  if (f.ecosystem == "go") return "GOBINARY";
+  return "";
+}
+
 json enhanced_finding(const vuln::Finding& f, const store::ImageScan& scan, const std::string& repo,
                       const std::string& account, const std::string& region) {
   const std::string key = crypto::sha256(repo + '\n' + scan.digest.str() + '\n' + scanning::finding_key(f)).hex();
   const double observed = seconds(scan.completed_at_ms.value_or(scan.started_at_ms));
   json package = {{"name", f.package_name}, {"version", f.package_version}};
   if (!f.fixed_versions.empty()) package["fixedInVersion"] = f.fixed_versions.front();
+  if (auto manager = package_manager(f); !manager.empty()) package["packageManager"] = manager;
+  // Inspector names the file of language packages; an OS package's is its package
+  // database, which says nothing more.
+  if (!f.file_path.empty() && package.value("packageManager", "") != "OS") package["filePath"] = f.file_path;
+  if (!f.layer_digest.empty()) package["sourceLayerHash"] = f.layer_digest;
   json details = {{"vulnerabilityId", f.id}, {"source", "berth"}, {"vulnerablePackages", json::array({package})}};
   if (!f.uri.empty()) {
     details["sourceUrl"] = f.uri;
@@ -99,12 +124,35 @@ json enhanced_finding(const vuln::Finding& f, const store::ImageScan& scan, cons
 
 }  // namespace
 
-json scan_summary(const store::ImageScan& scan) {
-  json out = {{"imageScanStatus", status_shape(scan)}};
+Result<ScanView> scan_view(const Services& s) {
+  BERTH_TRY(auto scans, scanner(s));
+  BERTH_TRY(auto config, scans->registry_config());
+  return ScanView{.scans = scans, .enhanced = config.scan_type == "ENHANCED", .updated_at_ms = {}};
+}
+
+namespace {
+
+// imageScanCompletedAt, vulnerabilitySourceUpdatedAt and findingSeverityCounts of a
+// COMPLETE scan: what ImageScanFindings and ImageScanFindingsSummary share.
+Result<json> completed_shape(const store::ImageScan& scan, ScanView& view) {
+  json counts = json::parse(scan.severity_counts_json, nullptr, false);
+  json out = {{"imageScanCompletedAt", seconds(scan.completed_at_ms.value_or(scan.started_at_ms))},
+              {"findingSeverityCounts", counts.is_object() ? counts : json::object()}};
+  auto known = view.updated_at_ms.find(scan.vulndb_version);
+  if (known == view.updated_at_ms.end()) {
+    BERTH_TRY(auto at, view.scans->data_updated_at_ms(scan.vulndb_version));
+    known = view.updated_at_ms.emplace(scan.vulndb_version, at).first;
+  }
+  if (known->second) out["vulnerabilitySourceUpdatedAt"] = seconds(*known->second);
+  return out;
+}
+
+}  // namespace
+
+Result<json> scan_summary(const store::ImageScan& scan, ScanView& view) {
+  json out = {{"imageScanStatus", status_shape(scan, view.enhanced)}};
   if (scan.status == scanning::kComplete) {
-    json counts = json::parse(scan.severity_counts_json, nullptr, false);
-    out["imageScanFindingsSummary"] = {{"imageScanCompletedAt", seconds(scan.completed_at_ms.value_or(scan.started_at_ms))},
-                                       {"findingSeverityCounts", counts.is_object() ? counts : json::object()}};
+    BERTH_TRY(out["imageScanFindingsSummary"], completed_shape(scan, view));
   }
   return out;
 }
@@ -160,7 +208,9 @@ Result<json> Api::batch_get_repository_scanning_configuration(const Call& call) 
     if (!repo && (repo.error().code == ErrorCode::kNameUnknown || repo.error().code == ErrorCode::kNameInvalid)) {
       failures.push_back({{"repositoryName", name},
                           {"failureCode", "REPOSITORY_NOT_FOUND"},
-                          {"failureReason", "REPOSITORY_NOT_FOUND"}});
+                          {"failureReason", "The repository with name '" + name +
+                                                "' does not exist in the registry with id '" +
+                                                s_.identity.account_id() + "'"}});
       continue;
     }
     if (!repo) return tl::unexpected(repo.error());
@@ -188,10 +238,11 @@ Result<json> Api::start_image_scan(const Call& call) {
                                                       scan.error().message);
   }
   if (!scan) return tl::unexpected(scan.error());
+  BERTH_TRY(auto view, scan_view(s_));
   return json{{"registryId", s_.identity.account_id()},
               {"repositoryName", repo},
               {"imageId", image_id_shape(digest, call.input)},
-              {"imageScanStatus", status_shape(*scan)}};
+              {"imageScanStatus", status_shape(*scan, view.enhanced)}};
 }
 
 Result<json> Api::describe_image_scan_findings(const Call& call) {
@@ -216,20 +267,19 @@ Result<json> Api::describe_image_scan_findings(const Call& call) {
                                               "' in the repository with name '" + repo +
                                               "' in the registry with id '" + s_.identity.account_id() + "'");
   }
+  BERTH_TRY(auto view, scan_view(s_));
   json out = {{"registryId", s_.identity.account_id()},
               {"repositoryName", repo},
               {"imageId", image_id_shape(digest, call.input)},
-              {"imageScanStatus", status_shape(*scan)}};
+              {"imageScanStatus", status_shape(*scan, view.enhanced)}};
+  // ECR leaves imageScanFindings out until the scan has findings to show.
   if (scan->status != scanning::kComplete) return out;
-  BERTH_TRY(auto config, scans->registry_config());
   const auto findings = scanning::findings_from_json(scan->findings_json);
-  json counts = json::parse(scan->severity_counts_json, nullptr, false);
-  json result = {{"imageScanCompletedAt", seconds(scan->completed_at_ms.value_or(scan->started_at_ms))},
-                 {"findingSeverityCounts", counts.is_object() ? counts : json::object()}};
+  BERTH_TRY(json result, completed_shape(*scan, view));
   const size_t begin = std::min(offset, findings.size());
   const size_t end = std::min(findings.size(), begin + limit);
   json page = json::array();
-  const bool enhanced = config.scan_type == "ENHANCED";
+  const bool enhanced = view.enhanced;
   for (size_t i = begin; i < end; ++i) {
     page.push_back(enhanced ? enhanced_finding(findings[i], *scan, repo, s_.identity.account_id(), s_.region)
                             : basic_finding(findings[i]));

@@ -55,7 +55,8 @@ WireError to_wire(ErrorCode code) {
 }
 
 http::Response error_response(unsigned status, std::string_view code, std::string_view message) {
-  nlohmann::json body = {{"errors", nlohmann::json::array({{{"code", code}, {"message", message}, {"detail", nullptr}}})}};
+  // The spec makes detail optional; berth has none to give, and a null is no detail.
+  nlohmann::json body = {{"errors", nlohmann::json::array({{{"code", code}, {"message", message}}})}};
   http::Response r;
   r.status = status;
   r.body = body.dump();

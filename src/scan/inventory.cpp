@@ -51,13 +51,17 @@ ImageInventory compose(const std::vector<LayerInventory>& layers) {
   std::map<std::string, PackageSource> sources;
   std::map<std::string, vuln::OsInfo> os;
   ImageInventory image;
-  for (const auto& layer : layers) {
+  for (size_t index = 0; index < layers.size(); ++index) {
+    const auto& layer = layers[index];
     // A layer's own deletions apply to what lies below it, before its own files land.
     for (const auto& dir : layer.opaque_dirs)
       erase_paths(sources, os, [&](const std::string& p) { return p != dir && under(p, dir); });
     for (const auto& gone : layer.whiteouts)
       erase_paths(sources, os, [&](const std::string& p) { return under(p, gone); });
-    for (const auto& s : layer.sources) sources[s.path] = s;
+    for (const auto& s : layer.sources) {
+      auto& placed = sources[s.path] = s;
+      placed.layer = static_cast<int>(index);
+    }
     for (const auto& [path, info] : layer.os_releases) os[path] = info;
     image.skipped_records += layer.skipped_records;
   }

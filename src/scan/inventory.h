@@ -26,6 +26,8 @@ struct PackageSource {
   // Non-empty when the file was recognised but could not be read (a BerkeleyDB rpmdb, an
   // oversized or corrupt database): the inventory says so instead of silently omitting it.
   std::string unreadable;
+  // In an ImageInventory: the index (lower to upper) of the layer the file came from.
+  int layer = -1;
 };
 
 struct LayerInventory {

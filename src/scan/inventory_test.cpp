@@ -24,6 +24,19 @@ TEST(Compose, UpperRewriteReplacesLowerSource) {
   auto inv = compose({lower, upper});
   ASSERT_EQ(inv.packages().size(), 1u);
   EXPECT_EQ(inv.packages()[0].version, "2");
+  // The source is the upper layer's: findings name the layer their package came from.
+  ASSERT_EQ(inv.sources.size(), 1u);
+  EXPECT_EQ(inv.sources[0].layer, 1);
+}
+
+TEST(Compose, EachSourceKnowsItsLayer) {
+  LayerInventory base{.sources = {src("var/lib/dpkg/status", "libc6")}};
+  LayerInventory app{.sources = {src("app/node_modules/a/package.json", "a")}};
+  auto inv = compose({base, LayerInventory{}, app});
+  ASSERT_EQ(inv.sources.size(), 2u);  // sorted by path
+  EXPECT_EQ(inv.sources[0].path, "app/node_modules/a/package.json");
+  EXPECT_EQ(inv.sources[0].layer, 2);
+  EXPECT_EQ(inv.sources[1].layer, 0);
 }
 
 TEST(Compose, WhiteoutRemovesLowerSourcesUnderPath) {

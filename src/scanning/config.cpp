@@ -45,8 +45,29 @@ bool filter_matches(std::string_view filter, std::string_view repository) {
   return iam::wildcard_match(filter, repository, iam::Case::kSensitive);
 }
 
+namespace {
+// The model's constraints only; parse_registry_config adds ECR's service-side rules.
+Result<RegistryScanningConfig> parse_config(const json& input);
+}  // namespace
+
 Result<RegistryScanningConfig> parse_registry_config(const json& input) {
-  RegistryScanningConfig config;
+  BERTH_TRY(auto config, parse_config(input));
+  if (config.scan_type == "BASIC") {
+    for (size_t i = 0; i < config.rules.size(); ++i) {
+      if (config.rules[i].frequency != Frequency::kContinuous) continue;
+      return tl::unexpected(invalid("Invalid parameter at 'rules[" + std::to_string(i) +
+                                    "].scanFrequency': CONTINUOUS_SCAN is not supported for scan type BASIC; "
+                                    "continuous scanning needs scanType ENHANCED (BASIC supports SCAN_ON_PUSH "
+                                    "and MANUAL)"));
+    }
+  }
+  return config;
+}
+
+namespace {
+
+Result<RegistryScanningConfig> parse_config(const json& input) {
+  RegistryScanningConfig config{.configured = true};
   if (auto t = input.find("scanType"); t != input.end() && !t->is_null()) {
     if (!t->is_string() || (*t != "BASIC" && *t != "ENHANCED")) {
       return tl::unexpected(invalid("scanType must be BASIC or ENHANCED"));
@@ -88,6 +109,8 @@ Result<RegistryScanningConfig> parse_registry_config(const json& input) {
   return config;
 }
 
+}  // namespace
+
 json to_json(const RegistryScanningConfig& config) {
   json rules = json::array();
   for (const auto& r : config.rules) {
@@ -101,9 +124,9 @@ json to_json(const RegistryScanningConfig& config) {
 RegistryScanningConfig registry_config_from_text(const std::optional<std::string>& text) {
   if (!text) return {};
   const json parsed = json::parse(*text, nullptr, false);
-  if (!parsed.is_object()) return {};
-  auto config = parse_registry_config(parsed);
-  return config ? *config : RegistryScanningConfig{};
+  auto config = parsed.is_object() ? parse_config(parsed) : Result<RegistryScanningConfig>();
+  if (!parsed.is_object() || !config) return RegistryScanningConfig{.configured = true};
+  return *config;
 }
 
 RepositoryScanning repository_scanning(std::string_view repository, std::string_view repository_settings_json,
@@ -121,6 +144,10 @@ RepositoryScanning repository_scanning(std::string_view repository, std::string_
     out.frequency = decided->frequency;
     out.applied_filters = decided->filters;
   }
+  if (config.configured) {
+    out.scan_on_push = out.frequency != Frequency::kManual;
+    return out;
+  }
   const json settings = json::parse(repository_settings_json, nullptr, false);
   bool own_scan_on_push = false;
   if (settings.is_object()) {
@@ -128,7 +155,7 @@ RepositoryScanning repository_scanning(std::string_view repository, std::string_
       own_scan_on_push = sc->value("scanOnPush", false);
     }
   }
-  if (out.frequency == Frequency::kManual && own_scan_on_push) out.frequency = Frequency::kScanOnPush;
+  if (own_scan_on_push) out.frequency = Frequency::kScanOnPush;
   out.scan_on_push = out.frequency != Frequency::kManual;
   return out;
 }

@@ -34,18 +34,26 @@ struct ScanningRule {
 struct RegistryScanningConfig {
   std::string scan_type = "BASIC";  // BASIC or ENHANCED
   std::vector<ScanningRule> rules;
+  // Whether PutRegistryScanningConfiguration was ever called: from then on its rules,
+  // not the repositories' scanOnPush, decide (as ECR). Not part of the JSON shape.
+  bool configured = false;
 };
 
 // PutRegistryScanningConfiguration's input (scanType, rules), validated against the
-// ECR model's constraints; kInvalidParameter naming what is wrong.
+// ECR model's constraints and ECR's rule that CONTINUOUS_SCAN needs ENHANCED;
+// kInvalidParameter naming what is wrong. The result is `configured`.
 Result<RegistryScanningConfig> parse_registry_config(const nlohmann::json& input);
 // The ECR RegistryScanningConfiguration shape (also the stored form).
 nlohmann::json to_json(const RegistryScanningConfig& config);
-// The stored form back; the default (BASIC, no rules) for nullopt or unreadable text.
+// The stored form back; the default (BASIC, no rules, not configured) for nullopt.
+// Stored text is read leniently (a BASIC configuration with CONTINUOUS_SCAN rules stored
+// before that was refused still reads); text that cannot be read at all gives BASIC
+// with no rules, still `configured`.
 RegistryScanningConfig registry_config_from_text(const std::optional<std::string>& text);
 
-// What applies to one repository: the most frequent scanning any matching rule asks
-// for, or the repository's own scanOnPush when no rule matches it.
+// What applies to one repository. Once the registry configuration was put, the most
+// frequent scanning any matching rule asks for (MANUAL when none matches), whatever
+// the repository's own scanOnPush; before that, the repository's scanOnPush alone.
 struct RepositoryScanning {
   bool scan_on_push = false;
   Frequency frequency = Frequency::kManual;

@@ -23,7 +23,10 @@ json findings_to_json(const std::vector<vuln::Finding>& findings) {
                    {"uri", f.uri},
                    {"package_name", f.package_name},
                    {"package_version", f.package_version},
-                   {"fixed_versions", f.fixed_versions}});
+                   {"fixed_versions", f.fixed_versions},
+                   {"ecosystem", f.ecosystem},
+                   {"file_path", f.file_path},
+                   {"layer", f.layer_digest}});
   }
   return out;
 }
@@ -41,6 +44,10 @@ std::vector<vuln::Finding> findings_from_json(const std::string& text) {
     f.uri = j.value("uri", "");
     f.package_name = j.value("package_name", "");
     f.package_version = j.value("package_version", "");
+    // Absent in scans stored before they were recorded.
+    f.ecosystem = j.value("ecosystem", "");
+    f.file_path = j.value("file_path", "");
+    f.layer_digest = j.value("layer", "");
     if (auto fv = j.find("fixed_versions"); fv != j.end() && fv->is_array()) {
       for (const auto& v : *fv) {
         if (v.is_string()) f.fixed_versions.push_back(v.get<std::string>());

@@ -219,7 +219,17 @@ Matched match_layers(store::MetaStore& meta, store::BlobStore& blobs, const vuln
     out.scan.description = "The scan failed: " + inventory.error().message;
     return out;
   }
-  out.findings = snapshot.matcher->match(inventory->os, inventory->packages());
+  // Source by source, so each finding knows the file and layer its package came from.
+  for (const auto& source : inventory->sources) {
+    auto found = snapshot.matcher->match(inventory->os, source.packages);
+    for (auto& f : found) {
+      f.file_path = source.path;
+      if (source.layer >= 0 && static_cast<size_t>(source.layer) < layers.size()) {
+        f.layer_digest = layers[static_cast<size_t>(source.layer)].str();
+      }
+      out.findings.push_back(std::move(f));
+    }
+  }
   sort_findings(out.findings);
   out.scan.status = kComplete;
   out.scan.description = kCompleteDescription;

@@ -103,6 +103,11 @@ class ScanService final : public registry::PushListener {
   Result<RegistryScanningConfig> registry_config();
   Result<void> put_registry_config(const RegistryScanningConfig& config);
   Result<RepositoryScanning> repository_config(const std::string& repository);
+  // When the vulnerability data a scan was matched against (ImageScan::vulndb_version)
+  // was last updated, epoch ms; nullopt when unknown.
+  Result<std::optional<int64_t>> data_updated_at_ms(const std::string& vulndb_version) {
+    return advisories_.updated_at_ms(vulndb_version);
+  }
 
  private:
   using Key = std::pair<std::string, std::string>;  // repository, digest

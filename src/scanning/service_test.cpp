@@ -141,6 +141,13 @@ TEST_F(ScanServiceTest, ScanOnPushMatchesDpkgAndNpmPackages) {
   EXPECT_EQ(findings[0].package_version, "4.17.15");
   EXPECT_EQ(findings[0].fixed_versions, std::vector<std::string>{"4.17.21"});
   EXPECT_EQ(findings[0].uri, "https://github.com/advisories/GHSA-35jh-r3h4-6jhm");
+  // Where each vulnerable package came from: its file, and the layer that holds it.
+  EXPECT_EQ(findings[0].ecosystem, "npm");
+  EXPECT_EQ(findings[0].file_path, "app/node_modules/lodash/package.json");
+  EXPECT_EQ(findings[0].layer_digest, crypto::sha256(kNodeLayer).str());
+  EXPECT_EQ(findings[1].ecosystem, "dpkg");
+  EXPECT_EQ(findings[1].file_path, "var/lib/dpkg/status");
+  EXPECT_EQ(findings[1].layer_digest, crypto::sha256(kDebianLayer).str());
 }
 
 TEST_F(ScanServiceTest, NoScanOnPushWithoutConfiguration) {
@@ -170,6 +177,29 @@ TEST_F(ScanServiceTest, RegistryRuleTurnsOnScanOnPushByWildcard) {
   auto none = s.scan_of("other", b);
   ASSERT_TRUE(none);
   EXPECT_FALSE(*none);
+}
+
+TEST_F(ScanServiceTest, RegistryConfigurationOverridesTheRepositoryFlagOncePut) {
+  auto& s = make();
+  s.start();
+  ASSERT_TRUE(repos->create("flagged", kScanOnPush));
+  const Digest before = push_image("flagged", "v1", "{}", {kNodeLayer});
+  s.wait_idle();
+  EXPECT_EQ(scan_of("flagged", before).status, kComplete);
+  // As ECR: once the registry configuration is put, even with no rule, the repository's
+  // scanOnPush no longer scans.
+  auto config = parse_registry_config(json::parse(R"({"scanType":"BASIC","rules":[]})"));
+  ASSERT_TRUE(config) << config.error().message;
+  ASSERT_TRUE(s.put_registry_config(*config));
+  const Digest after = push_image("flagged", "v2", "{\"v\":2}", {kNodeLayer});
+  s.wait_idle();
+  auto none = s.scan_of("flagged", after);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+  auto applied = s.repository_config("flagged");
+  ASSERT_TRUE(applied);
+  EXPECT_FALSE(applied->scan_on_push);
+  EXPECT_EQ(applied->frequency, Frequency::kManual);
 }
 
 TEST_F(ScanServiceTest, BadLayersEndTheScanFailedWithTheReason) {
@@ -354,11 +384,32 @@ TEST(ScanningConfig, ValidatesRulesAsTheEcrModel) {
   EXPECT_EQ(to_json(*ok)["rules"][0]["repositoryFilters"][0]["filter"], "prod-*");
   EXPECT_EQ(registry_config_from_text(to_json(*ok).dump()).rules.size(), 1u);
   EXPECT_EQ(registry_config_from_text(std::nullopt).scan_type, "BASIC");
+  EXPECT_FALSE(registry_config_from_text(std::nullopt).configured);
+  EXPECT_TRUE(registry_config_from_text(to_json(*ok).dump()).configured);
+}
+
+TEST(ScanningConfig, ContinuousScanNeedsEnhanced) {
+  const char* basic_continuous =
+      R"({"scanType":"BASIC","rules":[{"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"*","filterType":"WILDCARD"}]},
+          {"scanFrequency":"CONTINUOUS_SCAN","repositoryFilters":[{"filter":"prod/*","filterType":"WILDCARD"}]}]})";
+  auto refused = parse_registry_config(json::parse(basic_continuous));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidParameter);
+  EXPECT_NE(refused.error().message.find("rules[1].scanFrequency"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("ENHANCED"), std::string::npos);
+  // No scanType is BASIC too.
+  EXPECT_FALSE(parse_registry_config(json::parse(
+      R"({"rules":[{"scanFrequency":"CONTINUOUS_SCAN","repositoryFilters":[{"filter":"*","filterType":"WILDCARD"}]}]})")));
+  // One stored before this was refused still reads, rules and all.
+  const auto stored = registry_config_from_text(std::string(basic_continuous));
+  EXPECT_TRUE(stored.configured);
+  ASSERT_EQ(stored.rules.size(), 2u);
+  EXPECT_EQ(stored.rules[1].frequency, Frequency::kContinuous);
 }
 
 TEST(ScanningConfig, MostFrequentMatchingRuleWinsElseTheRepositoryFlag) {
   auto config = parse_registry_config(json::parse(
-      R"({"rules":[{"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"*","filterType":"WILDCARD"}]},
+      R"({"scanType":"ENHANCED","rules":[{"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"*","filterType":"WILDCARD"}]},
                    {"scanFrequency":"CONTINUOUS_SCAN","repositoryFilters":[{"filter":"prod/*","filterType":"WILDCARD"}]}]})"));
   ASSERT_TRUE(config);
   auto prod = repository_scanning("prod/api", "{}", *config);
@@ -371,6 +422,17 @@ TEST(ScanningConfig, MostFrequentMatchingRuleWinsElseTheRepositoryFlag) {
   EXPECT_EQ(repository_scanning("dev", "{}", none).frequency, Frequency::kManual);
   EXPECT_FALSE(repository_scanning("dev", "{}", none).scan_on_push);
   EXPECT_TRUE(repository_scanning("dev", kScanOnPush, none).scan_on_push);
+  // Once put, the rules decide alone: a repository no rule matches is MANUAL whatever
+  // its flag, and a matching rule scans it whatever its flag.
+  auto only_prod = parse_registry_config(json::parse(
+      R"({"rules":[{"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"prod/*","filterType":"WILDCARD"}]}]})"));
+  ASSERT_TRUE(only_prod);
+  EXPECT_FALSE(repository_scanning("dev", kScanOnPush, *only_prod).scan_on_push);
+  EXPECT_EQ(repository_scanning("dev", kScanOnPush, *only_prod).frequency, Frequency::kManual);
+  EXPECT_TRUE(repository_scanning("prod/api", "{}", *only_prod).scan_on_push);
+  auto empty = parse_registry_config(json::object());
+  ASSERT_TRUE(empty);
+  EXPECT_FALSE(repository_scanning("dev", kScanOnPush, *empty).scan_on_push);
   EXPECT_TRUE(filter_matches("team/*", "team/a/b"));
   EXPECT_FALSE(filter_matches("team/*", "teams"));
 }

@@ -89,7 +89,7 @@ std::vector<Finding> Matcher::match(const OsInfo& os, const std::vector<Package>
       }
       seen[adv.id] = out.size();
       out.push_back(Finding{adv.id, adv.severity, adv.summary.empty() ? adv.details : adv.summary, adv.uri, pkg.name,
-                            pkg.version, result.fixed});
+                            pkg.version, result.fixed, pkg.ecosystem});
     }
   }
   return out;

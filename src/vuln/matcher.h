@@ -22,6 +22,11 @@ struct Finding {
   std::string package_name;
   std::string package_version;
   std::vector<std::string> fixed_versions;
+  std::string ecosystem;  // the package's (Package::ecosystem)
+  // Where the package was found, when the caller knows (the scan service does): the
+  // file that lists it and the digest of the layer that file came from.
+  std::string file_path;
+  std::string layer_digest;
 };
 
 // The namespace an OSV ecosystem string names, e.g. "Debian:12" -> "debian:12",

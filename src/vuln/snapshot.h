@@ -3,7 +3,9 @@
 // matcher built once per database version and shared read-only by every scan.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/result.h"
@@ -22,6 +24,13 @@ class AdvisorySource {
   virtual ~AdvisorySource() = default;
   // The current snapshot; cheap when the version did not move since the last call.
   virtual Result<Snapshot> current() = 0;
+  // When the data of a snapshot version was last updated (epoch ms): ECR's
+  // vulnerabilitySourceUpdatedAt of a scan matched against it. nullopt when unknown
+  // (no data imported, or a source that keeps no history).
+  virtual Result<std::optional<int64_t>> updated_at_ms(const std::string& version) {
+    (void)version;
+    return std::optional<int64_t>();
+  }
 };
 
 }  // namespace berth::vuln

@@ -1,6 +1,7 @@
 #include "vulndb/database.h"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -23,6 +24,9 @@ namespace fs = std::filesystem;
 using vuln::Advisory;
 
 constexpr size_t kListPage = 1000;
+// Imports looked at to date a data version; older ones than this many imports ago date
+// a version no later than the oldest of them.
+constexpr size_t kUpdatedAtHistory = 10000;
 // The history keeps the first ones only; the report returned to the caller has them all.
 constexpr size_t kMaxSkippedRecorded = 1000;
 constexpr size_t kMaxIgnoredRecorded = 100;
@@ -265,6 +269,29 @@ Result<vuln::Snapshot> Database::current() {
     snapshot_version_ = version;
   }
   return vuln::Snapshot{version_string(*snapshot_version_), matcher_};
+}
+
+Result<std::optional<int64_t>> Database::updated_at_ms(const std::string& version) {
+  uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(version.data(), version.data() + version.size(), v);
+  if (version.empty() || ec != std::errc() || end != version.data() + version.size() || v == 0) {
+    return std::optional<int64_t>();
+  }
+  {
+    std::lock_guard lock(snapshot_mu_);
+    if (auto it = updated_at_.find(v); it != updated_at_.end()) return std::optional<int64_t>(it->second);
+  }
+  BERTH_TRY(auto imports, store_.vulndb_imports(kUpdatedAtHistory));
+  std::optional<int64_t> found;
+  for (const auto& record : imports) {  // newest first: the last one reaching v produced it
+    if (record.version < v) break;
+    found = record.finished_at_ms;
+  }
+  if (found) {
+    std::lock_guard lock(snapshot_mu_);
+    updated_at_.emplace(v, *found);
+  }
+  return found;
 }
 
 Result<std::shared_ptr<const vuln::Matcher>> Database::build_matcher() {

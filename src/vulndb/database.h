@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -91,6 +92,10 @@ class Database final : public vuln::AdvisorySource {
   // Thread-safe. Rebuilds the matcher only when the stored version moved; callers that
   // arrive during a rebuild wait for it.
   Result<vuln::Snapshot> current() override;
+  // The end of the import that produced `version` (the first recorded import whose
+  // resulting version is at least it: versions only grow, and identical re-imports keep
+  // the version). nullopt for "" or a version no recorded import reached yet.
+  Result<std::optional<int64_t>> updated_at_ms(const std::string& version) override;
 
  private:
   Result<std::shared_ptr<const vuln::Matcher>> build_matcher();
@@ -102,6 +107,7 @@ class Database final : public vuln::AdvisorySource {
   std::mutex snapshot_mu_;
   std::optional<uint64_t> snapshot_version_;
   std::shared_ptr<const vuln::Matcher> matcher_;
+  std::map<uint64_t, int64_t> updated_at_;  // found once, never changes; under snapshot_mu_
 };
 
 // The Snapshot::version string of a data version ("" before any import changed data).

@@ -201,6 +201,42 @@ TEST_F(Fixture, ReimportIsIdempotentAndAFullReimportRemovesWhatIsGone) {
   EXPECT_EQ(history->size(), 5u);
 }
 
+TEST_F(Fixture, UpdatedAtIsTheEndOfTheImportThatProducedTheVersion) {
+  write_sample();
+  Database db(*store, clock);
+  auto none = db.updated_at_ms("");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+  auto first = db.import(data().string());
+  ASSERT_TRUE(first) << first.error().message;
+  const int64_t first_done = clock.now_ms();
+  auto v1 = db.current();
+  ASSERT_TRUE(v1);
+  // An identical re-import later keeps the version, and the data's date.
+  clock.advance(std::chrono::hours(1));
+  ASSERT_TRUE(db.import(data().string()));
+  auto at1 = db.updated_at_ms(v1->version);
+  ASSERT_TRUE(at1) << at1.error().message;
+  ASSERT_TRUE(*at1);
+  EXPECT_EQ(**at1, first_done);
+  // A changing import dates the new version; the old one keeps its date.
+  clock.advance(std::chrono::hours(1));
+  write(data() / "osv/npm/GHSA-aaaa.json", osv("GHSA-aaaa", "lodash", "4.17.21", "2024-06-01T00:00:00Z"));
+  ASSERT_TRUE(db.import(data().string()));
+  auto v2 = db.current();
+  ASSERT_TRUE(v2);
+  ASSERT_NE(v2->version, v1->version);
+  auto at2 = db.updated_at_ms(v2->version);
+  ASSERT_TRUE(at2 && *at2);
+  EXPECT_EQ(**at2, clock.now_ms());
+  EXPECT_EQ(**db.updated_at_ms(v1->version), first_done);
+  // A version no recorded import reached (an import under way) is not dated yet.
+  auto ahead = db.updated_at_ms(std::to_string(std::stoull(v2->version) + 1));
+  ASSERT_TRUE(ahead);
+  EXPECT_FALSE(*ahead);
+  EXPECT_FALSE(*db.updated_at_ms("not-a-version"));
+}
+
 TEST_F(Fixture, NothingReadableWritesNothing) {
   write(data() / "notes.txt", "hello\n");
   write(data() / "broken.json", "{");

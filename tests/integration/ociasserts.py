@@ -55,6 +55,8 @@ class OciAsserts:
             self.assertIn(e["code"], ERROR_CODES, "error code not in the spec: " + describe(r))
             self.assertIsInstance(e.get("message"), str, "error without a message: " + describe(r))
             self.assertTrue(e["message"].strip(), "empty error message: " + describe(r))
+            # The spec's detail is optional: absent when there is none, never null.
+            self.assertTrue("detail" not in e or e["detail"] is not None, "null detail: " + describe(r))
         got = [e["code"] for e in body["errors"]]
         self.assertTrue(set(got) & set(codes), f"expected one of {codes}, got {got}: " + describe(r))
 

@@ -39,7 +39,9 @@ def not_a_tar_layer():
     return types.SimpleNamespace(diff_id=oci.sha256(data), blob=oci.Blob(data, oci.MT_OCI_LAYER_GZIP))
 
 
-class TestScanning(ServerTestCase):
+class ScanningCase(ServerTestCase):
+    """Helpers; each subclass gets its own server."""
+
     def setUp(self):
         self.ecr = client(self.server)
 
@@ -61,7 +63,21 @@ class TestScanning(ServerTestCase):
              layout.ref(tag), f"docker://{self.server.address}/{repo}:{tag}"])
 
     def findings(self, repo, digest, **kw):
-        return self.ecr.describe_image_scan_findings(repositoryName=repo, imageId={"imageDigest": digest}, **kw)
+        """DescribeImageScanFindings; checks on the body as sent (boto3 drops nulls) that
+        imageScanFindings is left out, not null, until the scan completed."""
+        bodies = []
+
+        def keep(http_response, **_):
+            bodies.append(http_response.content)
+        self.ecr.meta.events.register("after-call.ecr.DescribeImageScanFindings", keep)
+        try:
+            out = self.ecr.describe_image_scan_findings(repositoryName=repo, imageId={"imageDigest": digest}, **kw)
+        finally:
+            self.ecr.meta.events.unregister("after-call.ecr.DescribeImageScanFindings", keep)
+        raw = json.loads(bodies[-1])
+        if raw["imageScanStatus"]["status"] not in ("COMPLETE", "ACTIVE"):
+            self.assertNotIn("imageScanFindings", raw, raw)
+        return out
 
     def wait_scan(self, repo, digest):
         """Polls until the scan has an outcome (a scan runs in the background)."""
@@ -69,7 +85,8 @@ class TestScanning(ServerTestCase):
         while True:
             try:
                 out = self.findings(repo, digest)
-                if out["imageScanStatus"]["status"] != "IN_PROGRESS":
+                # PENDING: an ENHANCED registry's word for a scan under way.
+                if out["imageScanStatus"]["status"] not in ("IN_PROGRESS", "PENDING"):
                     return out
             except self.ecr.exceptions.ScanNotFoundException:
                 pass  # the push's scan is not queued yet
@@ -77,8 +94,9 @@ class TestScanning(ServerTestCase):
                 self.fail(f"scan of {repo}@{digest} did not finish in {SCAN_DEADLINE_S}s")
             time.sleep(0.1)
 
-    # -- tests --------------------------------------------------------------------------
 
+
+class TestScanning(ScanningCase):
     def test_scan_on_push_with_repository_flag(self):
         repo = self.repo(create=False)
         r = aws(self.server, "create-repository", "--repository-name", repo,
@@ -163,64 +181,6 @@ class TestScanning(ServerTestCase):
         with self.assertRaises(self.ecr.exceptions.UnsupportedImageTypeException):
             self.ecr.start_image_scan(repositoryName=repo, imageId={"imageTag": "multi"})
 
-    def test_registry_and_repository_scanning_configuration(self):
-        default = self.ecr.get_registry_scanning_configuration()
-        self.assertRegex(default["registryId"], r"^\d{12}$")
-        self.assertEqual(default["scanningConfiguration"]["scanType"], "BASIC")
-
-        cont = self.repo("cfgcont")
-        push = self.repo("cfgpush")
-        plain = self.repo("cfgplain")
-        rules = [{"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [{"filter": "cfgcont/*", "filterType": "WILDCARD"}]},
-                 {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "cfgpush/*", "filterType": "WILDCARD"}]}]
-        put = self.ecr.put_registry_scanning_configuration(scanType="ENHANCED", rules=rules)
-        self.assertEqual(put["registryScanningConfiguration"], {"scanType": "ENHANCED", "rules": rules})
-        try:
-            got = self.ecr.get_registry_scanning_configuration()["scanningConfiguration"]
-            self.assertEqual(got, {"scanType": "ENHANCED", "rules": rules})
-
-            out = self.ecr.batch_get_repository_scanning_configuration(
-                repositoryNames=[cont, push, plain, "cfg-missing"])
-            by_name = {c["repositoryName"]: c for c in out["scanningConfigurations"]}
-            self.assertEqual(by_name[cont]["scanFrequency"], "CONTINUOUS_SCAN")
-            self.assertTrue(by_name[cont]["scanOnPush"])
-            self.assertEqual(by_name[cont]["appliedScanFilters"], rules[0]["repositoryFilters"])
-            self.assertTrue(by_name[cont]["repositoryArn"].endswith(":repository/" + cont))
-            self.assertEqual(by_name[push]["scanFrequency"], "SCAN_ON_PUSH")
-            self.assertEqual(by_name[plain]["scanFrequency"], "MANUAL")
-            self.assertFalse(by_name[plain]["scanOnPush"])
-            self.assertEqual(out["failures"], [{"repositoryName": "cfg-missing", "failureCode": "REPOSITORY_NOT_FOUND",
-                                                "failureReason": "REPOSITORY_NOT_FOUND"}])
-
-            # A rule's scan on push, and ENHANCED findings.
-            img = image_with(507, [lodash_layer()])
-            self.push_raw(push, img, "v1")
-            out = self.wait_scan(push, img.digest)
-            self.assertEqual(out["imageScanStatus"]["status"], "COMPLETE")
-            self.assertIn("enhancedFindings", out["imageScanFindings"])
-
-            # The repository's own flag.
-            r = aws(self.server, "put-image-scanning-configuration", "--repository-name", plain,
-                    "--image-scanning-configuration", "scanOnPush=true")
-            self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertEqual(json.loads(r.stdout)["imageScanningConfiguration"], {"scanOnPush": True})
-            repo = self.ecr.describe_repositories(repositoryNames=[plain])["repositories"][0]
-            self.assertTrue(repo["imageScanningConfiguration"]["scanOnPush"])
-            out = self.ecr.batch_get_repository_scanning_configuration(repositoryNames=[plain])
-            self.assertEqual(out["scanningConfigurations"][0]["scanFrequency"], "SCAN_ON_PUSH")
-            with self.assertRaises(self.ecr.exceptions.RepositoryNotFoundException):
-                self.ecr.put_image_scanning_configuration(repositoryName="cfg-missing",
-                                                          imageScanningConfiguration={"scanOnPush": True})
-
-            # Filters are validated as the ECR model says.
-            with self.assertRaises(self.ecr.exceptions.InvalidParameterException):
-                self.ecr.put_registry_scanning_configuration(
-                    scanType="BASIC", rules=[{"scanFrequency": "SCAN_ON_PUSH",
-                                              "repositoryFilters": [{"filter": "Bad//Name", "filterType": "WILDCARD"}]}])
-            self.assertEqual(self.ecr.get_registry_scanning_configuration()["scanningConfiguration"]["rules"], rules)
-        finally:
-            self.ecr.put_registry_scanning_configuration(scanType="BASIC", rules=[])
-
     def test_scan_cli_while_serving(self):
         repo = self.repo()
         img = image_with(510, [lodash_layer()])
@@ -260,6 +220,128 @@ class TestScanning(ServerTestCase):
         self.assertGreaterEqual(out["findingSeverityCounts"]["HIGH"], 1)
         out = self.wait_scan(repo, fixed.digest)["imageScanFindings"]
         self.assertNotIn("GHSA-p6mc-m468-83gw", [f["name"] for f in out["findings"]])
+
+
+class TestRegistryScanningConfiguration(ScanningCase):
+    """Its own server: once the registry scanning configuration is put, it decides for
+    every repository (there is no way back to the repositories' own scanOnPush)."""
+
+    def test_registry_configuration_decides_and_enhanced_findings(self):
+        default = self.ecr.get_registry_scanning_configuration()
+        self.assertRegex(default["registryId"], r"^\d{12}$")
+        self.assertEqual(default["scanningConfiguration"], {"scanType": "BASIC", "rules": []})
+
+        # Before any registry configuration, the repository's flag decides.
+        flagged = self.repo("cfgflag", create=False)
+        self.ecr.create_repository(repositoryName=flagged, imageScanningConfiguration={"scanOnPush": True})
+        first = image_with(511, [lodash_layer()])
+        self.push_raw(flagged, first, "v1")
+        self.assertEqual(self.wait_scan(flagged, first.digest)["imageScanStatus"]["status"], "COMPLETE")
+
+        # Real data, so that findings have packages to describe.
+        d = tempfile.mkdtemp(prefix="berth-vulndb-")
+        self.addCleanup(shutil.rmtree, d, True)
+        shutil.copy(os.path.join(VULNDATA, "osv", "npm", "GHSA-p6mc-m468-83gw.json"), d)
+        before_import = time.time()
+        run([BERTH_BIN, "vulndb", "import", d, "--data-dir", self.server.data_dir])
+        after_import = time.time()
+
+        cont = self.repo("cfgcont")
+        push = self.repo("cfgpush")
+        plain = self.repo("cfgplain")
+        rules = [{"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [{"filter": "cfgcont/*", "filterType": "WILDCARD"}]},
+                 {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "cfgpush/*", "filterType": "WILDCARD"}]}]
+
+        # Continuous scanning needs ENHANCED, as on ECR.
+        r = aws(self.server, "put-registry-scanning-configuration", "--scan-type", "BASIC", "--rules", json.dumps(rules))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("InvalidParameterException", r.stderr)
+        self.assertIn("CONTINUOUS_SCAN", r.stderr)
+        self.assertIn("ENHANCED", r.stderr)
+        self.assertEqual(self.ecr.get_registry_scanning_configuration()["scanningConfiguration"]["rules"], [])
+
+        put = self.ecr.put_registry_scanning_configuration(scanType="ENHANCED", rules=rules)
+        self.assertEqual(put["registryScanningConfiguration"], {"scanType": "ENHANCED", "rules": rules})
+        got = self.ecr.get_registry_scanning_configuration()["scanningConfiguration"]
+        self.assertEqual(got, {"scanType": "ENHANCED", "rules": rules})
+
+        out = self.ecr.batch_get_repository_scanning_configuration(
+            repositoryNames=[cont, push, plain, flagged, "cfg-missing"])
+        by_name = {c["repositoryName"]: c for c in out["scanningConfigurations"]}
+        self.assertEqual(by_name[cont]["scanFrequency"], "CONTINUOUS_SCAN")
+        self.assertTrue(by_name[cont]["scanOnPush"])
+        self.assertEqual(by_name[cont]["appliedScanFilters"], rules[0]["repositoryFilters"])
+        self.assertTrue(by_name[cont]["repositoryArn"].endswith(":repository/" + cont))
+        self.assertEqual(by_name[push]["scanFrequency"], "SCAN_ON_PUSH")
+        self.assertEqual(by_name[plain]["scanFrequency"], "MANUAL")
+        self.assertFalse(by_name[plain]["scanOnPush"])
+        # The registry's rules now decide: the repository's own scanOnPush no longer counts.
+        self.assertEqual(by_name[flagged]["scanFrequency"], "MANUAL")
+        self.assertFalse(by_name[flagged]["scanOnPush"])
+        self.assertEqual(out["failures"], [{
+            "repositoryName": "cfg-missing", "failureCode": "REPOSITORY_NOT_FOUND",
+            "failureReason": "The repository with name 'cfg-missing' does not exist in the registry with id '"
+                             + default["registryId"] + "'"}])
+        second = image_with(512, [lodash_layer()])
+        self.push_raw(flagged, second, "v2")
+        with self.assertRaises(self.ecr.exceptions.ScanNotFoundException):  # a scan would be queued by now
+            self.findings(flagged, second.digest)
+        # Still the repository's setting to read and write, as ECR keeps it.
+        r = aws(self.server, "put-image-scanning-configuration", "--repository-name", plain,
+                "--image-scanning-configuration", "scanOnPush=true")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["imageScanningConfiguration"], {"scanOnPush": True})
+        repo = self.ecr.describe_repositories(repositoryNames=[plain])["repositories"][0]
+        self.assertTrue(repo["imageScanningConfiguration"]["scanOnPush"])
+        out = self.ecr.batch_get_repository_scanning_configuration(repositoryNames=[plain])
+        self.assertEqual(out["scanningConfigurations"][0]["scanFrequency"], "MANUAL")
+        with self.assertRaises(self.ecr.exceptions.RepositoryNotFoundException):
+            self.ecr.put_image_scanning_configuration(repositoryName="cfg-missing",
+                                                      imageScanningConfiguration={"scanOnPush": True})
+
+        # A rule's scan on push, shown as Amazon Inspector shows it.
+        lodash = lodash_layer()
+        img = image_with(507, [layer([("etc", None)]), lodash])
+        self.push_raw(push, img, "v1")
+        out = self.wait_scan(push, img.digest)
+        self.assertEqual(out["imageScanStatus"]["status"], "ACTIVE")
+        found = out["imageScanFindings"]
+        self.assertNotIn("findings", found)
+        updated = found["vulnerabilitySourceUpdatedAt"].timestamp()  # when the import ended
+        self.assertTrue(before_import - 1 <= updated <= after_import + 1, (before_import, updated, after_import))
+        ids = [f["packageVulnerabilityDetails"]["vulnerabilityId"] for f in found["enhancedFindings"]]
+        self.assertIn("GHSA-p6mc-m468-83gw", ids)
+        details = found["enhancedFindings"][ids.index("GHSA-p6mc-m468-83gw")]["packageVulnerabilityDetails"]
+        pkg = details["vulnerablePackages"][0]
+        self.assertEqual(pkg["name"], "lodash")
+        self.assertEqual(pkg["version"], "4.17.15")
+        self.assertEqual(pkg["packageManager"], "NODEPKG")
+        self.assertEqual(pkg["filePath"], "app/node_modules/lodash/package.json")
+        self.assertEqual(pkg["sourceLayerHash"], lodash.blob.digest)
+        summary = self.ecr.describe_images(repositoryName=push)["imageDetails"][0]
+        self.assertEqual(summary["imageScanStatus"]["status"], "ACTIVE")
+        self.assertEqual(summary["imageScanFindingsSummary"]["vulnerabilitySourceUpdatedAt"],
+                         found["vulnerabilitySourceUpdatedAt"])
+        # The CLI reads them too.
+        r = aws(self.server, "describe-image-scan-findings", "--repository-name", push, "--image-id", "imageTag=v1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["imageScanStatus"]["status"], "ACTIVE")
+
+        # Filters are validated as the ECR model says.
+        with self.assertRaises(self.ecr.exceptions.InvalidParameterException):
+            self.ecr.put_registry_scanning_configuration(
+                scanType="BASIC", rules=[{"scanFrequency": "SCAN_ON_PUSH",
+                                          "repositoryFilters": [{"filter": "Bad//Name", "filterType": "WILDCARD"}]}])
+        self.assertEqual(self.ecr.get_registry_scanning_configuration()["scanningConfiguration"]["rules"], rules)
+
+        # Back to BASIC: ECR's own statuses and findings again, with the data's date.
+        self.ecr.put_registry_scanning_configuration(scanType="BASIC", rules=rules[1:])
+        out = self.findings(push, img.digest)
+        self.assertEqual(out["imageScanStatus"]["status"], "COMPLETE")
+        self.assertIn("findings", out["imageScanFindings"])
+        self.assertIn("vulnerabilitySourceUpdatedAt", out["imageScanFindings"])
+        # A scan from before any import has no data to date.
+        self.assertNotIn("vulnerabilitySourceUpdatedAt", self.findings(flagged, first.digest)["imageScanFindings"])
 
 
 if __name__ == "__main__":
