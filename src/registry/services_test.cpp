@@ -255,13 +255,13 @@ TEST_F(ServicesTest, TagOutsideGrammarIsUnknownOnLookup) {
   EXPECT_FALSE(Reference::parse(".INVALID_MANIFEST_NAME"));
   auto ref = Reference::parse_lookup(".INVALID_MANIFEST_NAME");
   ASSERT_TRUE(ref);
-  auto got = w_->manifests->get("team/app", *ref, false);
+  auto got = manifests->get("team/app", *ref, false);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code, ErrorCode::kManifestUnknown);
-  got = w_->manifests->get("missing", *ref, false);
+  got = manifests->get("missing", *ref, false);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code, ErrorCode::kNameUnknown);
-  auto removed = w_->manifests->remove("team/app", *ref);
+  auto removed = manifests->remove("team/app", *ref);
   ASSERT_FALSE(removed);
   EXPECT_EQ(removed.error().code, ErrorCode::kManifestUnknown);
   EXPECT_EQ(Reference::parse_lookup("sha256:abc").error().code, ErrorCode::kDigestInvalid);
