@@ -235,6 +235,7 @@ int serve(ServeOptions options) {
   r.scans->stop();
   r.pulls->flush();
   log->info("stopped after {} requests", server.requests_served());
+  log::flush_all();
   return 0;
 }
 

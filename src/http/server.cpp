@@ -309,7 +309,7 @@ awaitable<void> Server::accept_loop(Worker& w) {
 
 awaitable<void> Server::session(Worker& w, tcp::socket socket) {
   auto log = log::get("http");
-  auto access = log::get("access");
+  auto access = log::get_buffered("access");
   beast::tcp_stream stream(std::move(socket));
   Connection conn;
   conn.stream = &stream;

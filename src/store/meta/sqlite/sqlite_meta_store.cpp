@@ -7,6 +7,8 @@
 #include <set>
 #include <string_view>
 #include <limits>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -503,6 +505,9 @@ class Connection {
 
   bool in_transaction() const { return sqlite3_get_autocommit(db_.getHandle()) == 0; }
 
+  // The PRAGMA data_version this connection returned last (SqliteMetaStore::data_version).
+  std::optional<int64_t> seen_data_version;
+
   // Returns false when the connection is still inside a transaction afterwards.
   bool rollback_quietly() noexcept {
     if (!in_transaction()) return true;
@@ -739,6 +744,11 @@ Result<std::unique_ptr<SqliteMetaStore>> SqliteMetaStore::open(const std::string
 
 Result<std::unique_ptr<SqliteMetaStore>> SqliteMetaStore::open(const std::string& path, const Options& options) {
   auto log = log::get("store.meta");
+  // SQLite's memory statistics take one process-wide mutex on every allocation, which
+  // the I/O threads' concurrent reads would queue on; berth never reads the statistics.
+  // Only possible before SQLite initializes (else SQLITE_MISUSE, and nothing changes).
+  static std::once_flag no_memstatus;
+  std::call_once(no_memstatus, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   try {
     std::unique_ptr<SqliteMetaStore> store(new SqliteMetaStore(path, options));
     store->writer_ = std::make_unique<Connection>(path, Role::kWriter, options.busy_timeout_ms);
@@ -1439,17 +1449,26 @@ Result<std::vector<std::pair<std::string, std::string>>> SqliteMetaStore::list_s
   });
 }
 
+// PRAGMA data_version is per connection: it changes when another connection (a writer
+// of this process or another process) committed since this connection's last look, and
+// its values mean nothing across connections. Pooled readers never write, so each sees
+// every commit; whichever reader notices one first moves the store-wide generation, and
+// a reader that saw it already answers the generation that followed. Any two requests
+// with the same answer therefore read the same committed state (a commit seen by several
+// readers moves the generation more than once, which only costs a cache refill). Taking
+// a pooled reader rather than one dedicated connection keeps the I/O threads from
+// queueing on one mutex for a read transaction on every request.
 Result<uint64_t> SqliteMetaStore::data_version() {
-  try {
-    std::lock_guard lock(version_mu_);
-    if (!version_reader_) version_reader_ = std::make_unique<Connection>(path_, Role::kReader, options_.busy_timeout_ms);
-    Stmt s(*version_reader_, "PRAGMA data_version");
+  return read("data_version", [&](Connection& c) -> Result<uint64_t> {
+    Stmt s(c, "PRAGMA data_version");
     if (!s.step()) return fail(ErrorCode::kInternal, "PRAGMA data_version returned nothing");
-    return static_cast<uint64_t>(s.int64(0));
-  } catch (const SQLite::Exception& e) {
-    version_reader_.reset();
-    return sqlite_detail::database_failure(*log_, "data_version", e);
-  }
+    const int64_t v = s.int64(0);
+    if (c.seen_data_version != v) {
+      c.seen_data_version = v;
+      return generation_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    }
+    return generation_.load(std::memory_order_acquire);
+  });
 }
 
 Result<void> SqliteMetaStore::put_setting(const std::string& key, const std::string& value) {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <memory>
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -178,10 +179,8 @@ class SqliteMetaStore final : public MetaStore {
   std::unique_ptr<Connection> writer_;     // synchronous=FULL
   std::unique_ptr<Connection> pull_writer_;  // synchronous=NORMAL, record_pull only
 
-  // PRAGMA data_version is per connection and ignores that connection's own commits: a
-  // connection that never writes sees every commit, from this process or another.
-  std::mutex version_mu_;
-  std::unique_ptr<Connection> version_reader_;
+  // data_version(): moved by whichever pooled reader first notices a commit.
+  std::atomic<uint64_t> generation_{0};
 
   std::mutex pool_mu_;                     // held only to pop or push a connection
   std::vector<std::unique_ptr<Connection>> idle_readers_;

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <string>
 #include <system_error>
+#include <thread>
+#include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
@@ -125,6 +127,46 @@ TEST_F(SqliteMetaStoreTest, SecondInstanceOnSameFileSeesWrites) {
   // Both write concurrently-ish; each sees the other's rows.
   ASSERT_TRUE(succeeded(cli->delete_tag("made-by-cli", "v1")));
   EXPECT_TRUE(fails_with(server->get_tagged_manifest("made-by-cli", "v1"), ErrorCode::kManifestUnknown));
+}
+
+// data_version is answered by whichever pooled reader a thread gets; the readers' own
+// PRAGMA values differ, but the answers must not: after another process's commit, every
+// thread sees a version it had not seen before the commit, through any reader.
+TEST_F(SqliteMetaStoreTest, DataVersionThroughPooledReadersMovesForEveryThread) {
+  auto server = open();
+  auto cli = open();
+  ASSERT_NE(server, nullptr);
+  ASSERT_NE(cli, nullptr);
+  constexpr int kThreads = 4;
+  std::vector<std::optional<uint64_t>> before(kThreads), after(kThreads);
+  auto read_all = [&](std::vector<std::optional<uint64_t>>& out) {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        for (int j = 0; j < 50; ++j) {  // long enough for the pool to hold several readers
+          auto v = server->data_version();
+          if (!v) return;
+          out[i] = *v;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  };
+  read_all(before);
+  uint64_t newest_before = 0;
+  for (const auto& v : before) {
+    ASSERT_TRUE(v);
+    newest_before = std::max(newest_before, *v);
+  }
+  ASSERT_TRUE(succeeded(cli->put_setting("k", "v")));
+  read_all(after);
+  for (const auto& v : after) {
+    ASSERT_TRUE(v);
+    EXPECT_GT(*v, newest_before);
+  }
+  // Nothing written since: the answer settles.
+  const uint64_t settled = *server->data_version();
+  EXPECT_EQ(*server->data_version(), settled);
 }
 
 TEST_F(SqliteMetaStoreTest, MigrationsAreIdempotentOnReopen) {
