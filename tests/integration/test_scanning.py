@@ -256,6 +256,12 @@ class TestRegistryScanningConfiguration(ScanningCase):
         r = aws(self.server, "put-registry-scanning-configuration", "--scan-type", "BASIC", "--rules", json.dumps(rules))
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("InvalidParameterException", r.stderr)
+        # ENHANCED takes no MANUAL rule, as on ECR.
+        manual = [rules[1], {"scanFrequency": "MANUAL", "repositoryFilters": [{"filter": "dev/*", "filterType": "WILDCARD"}]}]
+        r = aws(self.server, "put-registry-scanning-configuration", "--scan-type", "ENHANCED", "--rules", json.dumps(manual))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("InvalidParameterException", r.stderr)
+        self.assertIn("rules[1].scanFrequency", r.stderr)
         self.assertIn("CONTINUOUS_SCAN", r.stderr)
         self.assertIn("ENHANCED", r.stderr)
         self.assertEqual(self.ecr.get_registry_scanning_configuration()["scanningConfiguration"]["rules"], [])
