@@ -161,6 +161,10 @@ class TestScanning(ScanningCase):
         self.assertEqual(out["imageScanStatus"]["status"], "FAILED")
         self.assertIn("layer sha256:", out["imageScanStatus"]["description"])
         self.assertNotIn("imageScanFindings", out)
+        # A scan that failed does not use up the image's daily StartImageScan.
+        again = self.ecr.start_image_scan(repositoryName=repo, imageId={"imageDigest": bad.digest})
+        self.assertEqual(again["imageScanStatus"]["status"], "IN_PROGRESS")
+        self.assertEqual(self.wait_scan(repo, bad.digest)["imageScanStatus"]["status"], "FAILED")
         # Still serving: a pull and another scan work.
         self.assertEqual(self.client.get_manifest(repo, "bad").status_code, 200)
         good = image_with(504, [lodash_layer()])
