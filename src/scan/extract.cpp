@@ -26,7 +26,8 @@ void for_each_stanza(std::string_view text, F&& on_stanza) {
     if (eol == std::string_view::npos) eol = text.size();
     std::string_view line = text.substr(pos, eol - pos);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) {
+    // Debian policy (5.1) lets parsers take a line of only spaces and tabs as a separator.
+    if (trim(line).empty()) {
       if (!fields.empty()) on_stanza(fields);
       fields.clear();
     } else if (line.front() != ' ' && line.front() != '\t') {
