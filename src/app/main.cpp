@@ -175,7 +175,9 @@ int main(int argc, char** argv) {
   auto* set_gate = verb("set-pull-gate",
                         "Refuse pulls of images with findings at or above a severity (registry-wide, or one repository)");
   set_gate->add_option("--repository", admin.repository, "Repository (default: the whole registry)");
-  set_gate->add_option("--severity", admin.severity, "CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL or NONE")->required();
+  set_gate->add_option("--severity", admin.severity,
+                      "CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL, ANY (any finding, UNDEFINED included) or NONE")
+      ->required();
   set_gate->add_flag("--block-unscanned", admin.block_unscanned,
                      "Also refuse images without a completed scan (never scanned, queued, FAILED)");
   set_gate->add_option("--exempt", admin.exempt, "IAM user or role ARNs that may always pull")->expected(1, -1);
@@ -184,7 +186,13 @@ int main(int argc, char** argv) {
   auto* clear_gate = verb("clear-pull-gate", "Remove the pull gate (registry-wide, or one repository's own)");
   clear_gate->add_option("--repository", admin.repository, "Repository (default: the whole registry)");
 
-  CLI11_PARSE(cli, argc, argv);
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 prints the message (or the help); berth's errors all exit 1, whatever
+    // CLI11's own code for the kind of mistake (106 for a missing option, ...).
+    return cli.exit(e) == 0 ? 0 : 1;
+  }
   log::set_level(log_level);
 
   if (*serve_cmd) {

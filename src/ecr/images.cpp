@@ -1,6 +1,5 @@
 // ECR image operations over the registry's manifests, tags and blobs.
 #include <set>
-#include <unordered_map>
 
 #include "crypto/hash.h"
 #include "crypto/seal.h"
@@ -134,27 +133,15 @@ Result<json> Api::describe_images(const Call& call) {
   }
   BERTH_TRY(auto page, image_page(s_, repo, call.input));
   // The page's scans, read in digest order over the same range as the images.
-  std::unordered_map<std::string, store::ImageScan> scans;
+  std::vector<std::optional<store::ImageScan>> scans(page.images.size());
   if (s_.scans && !page.images.empty()) {
     BERTH_TRY(auto after, page_after(call.input));
-    const std::string last = page.images.back().digest.str();
-    while (true) {
-      BERTH_TRY(auto batch, s_.scans->scans_after(repo, after, kScanBatch));
-      if (batch.empty()) break;
-      const std::string batch_last = batch.back().digest.str();
-      for (auto& sc : batch) {
-        if (sc.digest.str() > last) break;
-        scans.emplace(sc.digest.str(), std::move(sc));
-      }
-      if (batch.size() < kScanBatch || batch_last >= last) break;
-      after = batch_last;
-    }
+    std::vector<Digest> digests;
+    for (const auto& img : page.images) digests.push_back(img.digest);
+    BERTH_TRY(scans, s_.scans->scans_of_page(repo, after, digests));
   }
-  for (const auto& img : page.images) {
-    auto found = scans.find(img.digest.str());
-    BERTH_TRY(auto shown, with_scan(detail(img), found == scans.end()
-                                                     ? std::nullopt
-                                                     : std::optional<store::ImageScan>(found->second)));
+  for (size_t i = 0; i < page.images.size(); ++i) {
+    BERTH_TRY(auto shown, with_scan(detail(page.images[i]), scans[i]));
     details.push_back(std::move(shown));
   }
   json out = {{"imageDetails", details}};

@@ -101,7 +101,7 @@ json enhanced_finding(const vuln::Finding& f, const store::ImageScan& scan, cons
   json out = {
       {"awsAccountId", account},
       {"findingArn", "arn:aws:inspector2:" + region + ":" + account + ":finding/" + key.substr(0, 32)},
-      {"firstObservedAt", observed},
+      {"firstObservedAt", f.first_observed_ms ? seconds(*f.first_observed_ms) : observed},
       {"lastObservedAt", observed},
       {"updatedAt", observed},
       {"packageVulnerabilityDetails", details},

@@ -26,7 +26,8 @@ void for_each_stanza(std::string_view text, F&& on_stanza) {
     if (eol == std::string_view::npos) eol = text.size();
     std::string_view line = text.substr(pos, eol - pos);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) {
+    // Debian policy (5.1) lets parsers take a line of only spaces and tabs as a separator.
+    if (trim(line).empty()) {
       if (!fields.empty()) on_stanza(fields);
       fields.clear();
     } else if (line.front() != ' ' && line.front() != '\t') {
@@ -102,7 +103,56 @@ SourceKind classify(std::string_view path) {
   return SourceKind::kNone;
 }
 
-Extracted parse_dpkg_status(std::string_view text) {
+namespace {
+
+// dpkg's own format rules (deb822): every line is a field "Name: value", a continuation
+// (leading space or tab) of the field above, or blank between stanzas; every stanza
+// names its Package. dpkg refuses a status file that breaks them, so the scan does too
+// rather than report an inventory that may be missing packages.
+Result<void> check_dpkg_status(std::string_view text) {
+  size_t pos = 0, number = 0, stanza_start = 0;
+  bool in_stanza = false, has_package = false;
+  auto end_stanza = [&]() -> Result<void> {
+    if (in_stanza && !has_package) {
+      return fail(ErrorCode::kInvalidParameter,
+                  "line " + std::to_string(stanza_start) + ": the stanza has no Package field");
+    }
+    in_stanza = has_package = false;
+    return {};
+  };
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    std::string_view line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    ++number;
+    if (trim(line).empty()) {
+      BERTH_TRY_VOID(end_stanza());
+      continue;
+    }
+    if (line.front() == ' ' || line.front() == '\t') {
+      if (!in_stanza) {
+        return fail(ErrorCode::kInvalidParameter,
+                    "line " + std::to_string(number) + ": a continuation line with no field before it");
+      }
+      continue;
+    }
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos || trim(line.substr(0, colon)).empty()) {
+      return fail(ErrorCode::kInvalidParameter,
+                  "line " + std::to_string(number) + ": not a field (\"Name: value\") nor a continuation line");
+    }
+    if (!in_stanza) stanza_start = number;
+    in_stanza = true;
+    if (line.substr(0, colon) == "Package" && !trim(line.substr(colon + 1)).empty()) has_package = true;
+  }
+  return end_stanza();
+}
+
+}  // namespace
+
+Result<Extracted> parse_dpkg_status(std::string_view text) {
+  BERTH_TRY_VOID(check_dpkg_status(text));
   Extracted out;
   for_each_stanza(text, [&](const auto& f) {
     std::string_view name = field(f, "Package");

@@ -2,12 +2,14 @@
 
 // Pure parsers for the package databases and manifests found in image layers. No I/O:
 // each takes the file's bytes (already size-capped by the layer reader) and returns what
-// it could parse; malformed records are skipped and counted, never fatal.
+// it could parse; malformed records are skipped and counted, never fatal, except in a
+// dpkg status file, whose format dpkg itself enforces.
 
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/result.h"
 #include "vuln/package.h"
 
 namespace berth::scan {
@@ -27,7 +29,10 @@ enum class SourceKind {
 };
 SourceKind classify(std::string_view path);
 
-Extracted parse_dpkg_status(std::string_view text);
+// kInvalidParameter naming the line when the file breaks dpkg's format (a line that is
+// neither a field, a continuation nor blank; a stanza without Package). A stanza without
+// a Version (e.g. a package purged but still known) is skipped, not an error.
+Result<Extracted> parse_dpkg_status(std::string_view text);
 Extracted parse_apk_installed(std::string_view text);
 Extracted parse_python_metadata(std::string_view text);
 Extracted parse_npm_package_json(std::string_view text);

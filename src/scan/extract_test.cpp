@@ -17,28 +17,68 @@ std::string fixture(const std::string& name) {
 
 TEST(Extract, DpkgStatusReadsInstalledPackagesAndSources) {
   auto ex = parse_dpkg_status(fixture("dpkg_status"));
-  ASSERT_EQ(ex.packages.size(), 3u);
-  EXPECT_EQ(ex.packages[0].name, "libc6");
-  EXPECT_EQ(ex.packages[0].version, "2.36-9+deb12u4");
-  EXPECT_EQ(ex.packages[0].source_name, "glibc");
-  EXPECT_EQ(ex.packages[0].source_version, "2.36-9+deb12u4");
-  EXPECT_EQ(ex.packages[1].source_name, "openssl");
-  EXPECT_EQ(ex.packages[1].source_version, "3.0.11-1~deb12u2");
-  EXPECT_EQ(ex.packages[2].name, "base-files");
-  EXPECT_EQ(ex.packages[2].source_name, "base-files");
-  EXPECT_EQ(ex.skipped, 1);  // broken-no-version
+  ASSERT_TRUE(ex) << ex.error().message;
+  ASSERT_EQ(ex->packages.size(), 3u);
+  EXPECT_EQ(ex->packages[0].name, "libc6");
+  EXPECT_EQ(ex->packages[0].version, "2.36-9+deb12u4");
+  EXPECT_EQ(ex->packages[0].source_name, "glibc");
+  EXPECT_EQ(ex->packages[0].source_version, "2.36-9+deb12u4");
+  EXPECT_EQ(ex->packages[1].source_name, "openssl");
+  EXPECT_EQ(ex->packages[1].source_version, "3.0.11-1~deb12u2");
+  EXPECT_EQ(ex->packages[2].name, "base-files");
+  EXPECT_EQ(ex->packages[2].source_name, "base-files");
+  EXPECT_EQ(ex->skipped, 1);  // broken-no-version
 }
 
 TEST(Extract, DpkgStatusDWithoutStatusFieldIsInstalled) {
   auto ex = parse_dpkg_status("Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n");
-  ASSERT_EQ(ex.packages.size(), 1u);
-  EXPECT_EQ(ex.packages[0].ecosystem, "dpkg");
+  ASSERT_TRUE(ex) << ex.error().message;
+  ASSERT_EQ(ex->packages.size(), 1u);
+  EXPECT_EQ(ex->packages[0].ecosystem, "dpkg");
 }
 
-TEST(Extract, DpkgGarbageIsSkippedNotFatal) {
-  auto ex = parse_dpkg_status(std::string("\x00\x01\xff garbage\n\n:::\n", 16));
-  EXPECT_TRUE(ex.packages.empty());
-  EXPECT_GE(ex.skipped, 1);
+TEST(Extract, DpkgStatusAsDpkgWritesItIsAccepted) {
+  // Several blank lines, CRLF, multi-line Conffiles and Description (with " ." lines),
+  // tab continuations, a purged package without a Version, and no final newline.
+  auto ex = parse_dpkg_status(
+      "\n\nPackage: base-files\r\nStatus: install ok installed\r\nVersion: 12.4+deb12u5\r\n"
+      "Conffiles:\n /etc/debian_version 1a2b\n /etc/issue 3c4d obsolete\n"
+      "Description: Debian base system miscellaneous files\n This package contains the basic\n .\n\tfilesystem.\n"
+      "\n\n\nPackage: gone\nStatus: purge ok not-installed\nArchitecture: amd64\n"
+      "   \nPackage: zlib1g\nVersion: 1:1.2.13.dfsg-1\nSource: zlib");
+  ASSERT_TRUE(ex) << ex.error().message;
+  ASSERT_EQ(ex->packages.size(), 2u);
+  EXPECT_EQ(ex->packages[0].name, "base-files");
+  EXPECT_EQ(ex->packages[1].name, "zlib1g");
+  EXPECT_EQ(ex->skipped, 1);  // gone: no Version
+}
+
+TEST(Extract, DpkgStatusThatBreaksTheFormatIsRefusedNamingTheLine) {
+  auto garbage = parse_dpkg_status(std::string("\x00\x01\xff garbage\n\n:::\n", 16));
+  ASSERT_FALSE(garbage);
+  EXPECT_EQ(garbage.error().code, ErrorCode::kInvalidParameter);
+  EXPECT_NE(garbage.error().message.find("line 1:"), std::string::npos) << garbage.error().message;
+
+  auto no_colon = parse_dpkg_status("Package: a\nVersion: 1\n\nPackage: b\nVersion 2\n");
+  ASSERT_FALSE(no_colon);
+  EXPECT_NE(no_colon.error().message.find("line 5:"), std::string::npos) << no_colon.error().message;
+
+  auto empty_name = parse_dpkg_status("Package: a\n: value\n");
+  ASSERT_FALSE(empty_name);
+  EXPECT_NE(empty_name.error().message.find("line 2:"), std::string::npos) << empty_name.error().message;
+
+  auto no_package = parse_dpkg_status("Package: a\nVersion: 1\n\nStatus: install ok installed\nVersion: 2\n");
+  ASSERT_FALSE(no_package);
+  EXPECT_NE(no_package.error().message.find("line 4: the stanza has no Package field"), std::string::npos)
+      << no_package.error().message;
+
+  auto empty_package = parse_dpkg_status("Package:\nVersion: 1\n");
+  ASSERT_FALSE(empty_package);
+  EXPECT_NE(empty_package.error().message.find("line 1:"), std::string::npos) << empty_package.error().message;
+
+  auto leading_continuation = parse_dpkg_status(" orphan\nPackage: a\nVersion: 1\n");
+  ASSERT_FALSE(leading_continuation);
+  EXPECT_NE(leading_continuation.error().message.find("line 1:"), std::string::npos);
 }
 
 TEST(Extract, ApkInstalled) {

@@ -16,7 +16,9 @@ namespace berth::scan {
 
 // Bump when an extractor changes what it reports: stored inventories with another
 // version are recomputed.
-inline constexpr int kParserVersion = 2;  // 2: rpm sqlite, Go binaries, unreadable sources
+// 2: rpm sqlite, Go binaries, unreadable sources; 3: a malformed dpkg status file fails
+// the layer (layers read before are read again once, so such an image no longer passes).
+inline constexpr int kParserVersion = 3;
 
 // One file that lists packages: a dpkg status file, an apk db, a package.json, an rpmdb,
 // a Go binary...

@@ -51,22 +51,28 @@ std::string normalise(std::string_view path) {
   return std::string(path);
 }
 
-void extract_into(LayerInventory& inv, SourceKind kind, const std::string& path, std::string_view text) {
+Result<void> extract_into(LayerInventory& inv, SourceKind kind, const std::string& path, std::string_view text) {
   Extracted ex;
   switch (kind) {
-    case SourceKind::kOsRelease: inv.os_releases[path] = parse_os_release(text); return;
-    case SourceKind::kDpkg: ex = parse_dpkg_status(text); break;
+    case SourceKind::kOsRelease: inv.os_releases[path] = parse_os_release(text); return {};
+    case SourceKind::kDpkg: {
+      auto parsed = parse_dpkg_status(text);
+      if (!parsed) return fail(parsed.error().code, path + " " + parsed.error().message);
+      ex = std::move(*parsed);
+      break;
+    }
     case SourceKind::kApk: ex = parse_apk_installed(text); break;
     case SourceKind::kNpmPackage: ex = parse_npm_package_json(text); break;
     case SourceKind::kNpmLock: ex = parse_npm_lock(text); break;
     case SourceKind::kPython: ex = parse_python_metadata(text); break;
     case SourceKind::kNone:
     case SourceKind::kRpmSqlite:      // spooled to a file, not read into memory
-    case SourceKind::kRpmUnreadable: return;
+    case SourceKind::kRpmUnreadable: return {};
   }
   inv.skipped_records += ex.skipped;
   // A file that lists nothing still matters: it replaces a lower layer's version of it.
   inv.sources.push_back(PackageSource{path, std::move(ex.packages), {}});
+  return {};
 }
 
 // Streams the current entry's data to on_chunk until it returns false or the data ends.
@@ -264,7 +270,7 @@ Result<LayerInventory> read_layer(const ReadChunk& read, const Limits& limits) {
       ++inv.skipped_records;
       continue;
     }
-    if (!text.empty() || archive_entry_size(entry) == 0) extract_into(inv, kind, path, text);
+    if (!text.empty() || archive_entry_size(entry) == 0) BERTH_TRY_VOID(extract_into(inv, kind, path, text));
   }
   return inv;
 }

@@ -162,13 +162,12 @@ TEST(LayerReader, SymlinksAreNeverFollowed) {
   EXPECT_TRUE(inv->os_releases.empty());
 }
 
-TEST(LayerReader, MalformedStatusIsReportedNotFatal) {
+TEST(LayerReader, MalformedStatusFailsNamingTheFileAndLine) {
   auto inv = scan(make_layer({{"var/lib/dpkg/status",
                                "Package: ok\nVersion: 1\nStatus: install ok installed\n\nPackage: bad\n\n\x01\x02\n"}}));
-  ASSERT_TRUE(inv) << inv.error().message;
-  ASSERT_EQ(inv->sources.size(), 1u);
-  EXPECT_EQ(inv->sources[0].packages.size(), 1u);
-  EXPECT_GE(inv->skipped_records, 1);
+  ASSERT_FALSE(inv);
+  EXPECT_EQ(inv.error().code, ErrorCode::kInvalidParameter);
+  EXPECT_NE(inv.error().message.find("var/lib/dpkg/status line 7:"), std::string::npos) << inv.error().message;
 }
 
 // A fake ELF whose data segment holds a Go 1.18+ build info block.

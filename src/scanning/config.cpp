@@ -61,6 +61,15 @@ Result<RegistryScanningConfig> parse_registry_config(const json& input) {
                                     "and MANUAL)"));
     }
   }
+  if (config.scan_type == "ENHANCED") {
+    for (size_t i = 0; i < config.rules.size(); ++i) {
+      if (config.rules[i].frequency != Frequency::kManual) continue;
+      return tl::unexpected(invalid("Invalid parameter at 'rules[" + std::to_string(i) +
+                                    "].scanFrequency': MANUAL is not supported for scan type ENHANCED (ENHANCED "
+                                    "supports CONTINUOUS_SCAN and SCAN_ON_PUSH; a repository no rule matches is "
+                                    "scanned manually)"));
+    }
+  }
   return config;
 }
 

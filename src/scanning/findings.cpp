@@ -27,6 +27,7 @@ json findings_to_json(const std::vector<vuln::Finding>& findings) {
                    {"ecosystem", f.ecosystem},
                    {"file_path", f.file_path},
                    {"layer", f.layer_digest}});
+    if (f.first_observed_ms) out.back()["first_observed"] = *f.first_observed_ms;
   }
   return out;
 }
@@ -48,6 +49,9 @@ std::vector<vuln::Finding> findings_from_json(const std::string& text) {
     f.ecosystem = j.value("ecosystem", "");
     f.file_path = j.value("file_path", "");
     f.layer_digest = j.value("layer", "");
+    if (auto fo = j.find("first_observed"); fo != j.end() && fo->is_number_integer()) {
+      f.first_observed_ms = fo->get<int64_t>();
+    }
     if (auto fv = j.find("fixed_versions"); fv != j.end() && fv->is_array()) {
       for (const auto& v : *fv) {
         if (v.is_string()) f.fixed_versions.push_back(v.get<std::string>());
@@ -69,6 +73,22 @@ json severity_counts(const std::vector<vuln::Finding>& findings) {
 
 std::string finding_key(const vuln::Finding& f) {
   return f.id + '\n' + f.package_name + '\n' + f.package_version;
+}
+
+void carry_first_observed(const store::ImageScan* previous, std::vector<vuln::Finding>& findings, int64_t now_ms) {
+  std::map<std::string, int64_t> seen;
+  if (previous && previous->status == "COMPLETE") {
+    // Scans stored before first_observed was recorded: their findings were seen when
+    // that scan completed.
+    const int64_t then = previous->completed_at_ms.value_or(previous->started_at_ms);
+    for (const auto& f : findings_from_json(previous->findings_json)) {
+      seen.emplace(finding_key(f), f.first_observed_ms.value_or(then));
+    }
+  }
+  for (auto& f : findings) {
+    auto it = seen.find(finding_key(f));
+    f.first_observed_ms = it == seen.end() ? now_ms : std::min(it->second, now_ms);
+  }
 }
 
 }  // namespace berth::scanning

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/meta/meta_store.h"
 #include "vuln/matcher.h"
 
 namespace berth::scanning {
@@ -20,5 +21,8 @@ std::vector<vuln::Finding> findings_from_json(const std::string& text);
 nlohmann::json severity_counts(const std::vector<vuln::Finding>& findings);
 // The identity of a finding across rescans: advisory, package and version.
 std::string finding_key(const vuln::Finding& f);
+// Sets each finding's first_observed_ms: the previous scan's for a finding it had too,
+// else now_ms (the previous scan may be null, or not COMPLETE: then all are new).
+void carry_first_observed(const store::ImageScan* previous, std::vector<vuln::Finding>& findings, int64_t now_ms);
 
 }  // namespace berth::scanning

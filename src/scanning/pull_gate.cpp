@@ -34,6 +34,11 @@ std::string override_hint(const EffectiveGate& gate, const std::string& reposito
          " ... (or clear-pull-gate" + where + ").";
 }
 
+// The stored and shown name of a gate severity.
+std::string level_name(vuln::Severity s) {
+  return s == vuln::Severity::kUndefined ? "ANY" : std::string(vuln::severity_name(s));
+}
+
 std::string gate_name(const EffectiveGate& gate, const std::string& repository) {
   return gate.repository_level ? "the pull gate of repository " + repository : "the registry's pull gate";
 }
@@ -44,12 +49,15 @@ Result<std::optional<vuln::Severity>> parse_gate_severity(std::string_view name)
   std::string up(name);
   std::transform(up.begin(), up.end(), up.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   if (up == "NONE") return std::optional<vuln::Severity>();
+  // Debian and Alpine data carry no severities: their findings are UNDEFINED, below
+  // every named level, so only ANY gates them.
+  if (up == "ANY") return std::optional<vuln::Severity>(vuln::Severity::kUndefined);
   for (auto s : {vuln::Severity::kCritical, vuln::Severity::kHigh, vuln::Severity::kMedium, vuln::Severity::kLow,
                  vuln::Severity::kInformational}) {
     if (up == vuln::severity_name(s)) return std::optional<vuln::Severity>(s);
   }
   return fail(ErrorCode::kInvalidParameter, "severity \"" + std::string(name) +
-                                                "\" is not one of CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL, NONE");
+                                                "\" is not one of CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL, ANY, NONE");
 }
 
 Result<void> validate_exempt_arn(std::string_view arn) {
@@ -60,6 +68,12 @@ Result<void> validate_exempt_arn(std::string_view arn) {
                                                   ":role/NAME or :root)");
   };
   if (!arn.starts_with(kPrefix)) return bad();
+  // Exemptions compare ARNs exactly; a pattern would silently exempt nobody.
+  if (arn.find_first_of("*?") != std::string_view::npos) {
+    return fail(ErrorCode::kInvalidParameter, "exempt principal \"" + std::string(arn) +
+                                                  "\" has a wildcard: exemptions are exact ARNs; list each user or "
+                                                  "role ARN");
+  }
   std::string_view rest = arn.substr(kPrefix.size());
   if (rest.size() < 13 || rest[12] != ':' ||
       rest.substr(0, 12).find_first_not_of("0123456789") != std::string_view::npos) {
@@ -74,7 +88,7 @@ Result<void> validate_exempt_arn(std::string_view arn) {
 }
 
 json to_json(const PullGatePolicy& policy) {
-  return json{{"severity", policy.severity ? std::string(vuln::severity_name(*policy.severity)) : "NONE"},
+  return json{{"severity", policy.severity ? level_name(*policy.severity) : "NONE"},
               {"blockUnscanned", policy.block_unscanned},
               {"exempt", policy.exempt}};
 }
@@ -149,12 +163,13 @@ std::optional<std::string> gate_verdict(const EffectiveGate& gate, const std::st
   if (!worst) return std::nullopt;
   std::string finding = std::string(vuln::severity_name(worst->severity)) + " finding " + worst->id;
   if (!worst->package_name.empty()) finding += " in " + worst->package_name + " " + worst->package_version;
-  const std::string threshold(vuln::severity_name(*p.severity));
-  const char* article = worst->severity == vuln::Severity::kInformational ? "an " : "a ";
-  std::string msg = "pull refused: image " + image + " has " + article + finding;
-  if (reaching > 1) msg += " (and " + std::to_string(reaching - 1) + " more at " + threshold + " or above)";
+  const bool any = *p.severity == vuln::Severity::kUndefined;
+  const std::string threshold = any ? "any severity (UNDEFINED included)" : level_name(*p.severity) + " or above";
+  const bool vowel = worst->severity == vuln::Severity::kInformational || worst->severity == vuln::Severity::kUndefined;
+  std::string msg = "pull refused: image " + image + " has " + (vowel ? "an " : "a ") + finding;
+  if (reaching > 1) msg += " (and " + std::to_string(reaching - 1) + " more" + (any ? "" : " at " + threshold) + ")";
   msg += ", and " + gate_name(gate, repository) + " refuses images with findings of " + threshold +
-         " or above. Push a fixed image, or, to pull this one anyway, " + override_hint(gate, repository);
+         ". Push a fixed image, or, to pull this one anyway, " + override_hint(gate, repository);
   return msg;
 }
 

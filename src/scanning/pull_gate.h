@@ -31,16 +31,18 @@ inline constexpr char kPullGateSetting[] = "pull_gate";
 inline constexpr char kPullGateRepositoryKey[] = "pullGate";
 
 struct PullGatePolicy {
-  // Findings at or above this refuse the pull; nullopt ("NONE"): findings never do (a
-  // repository can turn a registry gate off for itself this way).
+  // Findings at or above this refuse the pull; kUndefined ("ANY"): any finding does;
+  // nullopt ("NONE"): findings never do (a repository can turn a registry gate off for
+  // itself this way).
   std::optional<vuln::Severity> severity;
   bool block_unscanned = false;       // no completed scan (never scanned, queued, FAILED) refuses too
   std::vector<std::string> exempt;    // IAM user/role (or account root) ARNs that always pull
 };
 
-// CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL or NONE; kInvalidParameter otherwise.
+// CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL, ANY or NONE; kInvalidParameter otherwise.
 Result<std::optional<vuln::Severity>> parse_gate_severity(std::string_view name);
-// arn:aws:iam::ACCOUNT:user/NAME, :role/NAME or :root; kInvalidParameter otherwise.
+// arn:aws:iam::ACCOUNT:user/NAME, :role/NAME or :root, without wildcards (exemptions
+// are exact); kInvalidParameter otherwise.
 Result<void> validate_exempt_arn(std::string_view arn);
 // The stored form: {"severity":"HIGH","blockUnscanned":false,"exempt":[...]}.
 nlohmann::json to_json(const PullGatePolicy& policy);

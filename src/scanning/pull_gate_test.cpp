@@ -176,7 +176,31 @@ TEST_F(PullGateTest, IndexesAndArtifactsPassTheImagesOfAnIndexAreGated) {
   EXPECT_FALSE(pull("team/app", child.str()));
 }
 
+TEST_F(PullGateTest, AnyRefusesUndefinedFindingsWhichNamedLevelsLetThrough) {
+  const Digest d = image("team/app", "os");
+  scanned("team/app", d, kComplete, "[" + finding("CVE-2022-37434", "UNDEFINED") + "]");
+  ASSERT_TRUE(gate->set("", policy("INFORMATIONAL")));
+  EXPECT_TRUE(pull("team/app", "os"));
+  ASSERT_TRUE(gate->set("", policy("ANY")));
+  auto refused = pull("team/app", "os");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("an UNDEFINED finding CVE-2022-37434"), std::string::npos)
+      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("findings of any severity"), std::string::npos) << refused.error().message;
+  auto stored = gate->get("");
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ(to_json(**stored)["severity"], "ANY");
+  EXPECT_EQ((*stored)->severity, vuln::Severity::kUndefined);
+  scanned("team/app", d, kComplete, "[]");
+  EXPECT_TRUE(pull("team/app", "os"));
+}
+
 TEST(PullGatePolicy, ValidatesSeverityAndExemptArns) {
+  EXPECT_EQ(*parse_gate_severity("any"), vuln::Severity::kUndefined);
+  auto wildcard = validate_exempt_arn("arn:aws:iam::123456789012:role/scan*");
+  ASSERT_FALSE(wildcard);
+  EXPECT_NE(wildcard.error().message.find("wildcard"), std::string::npos) << wildcard.error().message;
+  EXPECT_FALSE(validate_exempt_arn("arn:aws:iam::123456789012:user/a?c"));
   EXPECT_FALSE(parse_gate_severity("SEVERE"));
   EXPECT_FALSE(parse_gate_severity("UNDEFINED"));
   EXPECT_EQ(*parse_gate_severity("informational"), vuln::Severity::kInformational);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -190,6 +191,33 @@ Result<std::optional<store::ImageScan>> ScanService::scan_of(const std::string& 
   return std::optional<store::ImageScan>(std::move(in_progress));
 }
 
+Result<std::vector<std::optional<store::ImageScan>>> ScanService::scans_of_page(const std::string& repository,
+                                                                                std::string after,
+                                                                                const std::vector<Digest>& digests) {
+  std::vector<std::optional<store::ImageScan>> out(digests.size());
+  if (digests.empty()) return out;
+  std::unordered_map<std::string, size_t> index;
+  for (size_t i = 0; i < digests.size(); ++i) index.emplace(digests[i].str(), i);
+  const std::string last = digests.back().str();
+  while (true) {
+    BERTH_TRY(auto batch, scans_after(repository, after, kPage));
+    if (batch.empty()) break;
+    const std::string batch_last = batch.back().digest.str();
+    for (auto& sc : batch) {
+      if (auto i = index.find(sc.digest.str()); i != index.end()) out[i->second] = std::move(sc);
+    }
+    if (batch.size() < kPage || batch_last >= last) break;
+    after = batch_last;
+  }
+  // An image whose first scan is queued has no stored scan yet: IN_PROGRESS, as scan_of.
+  std::lock_guard lk(mu_);
+  for (size_t i = 0; i < digests.size(); ++i) {
+    if (out[i] || !pending_.contains(Key{repository, digests[i].str()})) continue;
+    out[i] = store::ImageScan{.digest = digests[i], .status = kInProgress, .started_at_ms = clock_.now_ms()};
+  }
+  return out;
+}
+
 Result<std::vector<store::ImageScan>> ScanService::scans_after(const std::string& repository, const std::string& after,
                                                                size_t limit) {
   BERTH_TRY(auto scans, meta_.list_image_scans(repository, after, limit));
@@ -208,7 +236,7 @@ namespace {
 
 Matched match_layers(store::MetaStore& meta, store::BlobStore& blobs, const vuln::Snapshot& snapshot,
                      const scan::Limits& limits, const Digest& digest, const std::vector<Digest>& layers,
-                     int64_t started_ms, const Clock& clock, int* layers_read) {
+                     int64_t started_ms, const Clock& clock, int* layers_read, const store::ImageScan* previous) {
   Matched out{.scan = store::ImageScan{.digest = digest, .started_at_ms = started_ms}, .findings = {}};
   scan::ScanStats stats;
   auto inventory = scan::inventory_of(layers, blobs, meta, limits, &stats);
@@ -231,6 +259,7 @@ Matched match_layers(store::MetaStore& meta, store::BlobStore& blobs, const vuln
     }
   }
   sort_findings(out.findings);
+  carry_first_observed(previous, out.findings, *out.scan.completed_at_ms);
   out.scan.status = kComplete;
   out.scan.description = kCompleteDescription;
   if (snapshot.version.empty()) {
@@ -270,6 +299,8 @@ Result<store::ImageScan> ScanService::scan_now(const std::string& repository, co
     }
     return unsupported;
   }
+  // Read before the IN_PROGRESS row replaces it: findings seen before keep when first seen.
+  BERTH_TRY(auto previous, meta_.get_image_scan(repository, digest));
   // Another process reading the data dir sees the scan running.
   BERTH_TRY_VOID(meta_.put_image_scan(repository, store::ImageScan{.digest = digest, .status = kInProgress,
                                                                    .started_at_ms = started}));
@@ -282,7 +313,8 @@ Result<store::ImageScan> ScanService::scan_now(const std::string& repository, co
     BERTH_TRY_VOID(meta_.put_image_scan(repository, failed));
     return failed;
   }
-  Matched m = match_layers(meta_, blobs_, *snapshot, options_.limits, digest, *layers, started, clock_, nullptr);
+  Matched m = match_layers(meta_, blobs_, *snapshot, options_.limits, digest, *layers, started, clock_, nullptr,
+                           previous ? &*previous : nullptr);
   BERTH_TRY_VOID(meta_.put_image_scan(repository, m.scan));
   return m.scan;
 }
@@ -320,7 +352,7 @@ Result<RescanReport> ScanService::rescan_changed() {
           auto layers = layers_of(*manifest);
           if (!layers) continue;
           Matched m = match_layers(meta_, blobs_, snapshot, options_.limits, s.digest, *layers, clock_.now_ms(),
-                                   clock_, &report.layers_read);
+                                   clock_, &report.layers_read, &**previous);
           m.scan.last_manual_scan_ms = (*previous)->last_manual_scan_ms;
           if (!meta_.put_image_scan(name, m.scan)) continue;
           ++report.images_rematched;

@@ -82,6 +82,11 @@ class ScanService final : public registry::PushListener {
   // The image's newest scan (IN_PROGRESS while queued or running); nullopt when never
   // scanned. kNameUnknown.
   Result<std::optional<store::ImageScan>> scan_of(const std::string& repository, const Digest& digest);
+  // The scans of `digests` (in ascending order, all after `after`), one entry each,
+  // without findings: what scan_of would answer, read in batches (DescribeImages' page).
+  Result<std::vector<std::optional<store::ImageScan>>> scans_of_page(const std::string& repository,
+                                                                     std::string after,
+                                                                     const std::vector<Digest>& digests);
   // Scans of the repository's images after `after` in digest order, without findings
   // (for DescribeImages' summaries), with queued images shown IN_PROGRESS.
   Result<std::vector<store::ImageScan>> scans_after(const std::string& repository, const std::string& after,

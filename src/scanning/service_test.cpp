@@ -239,6 +239,17 @@ TEST_F(ScanServiceTest, AFullQueueDropsTheScanWithAReasonAndThePushGoesOn) {
   const Digest first = push_image("app", "a", "{}", {kNodeLayer});
   const Digest second = push_image("app", "b", "{\"b\":1}", {kNodeLayer});
   EXPECT_EQ(scan_of("app", first).status, kInProgress);
+  // DescribeImages' listing agrees with scan_of: queued, not stored yet, IN_PROGRESS.
+  std::vector<Digest> page{std::min(first, second, [](const Digest& x, const Digest& y) { return x.str() < y.str(); }),
+                           std::max(first, second, [](const Digest& x, const Digest& y) { return x.str() < y.str(); })};
+  auto listed = s.scans_of_page("app", "", page);
+  ASSERT_TRUE(listed) << listed.error().message;
+  ASSERT_EQ(listed->size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_TRUE((*listed)[i]) << page[i].str();
+    EXPECT_EQ((*listed)[i]->digest, page[i]);
+    EXPECT_EQ((*listed)[i]->status, page[i] == first ? kInProgress : kFailed);
+  }
   const auto dropped = scan_of("app", second);
   EXPECT_EQ(dropped.status, kFailed);
   EXPECT_NE(dropped.description.find("scan queue is full"), std::string::npos) << dropped.description;
@@ -310,6 +321,35 @@ TEST_F(ScanServiceTest, ManualScanOncePerImagePerDay) {
   EXPECT_EQ(no_repo.error().code, ErrorCode::kNameUnknown);
 }
 
+TEST_F(ScanServiceTest, AManualScanThatNeverRanOrFailedDoesNotUseTheQuota) {
+  auto& s = make(Options{.workers = 1, .queue_limit = 1});
+  ASSERT_TRUE(repos->create("app"));
+  const Digest waiting = push_image("app", "a", "{}", {kNodeLayer});
+  const Digest img = push_image("app", "b", "{\"b\":1}", {kNodeLayer});
+  const Digest bad = push_image("app", "c", "{\"c\":1}", {std::string(4096, 'x')});
+  // Workers not started: the first scan fills the queue, the second is not run.
+  ASSERT_TRUE(s.start_manual_scan("app", waiting));
+  auto dropped = s.start_manual_scan("app", img);
+  ASSERT_TRUE(dropped) << dropped.error().message;
+  EXPECT_EQ(dropped->status, kFailed);
+  s.start();
+  s.wait_idle();
+  auto retried = s.start_manual_scan("app", img);
+  ASSERT_TRUE(retried) << retried.error().message;
+  s.wait_idle();
+  EXPECT_EQ(scan_of("app", img).status, kComplete);
+  auto again = s.start_manual_scan("app", img);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kLimitExceeded);
+  // A scan that ends FAILED does not count either.
+  ASSERT_TRUE(s.start_manual_scan("app", bad));
+  s.wait_idle();
+  EXPECT_EQ(scan_of("app", bad).status, kFailed);
+  auto bad_again = s.start_manual_scan("app", bad);
+  ASSERT_TRUE(bad_again) << bad_again.error().message;
+  s.wait_idle();
+}
+
 TEST_F(ScanServiceTest, RescanRematchesContinuousRepositoriesWithoutReadingLayers) {
   auto& s = make();
   s.start();
@@ -337,6 +377,8 @@ TEST_F(ScanServiceTest, RescanRematchesContinuousRepositoriesWithoutReadingLayer
   for (const auto& l : doc["layers"]) {
     ASSERT_TRUE(blobs->remove(*Digest::parse(l["digest"].get<std::string>())));
   }
+  const int64_t first_scan_ms = clock.now_ms();
+  clock.advance(std::chrono::hours(2));
   advisories.set("v2", {kLodashAdvisory, kOpensslAdvisory, kZlibAdvisory});
   auto report = s.rescan_changed();
   ASSERT_TRUE(report) << report.error().message;
@@ -350,6 +392,20 @@ TEST_F(ScanServiceTest, RescanRematchesContinuousRepositoriesWithoutReadingLayer
   EXPECT_EQ(finding_ids(rescanned),
             (std::vector<std::string>{"CVE-2023-5678 libssl3", "CVE-2022-37434 zlib1g"}));  // MEDIUM, UNDEFINED
   EXPECT_EQ(scan_of("once", other).vulndb_version, "v1");
+  // A finding seen before keeps when it was first seen; a new one is seen now.
+  for (const auto& f : findings_from_json(rescanned.findings_json)) {
+    EXPECT_EQ(f.first_observed_ms, std::optional<int64_t>(f.id == "CVE-2022-37434" ? clock.now_ms() : first_scan_ms))
+        << f.id;
+  }
+  // So does a full scan of the image.
+  clock.advance(std::chrono::hours(1));
+  auto full = s.scan_now("team/app", img);
+  ASSERT_TRUE(full) << full.error().message;
+  for (const auto& f : findings_from_json(scan_of("team/app", img).findings_json)) {
+    EXPECT_EQ(f.first_observed_ms,
+              std::optional<int64_t>(f.id == "CVE-2022-37434" ? clock.now_ms() - 3600 * 1000 : first_scan_ms))
+        << f.id;
+  }
   {
     std::lock_guard lk(events_mu);
     ASSERT_EQ(seen.size(), 1u);
@@ -400,6 +456,14 @@ TEST(ScanningConfig, ContinuousScanNeedsEnhanced) {
   // No scanType is BASIC too.
   EXPECT_FALSE(parse_registry_config(json::parse(
       R"({"rules":[{"scanFrequency":"CONTINUOUS_SCAN","repositoryFilters":[{"filter":"*","filterType":"WILDCARD"}]}]})")));
+  // ENHANCED takes CONTINUOUS_SCAN and SCAN_ON_PUSH only.
+  auto manual = parse_registry_config(json::parse(
+      R"({"scanType":"ENHANCED","rules":[{"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"*","filterType":"WILDCARD"}]},
+          {"scanFrequency":"MANUAL","repositoryFilters":[{"filter":"dev/*","filterType":"WILDCARD"}]}]})"));
+  ASSERT_FALSE(manual);
+  EXPECT_EQ(manual.error().code, ErrorCode::kInvalidParameter);
+  EXPECT_NE(manual.error().message.find("rules[1].scanFrequency"), std::string::npos) << manual.error().message;
+  EXPECT_NE(manual.error().message.find("MANUAL"), std::string::npos);
   // One stored before this was refused still reads, rules and all.
   const auto stored = registry_config_from_text(std::string(basic_continuous));
   EXPECT_TRUE(stored.configured);

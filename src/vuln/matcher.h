@@ -4,7 +4,9 @@
 // (namespace, normalized package name) so a scan costs one lookup per package; the store
 // (MetaStore) will feed the same Advisory values in.
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +29,9 @@ struct Finding {
   // file that lists it and the digest of the layer that file came from.
   std::string file_path;
   std::string layer_digest;
+  // When this finding (id, package, version) was first seen in the image, epoch ms: the
+  // scan service carries it from scan to scan (Inspector's firstObservedAt).
+  std::optional<int64_t> first_observed_ms;
 };
 
 // The namespace an OSV ecosystem string names, e.g. "Debian:12" -> "debian:12",

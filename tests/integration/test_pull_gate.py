@@ -150,6 +150,20 @@ class TestPullGate(PrincipalsMixin, ServerTestCase):
         bad = self.gate("set-pull-gate", "--severity", "HIGH", "--exempt", "scanner", check=False)
         self.assertEqual(bad.returncode, 1)
         self.assertIn("not an IAM ARN", bad.stderr)
+        bad = self.gate("set-pull-gate", "--severity", "HIGH", "--exempt", "arn:aws:iam::123456789012:role/scan*",
+                        check=False)
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("wildcard", bad.stderr)
+        # A command-line mistake exits 1 too, with CLI11's message; --help exits 0.
+        bad = self.gate("set-pull-gate", check=False)
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("--severity is required", bad.stderr)
+        helped = subprocess.run([BERTH_BIN, "admin", "set-pull-gate", "--help"], capture_output=True, text=True)
+        self.assertEqual(helped.returncode, 0, helped.stderr)
+        self.assertIn("ANY", helped.stdout)
+        out = json.loads(self.gate("set-pull-gate", "--repository", repo, "--severity", "any").stdout)
+        self.assertEqual(out["pullGate"]["severity"], "ANY")
+        self.gate("clear-pull-gate", "--repository", repo)
 
     def ecr_as(self, user):
         return PrincipalsMixin.ecr(self, user)

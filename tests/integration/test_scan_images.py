@@ -505,23 +505,31 @@ class TestScanImages(ServerTestCase):
         self.scan_and_compare(repo, image_with(5120, [layer]), "loops", expected)
         self.assertEqual(self.client.get_manifest(repo, "loops").status_code, 200)
 
-    def test_malformed_dpkg_status_skips_bad_stanzas(self):
-        # The scanner skips stanzas without Package/Version and reads the rest; the valid
-        # perl-base stanza is still matched.
-        status = (b"Package: broken-no-version\nStatus: install ok installed\n\n"
-                  b"\x00\xff\xfe garbage line without a colon\n\xc3\x28\n\n"
-                  b"Version: 1.0\nStatus: install ok installed\n\n"
-                  b"Package: perl-base\nStatus: install ok installed\nSource: perl\nVersion: 5.36.0-7+deb12u1\n"
-                  b"Description: the one valid stanza\n continued\n .\n\n"
-                  b"Package:\nVersion:\n\n:::\n\n")
+    def test_malformed_dpkg_status_ends_failed_naming_the_line(self):
+        # What dpkg itself accepts is read: a stanza without Version (skipped), multi-line
+        # fields; the valid perl-base stanza is matched.
+        tolerated = (b"Package: broken-no-version\nStatus: install ok installed\n\n\n"
+                     b"Package: perl-base\nStatus: install ok installed\nSource: perl\nVersion: 5.36.0-7+deb12u1\n"
+                     b"Description: the one valid stanza\n continued\n .\n\n")
         layer = tar_layer([("etc", None), ("etc/os-release", OS_DEBIAN12), ("var", None), ("var/lib", None),
-                           ("var/lib/dpkg", None), ("var/lib/dpkg/status", status)])
-        packages = parse_dpkg_status(status.decode("utf-8", "replace"))
+                           ("var/lib/dpkg", None), ("var/lib/dpkg/status", tolerated)])
+        packages = parse_dpkg_status(tolerated.decode())
         self.assertEqual([p[0] for p in packages], ["perl-base"])
         expected = expected_debian(packages)
         self.assertTrue(expected)
         repo = self.scan_repo()
-        self.scan_and_compare(repo, image_with(5130, [layer]), "malformed", expected)
+        self.scan_and_compare(repo, image_with(5130, [layer]), "tolerated", expected)
+        # A line that is neither a field nor a continuation: the inventory cannot be
+        # trusted, the scan ends FAILED naming the file and line, the registry serves on.
+        status = tolerated + (b"\x00\xff\xfe garbage line without a colon\n\xc3\x28\n\n"
+                              b"Version: 1.0\nStatus: install ok installed\n\nPackage:\nVersion:\n\n:::\n\n")
+        layer = tar_layer([("etc", None), ("etc/os-release", OS_DEBIAN12), ("var", None), ("var/lib", None),
+                           ("var/lib/dpkg", None), ("var/lib/dpkg/status", status)])
+        image = image_with(5131, [layer])
+        self.push_skopeo(repo, image, "malformed")
+        out = self.wait_scan(repo, image.digest)
+        self.assertEqual(out["imageScanStatus"]["status"], "FAILED", out["imageScanStatus"])
+        self.assertIn("var/lib/dpkg/status line 13:", out["imageScanStatus"]["description"])
         self.assertEqual(self.client.get_manifest(repo, "malformed").status_code, 200)
 
 

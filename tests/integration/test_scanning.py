@@ -161,6 +161,9 @@ class TestScanning(ScanningCase):
         self.assertEqual(out["imageScanStatus"]["status"], "FAILED")
         self.assertIn("layer sha256:", out["imageScanStatus"]["description"])
         self.assertNotIn("imageScanFindings", out)
+        # A scan that failed does not use up the image's daily StartImageScan.
+        self.ecr.start_image_scan(repositoryName=repo, imageId={"imageDigest": bad.digest})
+        self.assertEqual(self.wait_scan(repo, bad.digest)["imageScanStatus"]["status"], "FAILED")
         # Still serving: a pull and another scan work.
         self.assertEqual(self.client.get_manifest(repo, "bad").status_code, 200)
         good = image_with(504, [lodash_layer()])
@@ -256,6 +259,12 @@ class TestRegistryScanningConfiguration(ScanningCase):
         r = aws(self.server, "put-registry-scanning-configuration", "--scan-type", "BASIC", "--rules", json.dumps(rules))
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("InvalidParameterException", r.stderr)
+        # ENHANCED takes no MANUAL rule, as on ECR.
+        manual = [rules[1], {"scanFrequency": "MANUAL", "repositoryFilters": [{"filter": "dev/*", "filterType": "WILDCARD"}]}]
+        r = aws(self.server, "put-registry-scanning-configuration", "--scan-type", "ENHANCED", "--rules", json.dumps(manual))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("InvalidParameterException", r.stderr)
+        self.assertIn("rules[1].scanFrequency", r.stderr)
         self.assertIn("CONTINUOUS_SCAN", r.stderr)
         self.assertIn("ENHANCED", r.stderr)
         self.assertEqual(self.ecr.get_registry_scanning_configuration()["scanningConfiguration"]["rules"], [])

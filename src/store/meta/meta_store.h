@@ -410,9 +410,11 @@ class MetaStore {
   [[nodiscard]] virtual Result<std::vector<ImageScan>> list_image_scans(const std::string& repository,
                                                                         const std::string& after, size_t limit) = 0;
   // A manual scan (StartImageScan) is allowed when the image had none, and no COMPLETE
-  // scan (on push, or by `berth scan`) started, at or after `not_before_ms`: then records `now_ms` as its last one and answers true, in one
-  // transaction, so two racing requests cannot both pass. An image without a scan row
-  // gets one, IN_PROGRESS from now_ms. kNameUnknown, kManifestUnknown.
+  // scan (on push, or by `berth scan`) started, at or after `not_before_ms`: then records
+  // `now_ms` as its last one and answers true, in one transaction, so two racing requests
+  // cannot both pass. A manual scan that did not run or failed (the image's scan ended
+  // FAILED at or after the claim) does not count. An image without a scan row gets one,
+  // IN_PROGRESS from now_ms. kNameUnknown, kManifestUnknown.
   [[nodiscard]] virtual Result<bool> claim_manual_scan(const std::string& repository, const Digest& digest,
                                                        int64_t now_ms, int64_t not_before_ms) = 0;
 };

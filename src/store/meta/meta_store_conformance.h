@@ -1370,6 +1370,18 @@ TYPED_TEST_P(MetaStoreConformance, ImageScansFollowTheirImage) {
   auto later = store.claim_manual_scan("scans", a, 7200, 7200 - 100);
   ASSERT_TRUE(succeeded(later));
   EXPECT_TRUE(*later);
+  // A manual scan that ended FAILED (or was never run) after its claim gives the quota back;
+  // one that failed before the claim does not.
+  scan.status = "FAILED";
+  scan.started_at_ms = 7200;
+  scan.completed_at_ms = 7200;
+  ASSERT_TRUE(succeeded(store.put_image_scan("scans", scan)));
+  auto after_failure = store.claim_manual_scan("scans", a, 7210, 7210 - 100);
+  ASSERT_TRUE(succeeded(after_failure));
+  EXPECT_TRUE(*after_failure);
+  auto still_failed = store.claim_manual_scan("scans", a, 7220, 7220 - 100);
+  ASSERT_TRUE(succeeded(still_failed));
+  EXPECT_FALSE(*still_failed);  // the FAILED scan ended before this claim: it is pending
 
   // An image never scanned gets an IN_PROGRESS row with its claim.
   auto claim_b = store.claim_manual_scan("scans", b, 8000, 0);

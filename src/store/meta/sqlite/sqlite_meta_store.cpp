@@ -338,7 +338,8 @@ constexpr char kListImageScans[] =
     "SELECT digest, status, description, started_at, completed_at, vulndb_version, severity_counts_json, "
     "last_manual_scan_at FROM image_scans WHERE repository_id = ?1 AND digest > ?2 ORDER BY digest LIMIT ?3";
 constexpr char kLastManualScan[] =
-    "SELECT last_manual_scan_at, status, started_at FROM image_scans WHERE repository_id = ?1 AND digest = ?2";
+    "SELECT last_manual_scan_at, status, started_at, completed_at FROM image_scans WHERE repository_id = ?1 AND "
+    "digest = ?2";
 constexpr char kClaimManualScan[] =
     "INSERT INTO image_scans (repository_id, digest, status, started_at, last_manual_scan_at) "
     "VALUES (?1, ?2, 'IN_PROGRESS', ?3, ?3) "
@@ -1583,9 +1584,12 @@ Result<bool> SqliteMetaStore::claim_manual_scan(const std::string& repository, c
       Stmt last(c, sqlite_detail::kLastManualScan);
       last.bind(1, repository_id).bind(2, digest.str());
       if (last.step()) {
-        if (!last.is_null(0) && last.int64(0) >= not_before_ms) return false;
-        // As ECR, the quota counts a scan on push too; a scan that never ran or ended
-        // FAILED (a full queue, a bad layer) does not use it up.
+        // A scan that never ran or ended FAILED (a full queue, a bad layer) does not use
+        // the quota up: a claim whose scan failed since does not count.
+        const bool failed_since_claim = !last.is_null(0) && last.text(1) == "FAILED" && !last.is_null(3) &&
+                                        last.int64(3) >= last.int64(0);
+        if (!last.is_null(0) && last.int64(0) >= not_before_ms && !failed_since_claim) return false;
+        // As ECR, the quota counts a scan on push too.
         if (last.text(1) == "COMPLETE" && last.int64(2) >= not_before_ms) return false;
       }
     }
