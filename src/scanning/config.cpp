@@ -46,28 +46,35 @@ bool filter_matches(std::string_view filter, std::string_view repository) {
 }
 
 namespace {
+
 // The model's constraints only; parse_registry_config adds ECR's service-side rules.
 Result<RegistryScanningConfig> parse_config(const json& input);
+
+// ECR's service-side rules: the scan frequency each scan type refuses, and why.
+struct RefusedFrequency {
+  std::string_view scan_type;
+  Frequency frequency;
+  std::string_view why;
+};
+constexpr RefusedFrequency kRefusedFrequencies[] = {
+    {"BASIC", Frequency::kContinuous,
+     "CONTINUOUS_SCAN is not supported for scan type BASIC; continuous scanning needs scanType ENHANCED "
+     "(BASIC supports SCAN_ON_PUSH and MANUAL)"},
+    {"ENHANCED", Frequency::kManual,
+     "MANUAL is not supported for scan type ENHANCED (ENHANCED supports CONTINUOUS_SCAN and SCAN_ON_PUSH; a "
+     "repository no rule matches is scanned manually)"},
+};
+
 }  // namespace
 
 Result<RegistryScanningConfig> parse_registry_config(const json& input) {
   BERTH_TRY(auto config, parse_config(input));
-  if (config.scan_type == "BASIC") {
+  for (const auto& refused : kRefusedFrequencies) {
+    if (config.scan_type != refused.scan_type) continue;
     for (size_t i = 0; i < config.rules.size(); ++i) {
-      if (config.rules[i].frequency != Frequency::kContinuous) continue;
+      if (config.rules[i].frequency != refused.frequency) continue;
       return tl::unexpected(invalid("Invalid parameter at 'rules[" + std::to_string(i) +
-                                    "].scanFrequency': CONTINUOUS_SCAN is not supported for scan type BASIC; "
-                                    "continuous scanning needs scanType ENHANCED (BASIC supports SCAN_ON_PUSH "
-                                    "and MANUAL)"));
-    }
-  }
-  if (config.scan_type == "ENHANCED") {
-    for (size_t i = 0; i < config.rules.size(); ++i) {
-      if (config.rules[i].frequency != Frequency::kManual) continue;
-      return tl::unexpected(invalid("Invalid parameter at 'rules[" + std::to_string(i) +
-                                    "].scanFrequency': MANUAL is not supported for scan type ENHANCED (ENHANCED "
-                                    "supports CONTINUOUS_SCAN and SCAN_ON_PUSH; a repository no rule matches is "
-                                    "scanned manually)"));
+                                    "].scanFrequency': " + std::string(refused.why)));
     }
   }
   return config;
