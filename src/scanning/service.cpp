@@ -149,7 +149,8 @@ bool ScanService::enqueue(const std::string& repository, const Digest& digest) {
       .digest = digest,
       .status = kFailed,
       .description = "The scan was not run: " + std::to_string(waiting) +
-                     " scans were already waiting (the scan queue is full). Start it again with StartImageScan.",
+                     (waiting == 1 ? " scan was" : " scans were") +
+                     " already waiting (the scan queue is full). Start it again with StartImageScan.",
       .started_at_ms = now,
       .completed_at_ms = now,
   };
