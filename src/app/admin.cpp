@@ -191,10 +191,11 @@ class Admin {
       }
       return json{{"AccessKeyMetadata", out}};
     }
-    if (verb == "delete-user") {
-      BERTH_TRY(auto p, principal("user", o.name, o.account_id));
+    if (verb == "delete-user" || verb == "delete-role") {
+      const bool user = verb == "delete-user";
+      BERTH_TRY(auto p, principal(user ? "user" : "role", o.name, o.account_id));
       BERTH_TRY_VOID(r_.meta->delete_principal(p.arn));
-      return json{{"UserName", p.name}, {"Deleted", true}};
+      return json{{user ? "UserName" : "RoleName", p.name}, {"Deleted", true}};
     }
     if (verb == "set-repository-policy") {
       BERTH_TRY(auto text, read_policy(o.policy_file, iam::PolicyKind::kResource, iam::kMaxRepositoryPolicyChars));

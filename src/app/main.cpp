@@ -167,6 +167,9 @@ int main(int argc, char** argv) {
   list_keys->add_option("--user", admin.user, "User name")->required();
   auto* delete_user = verb("delete-user", "Delete a user with its access keys and policies");
   delete_user->add_option("name", admin.name, "User name")->required();
+  auto* delete_role = verb("delete-role",
+                           "Delete a role with its access keys and policies (its sessions lose the role's policies)");
+  delete_role->add_option("name", admin.name, "Role name")->required();
 
   auto* set_repo_policy = verb("set-repository-policy", "Set a repository's policy (e.g. public pull)");
   set_repo_policy->add_option("repository", admin.name, "Repository name")->required();

@@ -101,6 +101,26 @@ class TestSts(PrincipalsMixin, ServerTestCase):
         r = c.start_upload(repo)
         self.assertEqual(r.status_code, 403, describe(r))
 
+    def test_deleted_role_cannot_be_assumed_and_its_sessions_lose_its_policies(self):
+        repo = self.repo("sts-deleted")
+        role_arn = self.role("short-lived", PULL_ONLY)
+        user = self.create_user("ci-deleter", MAY_ASSUME)
+        creds = self.sts(user["AccessKeyId"], user["SecretAccessKey"]).assume_role(
+            RoleArn=role_arn, RoleSessionName="before")["Credentials"]
+        self.session_ecr(creds).describe_repositories(repositoryNames=[repo])
+        out = json.loads(self.admin("delete-role", "short-lived").stdout)
+        self.assertEqual(out, {"RoleName": "short-lived", "Deleted": True})
+        with self.assertRaises(botocore.exceptions.ClientError) as e:
+            self.session_ecr(creds).describe_repositories(repositoryNames=[repo])
+        self.assertEqual(e.exception.response["Error"]["Code"], "AccessDeniedException")
+        with self.assertRaises(botocore.exceptions.ClientError) as e:
+            self.sts(user["AccessKeyId"], user["SecretAccessKey"]).assume_role(
+                RoleArn=role_arn, RoleSessionName="after")
+        self.assertIn(e.exception.response["Error"]["Code"], ("AccessDenied", "NoSuchEntity"))
+        missing = self.admin("delete-role", "short-lived", check=False)
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn("short-lived", missing.stderr)
+
     def test_trust_policy_decides_who_may_assume(self):
         role_arn = self.role("ops-only", PULL_ONLY, trust={"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Action": "sts:AssumeRole",
