@@ -94,6 +94,12 @@ class Admin {
     return r_.meta->get_principal("arn:aws:iam::" + acct + ":" + kind + "/" + name);
   }
 
+  Result<void> forget_trust_policy(const std::string& role_arn) {
+    auto gone = r_.meta->delete_setting(sts::trust_policy_setting(role_arn));
+    if (!gone && gone.error().code != ErrorCode::kNotFound) return gone;
+    return {};
+  }
+
   Result<json> create_principal(const std::string& kind, const AdminOptions& o) {
     if (!valid_name(o.name)) {
       return fail(ErrorCode::kInvalidParameter, "names are 1-64 characters of letters, digits and +=,.@_-");
@@ -121,8 +127,16 @@ class Admin {
     if (!policy.empty()) {
       BERTH_TRY_VOID(r_.meta->put_principal_policy(p.arn, kDefaultPolicyName, policy));
     }
-    if (!trust.empty()) BERTH_TRY_VOID(r_.meta->put_setting(sts::trust_policy_setting(p.arn), trust));
-    if (kind == "role") return json{{"RoleName", o.name}, {"Arn", p.arn}};
+    if (kind == "role") {
+      // Without a trust policy of its own the role gets the default; any left by a
+      // deleted role of the same name must not apply.
+      if (trust.empty()) {
+        BERTH_TRY_VOID(forget_trust_policy(p.arn));
+      } else {
+        BERTH_TRY_VOID(r_.meta->put_setting(sts::trust_policy_setting(p.arn), trust));
+      }
+      return json{{"RoleName", o.name}, {"Arn", p.arn}};
+    }
     BERTH_TRY(auto key, r_.identity->create_access_key(p.arn, acct));
     return json{{"UserName", o.name}, {"Arn", p.arn}, {"AccessKeyId", key.first}, {"SecretAccessKey", key.second}};
   }
@@ -195,6 +209,7 @@ class Admin {
       const bool user = verb == "delete-user";
       BERTH_TRY(auto p, principal(user ? "user" : "role", o.name, o.account_id));
       BERTH_TRY_VOID(r_.meta->delete_principal(p.arn));
+      if (!user) BERTH_TRY_VOID(forget_trust_policy(p.arn));
       return json{{user ? "UserName" : "RoleName", p.name}, {"Deleted", true}};
     }
     if (verb == "set-repository-policy") {

@@ -120,6 +120,14 @@ class TestSts(PrincipalsMixin, ServerTestCase):
         missing = self.admin("delete-role", "short-lived", check=False)
         self.assertEqual(missing.returncode, 1)
         self.assertIn("short-lived", missing.stderr)
+        # Its trust policy went with it: a new role of the same name without one trusts
+        # the account again (the default), not only the old role's principal.
+        self.role("narrow", PULL_ONLY, trust={"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "sts:AssumeRole",
+            "Principal": {"AWS": "arn:aws:iam::" + self.account() + ":user/someone-else"}}]})
+        self.admin("delete-role", "narrow")
+        narrow = self.role("narrow", PULL_ONLY)
+        self.sts(user["AccessKeyId"], user["SecretAccessKey"]).assume_role(RoleArn=narrow, RoleSessionName="again")
 
     def test_trust_policy_decides_who_may_assume(self):
         role_arn = self.role("ops-only", PULL_ONLY, trust={"Version": "2012-10-17", "Statement": [{
