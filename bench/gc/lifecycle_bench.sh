@@ -6,16 +6,10 @@
 # delete each expired image, audited). Builds in build/release (Release, BERTH_BENCH=ON).
 # Not part of `make test`.
 set -eu
-if [ ! -x /usr/bin/time ]; then  # GNU time reports peak RSS
-  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq --no-install-recommends time >/dev/null
-  else echo "bench: needs GNU time: sudo apt-get install -y time" >&2; exit 1; fi
-fi
 IMAGES=${IMAGES:-50000}
 BUILD=${BUILD:-build/release}
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DBERTH_BENCH=ON >/dev/null
-cmake --build "$BUILD" --target berth berth_gc_fill -j "${JOBS:-2}" >/dev/null
-DATA=$(mktemp -d /tmp/berth-lifecycle-bench-XXXXXX)
-trap 'rm -rf "$DATA"' EXIT
+NAME=lifecycle
+. "$(dirname "$0")/setup.sh"
 # The fill deletes a fifth of what it pushes; push a quarter more to keep IMAGES.
 PUSHED=$((IMAGES * 5 / 4))
 "$BUILD/bench/berth_gc_fill" "$DATA" $((PUSHED * 2 + 1000)) "$PUSHED" 1
