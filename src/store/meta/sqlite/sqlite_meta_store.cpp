@@ -1,4 +1,5 @@
 #include "store/meta/sqlite/sqlite_meta_store.h"
+#include "store/meta/sqlite/wal_index.h"
 
 #include <climits>
 #include <cstdint>
@@ -762,6 +763,8 @@ Result<std::unique_ptr<SqliteMetaStore>> SqliteMetaStore::open(const std::string
     store->pull_writer_ = std::make_unique<Connection>(path, Role::kPullWriter, options.busy_timeout_ms);
     // Open one reader now, so a problem shows at startup rather than on a request.
     store->release_reader(store->acquire_reader());
+    if (options.watch_wal_index) store->wal_watch_ = sqlite_detail::WalIndexWatch::open(path + "-shm");
+    if (options.watch_wal_index && !store->wal_watch_) log->debug("no wal-index to watch beside {}; data_version reads the database", path);
     return store;
   } catch (const SQLite::Exception& e) {
     return sqlite_detail::database_failure(*log, "open", e);
@@ -1450,16 +1453,26 @@ Result<std::vector<std::pair<std::string, std::string>>> SqliteMetaStore::list_s
   });
 }
 
-// PRAGMA data_version is per connection: it changes when another connection (a writer
-// of this process or another process) committed since this connection's last look, and
-// its values mean nothing across connections. Pooled readers never write, so each sees
-// every commit; whichever reader notices one first moves the store-wide generation, and
-// a reader that saw it already answers the generation that followed. Any two requests
-// with the same answer therefore read the same committed state (a commit seen by several
-// readers moves the generation more than once, which only costs a cache refill). Taking
-// a pooled reader rather than one dedicated connection keeps the I/O threads from
-// queueing on one mutex for a read transaction on every request.
+// With the wal-index mapped, the answer is its header's fingerprint (top bit clear), so
+// it moves with every commit of any connection or process, at the cost of two 48-byte
+// copies. While the header cannot be read consistently (a writer that died halfway
+// through storing it, until SQLite recovers it), each answer is a fresh number with the
+// top bit set: never equal to another, so nothing cached is trusted meanwhile.
+//
+// Without the mapping: PRAGMA data_version is per connection: it changes when another
+// connection (a writer of this process or another process) committed since this
+// connection's last look, and its values mean nothing across connections. Pooled readers
+// never write, so each sees every commit; whichever reader notices one first moves the
+// store-wide generation, and a reader that saw it already answers the generation that
+// followed. Any two requests with the same answer therefore read the same committed state
+// (a commit seen by several readers moves the generation more than once, which only costs
+// a cache refill).
 Result<uint64_t> SqliteMetaStore::data_version() {
+  constexpr uint64_t kTopBit = uint64_t{1} << 63;
+  if (wal_watch_) {
+    if (auto fingerprint = wal_watch_->fingerprint()) return *fingerprint & ~kTopBit;
+    return kTopBit | generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
   return read("data_version", [&](Connection& c) -> Result<uint64_t> {
     Stmt s(c, "PRAGMA data_version");
     if (!s.step()) return fail(ErrorCode::kInternal, "PRAGMA data_version returned nothing");

@@ -30,6 +30,7 @@ namespace berth::store {
 
 namespace sqlite_detail {
 class Connection;  // one sqlite3 handle and its cached prepared statements (in the .cpp)
+class WalIndexWatch;
 }
 
 class SqliteMetaStore final : public MetaStore {
@@ -41,6 +42,9 @@ class SqliteMetaStore final : public MetaStore {
     // How long a write waits for another process's write (SQLite's file lock) before
     // failing with kUnavailable. Writers in this process queue on a mutex instead.
     int busy_timeout_ms = 5000;
+    // data_version() from the mapped wal-index header (no transaction); false: through
+    // a pooled reader's PRAGMA data_version, the fallback when the file cannot be mapped.
+    bool watch_wal_index = true;
   };
 
   // Opens or creates the database file at `path` and brings its schema up to date.
@@ -179,6 +183,9 @@ class SqliteMetaStore final : public MetaStore {
   std::unique_ptr<Connection> writer_;     // synchronous=FULL
   std::unique_ptr<Connection> pull_writer_;  // synchronous=NORMAL, record_pull only
 
+  // data_version() without a transaction; null when the file's wal-index cannot be
+  // mapped (then a pooled reader asks SQLite, and generation_ numbers the answers).
+  std::unique_ptr<sqlite_detail::WalIndexWatch> wal_watch_;
   // data_version(): moved by whichever pooled reader first notices a commit.
   std::atomic<uint64_t> generation_{0};
 

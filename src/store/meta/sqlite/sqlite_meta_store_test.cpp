@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <fstream>
 #include <string>
 #include <system_error>
@@ -129,17 +131,23 @@ TEST_F(SqliteMetaStoreTest, SecondInstanceOnSameFileSeesWrites) {
   EXPECT_TRUE(fails_with(server->get_tagged_manifest("made-by-cli", "v1"), ErrorCode::kManifestUnknown));
 }
 
-// data_version is answered by whichever pooled reader a thread gets; the readers' own
-// PRAGMA values differ, but the answers must not: after another process's commit, every
-// thread sees a version it had not seen before the commit, through any reader.
-TEST_F(SqliteMetaStoreTest, DataVersionThroughPooledReadersMovesForEveryThread) {
-  auto server = open();
+// data_version is read from the mapped wal-index header, or (watch_wal_index off, or no
+// mapping) answered by whichever pooled reader a thread gets, whose own PRAGMA values
+// differ. Either way: after another process's commit, every thread sees a version it had
+// not seen before the commit, and with nothing written the answer settles.
+class DataVersionTest : public SqliteMetaStoreTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(DataVersionTest, MovesForEveryThreadAfterAnotherProcessCommits) {
+  auto opened = SqliteMetaStore::open(db_path(), SqliteMetaStore::Options{.watch_wal_index = GetParam()});
+  ASSERT_TRUE(succeeded(opened));
+  auto server = std::move(*opened);
   auto cli = open();
-  ASSERT_NE(server, nullptr);
   ASSERT_NE(cli, nullptr);
   constexpr int kThreads = 4;
   std::vector<std::optional<uint64_t>> before(kThreads), after(kThreads);
-  auto read_all = [&](std::vector<std::optional<uint64_t>>& out) {
+  std::set<uint64_t> seen_before;
+  std::mutex seen_mu;
+  auto read_all = [&](std::vector<std::optional<uint64_t>>& out, bool record) {
     std::vector<std::thread> threads;
     for (int i = 0; i < kThreads; ++i) {
       threads.emplace_back([&, i] {
@@ -147,27 +155,34 @@ TEST_F(SqliteMetaStoreTest, DataVersionThroughPooledReadersMovesForEveryThread) 
           auto v = server->data_version();
           if (!v) return;
           out[i] = *v;
+          if (record) {
+            std::lock_guard lock(seen_mu);
+            seen_before.insert(*v);
+          }
         }
       });
     }
     for (auto& t : threads) t.join();
   };
-  read_all(before);
-  uint64_t newest_before = 0;
-  for (const auto& v : before) {
-    ASSERT_TRUE(v);
-    newest_before = std::max(newest_before, *v);
-  }
+  read_all(before, true);
+  for (const auto& v : before) ASSERT_TRUE(v);
   ASSERT_TRUE(succeeded(cli->put_setting("k", "v")));
-  read_all(after);
+  read_all(after, false);
   for (const auto& v : after) {
     ASSERT_TRUE(v);
-    EXPECT_GT(*v, newest_before);
+    EXPECT_FALSE(seen_before.contains(*v)) << *v;
   }
-  // Nothing written since: the answer settles.
   const uint64_t settled = *server->data_version();
   EXPECT_EQ(*server->data_version(), settled);
+  // The store's own writes move it too, and reads do not.
+  ASSERT_TRUE(succeeded(server->put_setting("k", "w")));
+  const uint64_t written = *server->data_version();
+  EXPECT_NE(written, settled);
+  EXPECT_TRUE(succeeded(server->get_setting("k")));
+  EXPECT_EQ(*server->data_version(), written);
 }
+
+INSTANTIATE_TEST_SUITE_P(WalIndexOrPragma, DataVersionTest, ::testing::Bool());
 
 TEST_F(SqliteMetaStoreTest, MigrationsAreIdempotentOnReopen) {
   {
