@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "auth/identity.h"
-#include "auth/versioned_cache.h"
+#include "core/versioned_cache.h"
 #include "iam/policy.h"
 #include "core/clock.h"
 #include "core/result.h"

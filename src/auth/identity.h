@@ -11,7 +11,7 @@
 #include <unordered_map>
 
 #include "auth/sigv4.h"
-#include "auth/versioned_cache.h"
+#include "core/versioned_cache.h"
 #include "core/clock.h"
 #include "core/result.h"
 #include "store/meta/meta_store.h"

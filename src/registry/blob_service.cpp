@@ -12,7 +12,9 @@ Error blob_unknown(const std::string& repository, const Digest& digest) {
 }  // namespace
 
 Result<store::BlobInfo> BlobService::stat(const std::string& repository, const Digest& digest) {
-  auto size = meta_.linked_blob_size(repository, digest);
+  auto size = read_through(
+      linked_sizes_, meta_.data_version(), repository + "@" + digest.str(),
+      [&] { return meta_.linked_blob_size(repository, digest); }, [](uint64_t) { return sizeof(uint64_t); });
   if (!size) {
     if (size.error().code == ErrorCode::kBlobUnknown) return tl::unexpected(blob_unknown(repository, digest));
     return tl::unexpected(size.error());

@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "core/versioned_cache.h"
 #include "store/blob/blob_store.h"
 #include "store/meta/meta_store.h"
 
@@ -30,6 +31,9 @@ class BlobService {
   store::MetaStore& meta_;
   store::BlobStore& blobs_;
   const Clock& clock_;
+  // Which blobs a repository may read, as pulls ask over and over (HEAD, then GET): from
+  // memory between two commits, without a database transaction.
+  VersionedCache<std::shared_ptr<const uint64_t>> linked_sizes_{16384, size_t{4} << 20};
 };
 
 }  // namespace berth::registry

@@ -69,9 +69,21 @@ Result<PushedManifest> ManifestService::put(const std::string& repository, const
   return PushedManifest{digest, parsed.subject};
 }
 
+Result<store::ManifestRecord> ManifestService::lookup(const std::string& repository, const Reference& ref,
+                                                      const Result<uint64_t>& version) {
+  // Repository names hold neither ':' nor '@', tags no '@': the keys cannot collide.
+  const std::string key = ref.tag ? repository + ":" + *ref.tag : repository + "@" + ref.digest->str();
+  return read_through(
+      manifest_cache_, version, key,
+      [&] { return ref.tag ? meta_.get_tagged_manifest(repository, *ref.tag) : meta_.get_manifest(repository, *ref.digest); },
+      [](const store::ManifestRecord& m) { return sizeof m + m.content.size() + m.media_type.size(); });
+}
+
 Result<store::ManifestRecord> ManifestService::get(const std::string& repository, const Reference& ref,
                                                    bool count_pull, const Puller& puller) {
-  auto r = ref.tag ? meta_.get_tagged_manifest(repository, *ref.tag) : meta_.get_manifest(repository, *ref.digest);
+  // The version the request was authorized at, when it has one: the manifest it gets
+  // is then the one that decision saw (or a newer one).
+  auto r = lookup(repository, ref, puller.data_version ? Result<uint64_t>(*puller.data_version) : meta_.data_version());
   if (!r) {
     if (r.error().code == ErrorCode::kManifestUnknown || r.error().code == ErrorCode::kNameUnknown) {
       BERTH_TRY_VOID(repositories_.require(repository));  // NAME_UNKNOWN wins over MANIFEST_UNKNOWN
@@ -98,7 +110,15 @@ Result<void> ManifestService::remove(const std::string& repository, const Refere
 // The store answers NAME_UNKNOWN itself for these reads, saving a query on a hot path.
 Result<std::vector<std::string>> ManifestService::tags(const std::string& repository, const std::string& after,
                                                        size_t limit) {
-  return meta_.list_tags(repository, after, limit);
+  using Page = std::vector<std::string>;
+  return read_through(
+      tag_pages_, meta_.data_version(), repository + "\n" + after + "\n" + std::to_string(limit),
+      [&] { return meta_.list_tags(repository, after, limit); },
+      [](const Page& page) {
+        size_t bytes = sizeof page;
+        for (const auto& tag : page) bytes += sizeof tag + tag.size();
+        return bytes;
+      });
 }
 
 Result<std::vector<store::Referrer>> ManifestService::referrers(const std::string& repository, const Digest& subject,

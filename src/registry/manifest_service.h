@@ -1,6 +1,7 @@
 // Manifests and tags: validation on push, lookups on pull, and the referrers index.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -8,6 +9,7 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "core/versioned_cache.h"
 #include "registry/pull_gate.h"
 #include "registry/pull_recorder.h"
 #include "registry/push_listener.h"
@@ -67,12 +69,19 @@ class ManifestService {
                                                  const std::optional<std::string>& artifact_type);
 
  private:
+  Result<store::ManifestRecord> lookup(const std::string& repository, const Reference& ref,
+                                       const Result<uint64_t>& version);
+
   store::MetaStore& meta_;
   RepositoryService& repositories_;
   PullRecorder& pulls_;
   const Clock& clock_;
   PushListener* push_listener_ = nullptr;
   PullGate* pull_gate_ = nullptr;
+  // Pulls read the same few manifests and tag pages over and over; between two commits
+  // they are answered from memory, without a database transaction.
+  VersionedCache<std::shared_ptr<const store::ManifestRecord>> manifest_cache_{4096, size_t{32} << 20};
+  VersionedCache<std::shared_ptr<const std::vector<std::string>>> tag_pages_{1024, size_t{8} << 20};
 };
 
 }  // namespace berth::registry

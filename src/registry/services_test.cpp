@@ -206,6 +206,42 @@ TEST_F(ServicesTest, ManifestNeedsItsBlobs) {
   EXPECT_TRUE(again->last_pulled_at_ms.has_value());
 }
 
+// Pulls are answered from memory between commits (registry read caches keyed by the
+// store's data_version); every commit, this process's or another's, shows on the next read.
+TEST_F(ServicesTest, CachedReadsFollowEveryCommit) {
+  const Digest v1 = push_image("team/app", "v1", "{}", {"layer one"});
+  const Digest layer = crypto::sha256("layer one");
+  const auto by_tag = *Reference::parse("v1");
+  const auto by_digest = *Reference::parse(v1.str());
+  auto tag_count = [&] {
+    auto page = manifests->tags("team/app", "", 100);
+    EXPECT_TRUE(page);
+    return page ? page->size() : 0;
+  };
+  for (int warm = 0; warm < 2; ++warm) {
+    ASSERT_EQ(manifests->get("team/app", by_tag, false)->digest, v1);
+    ASSERT_TRUE(manifests->get("team/app", by_digest, false));
+    ASSERT_EQ(tag_count(), 1u);
+    ASSERT_EQ(blob_service->stat("team/app", layer)->size, 9u);
+  }
+
+  // This process writes: a second tag.
+  const Digest v2 = push_image("team/app", "v2", "{}", {"layer two"});
+  EXPECT_EQ(tag_count(), 2u);
+
+  // Another process writes: moves nothing through these services, yet every read sees it.
+  auto other = store::SqliteMetaStore::open((dir_ / "meta.db").string());
+  ASSERT_TRUE(other);
+  ASSERT_TRUE((*other)->delete_tag("team/app", "v1"));
+  EXPECT_EQ(manifests->get("team/app", by_tag, false).error().code, ErrorCode::kManifestUnknown);
+  EXPECT_EQ(tag_count(), 1u);
+  ASSERT_TRUE((*other)->delete_manifest("team/app", v1));
+  EXPECT_EQ(manifests->get("team/app", by_digest, false).error().code, ErrorCode::kManifestUnknown);
+  ASSERT_TRUE((*other)->unlink_blob("team/app", layer));
+  EXPECT_EQ(blob_service->stat("team/app", layer).error().code, ErrorCode::kBlobUnknown);
+  EXPECT_EQ(manifests->get("team/app", *Reference::parse("v2"), false)->digest, v2);
+}
+
 TEST_F(ServicesTest, DescriptorSizeMustMatchBlob) {
   const Digest config = push_blob("team/app", "{}");
   const Digest layer = push_blob("team/app", "layer bytes");

@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "auth/versioned_cache.h"
+#include "core/versioned_cache.h"
 #include "core/result.h"
 #include "registry/pull_gate.h"
 #include "store/meta/meta_store.h"
@@ -87,8 +87,8 @@ class PullGateService final : public registry::PullGate {
 
   store::MetaStore& meta_;
   // Shared, since a hit copies the value out under the cache's lock.
-  auth::VersionedCache<std::shared_ptr<const std::optional<EffectiveGate>>> gates_;       // by repository
-  auth::VersionedCache<std::shared_ptr<const std::optional<std::string>>> verdicts_;      // by repository@digest
+  VersionedCache<std::shared_ptr<const std::optional<EffectiveGate>>> gates_;       // by repository
+  VersionedCache<std::shared_ptr<const std::optional<std::string>>> verdicts_;      // by repository@digest
 };
 
 }  // namespace berth::scanning
