@@ -763,8 +763,11 @@ Result<std::unique_ptr<SqliteMetaStore>> SqliteMetaStore::open(const std::string
     store->pull_writer_ = std::make_unique<Connection>(path, Role::kPullWriter, options.busy_timeout_ms);
     // Open one reader now, so a problem shows at startup rather than on a request.
     store->release_reader(store->acquire_reader());
-    if (options.watch_wal_index) store->wal_watch_ = sqlite_detail::WalIndexWatch::open(path + "-shm");
-    if (options.watch_wal_index && !store->wal_watch_) log->debug("no wal-index to watch beside {}; data_version reads the database", path);
+    // Through the write connection, which lives as long as the store (and the watch).
+    if (options.watch_wal_index) store->wal_watch_ = sqlite_detail::WalIndexWatch::open(store->writer_->db().getHandle());
+    if (options.watch_wal_index && !store->wal_watch_) {
+      log->debug("cannot map the wal-index of {}; data_version reads the database", path);
+    }
     return store;
   } catch (const SQLite::Exception& e) {
     return sqlite_detail::database_failure(*log, "open", e);

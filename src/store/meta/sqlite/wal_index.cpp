@@ -1,9 +1,6 @@
 #include "store/meta/sqlite/wal_index.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <cstring>
@@ -13,12 +10,11 @@
 namespace berth::store::sqlite_detail {
 namespace {
 
-// walformat.html: two copies of a 48-byte header, then 40 bytes of checkpoint information.
+// walformat.html: two copies of a 48-byte header at the start of the first 32 KiB region.
 constexpr size_t kHeaderSize = 48;
-constexpr size_t kMinFileSize = 2 * kHeaderSize + 40;
+constexpr int kRegionSize = 32768;
 constexpr uint32_t kWalIndexVersion = 3007000;  // iVersion, the header's first field
 constexpr size_t kIsInitOffset = 12;            // after iVersion, unused, iChange
-constexpr size_t kMapSize = 4096;
 
 struct Header {
   unsigned char bytes[kHeaderSize];
@@ -26,12 +22,13 @@ struct Header {
 
 // The two copies, read in the order a writer does not store them in (first, then
 // second): equal copies were not torn by a concurrent writer.
-std::optional<Header> consistent_header(const void* map) {
-  const auto* base = static_cast<const unsigned char*>(map);
+std::optional<Header> consistent_header(const volatile void* map) {
+  const auto* base = static_cast<const unsigned char*>(const_cast<const void*>(map));
   Header first, second;
   std::memcpy(first.bytes, base, kHeaderSize);
   std::atomic_thread_fence(std::memory_order_acquire);
   std::memcpy(second.bytes, base + kHeaderSize, kHeaderSize);
+  std::atomic_thread_fence(std::memory_order_acquire);
   if (std::memcmp(first.bytes, second.bytes, kHeaderSize) != 0) return std::nullopt;
   if (first.bytes[kIsInitOffset] == 0) return std::nullopt;
   uint32_t version;
@@ -40,25 +37,34 @@ std::optional<Header> consistent_header(const void* map) {
   return first;
 }
 
-}  // namespace
-
-std::unique_ptr<WalIndexWatch> WalIndexWatch::open(const std::string& shm_path) {
-  const int fd = ::open(shm_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return nullptr;
-  struct stat st {};
-  void* map = MAP_FAILED;
-  // Mapping past the end of the file would fault on access; SQLite only grows it.
-  if (::fstat(fd, &st) == 0 && static_cast<size_t>(st.st_size) >= kMinFileSize) {
-    map = ::mmap(nullptr, kMapSize, PROT_READ, MAP_SHARED, fd, 0);
+bool in_wal_mode(sqlite3* db) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, "PRAGMA main.journal_mode", -1, &stmt, nullptr) != SQLITE_OK) return false;
+  bool wal = false;
+  if (sqlite3_step(stmt) == SQLITE_ROW) {
+    const auto* mode = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    wal = mode != nullptr && std::string_view(mode) == "wal";
   }
-  ::close(fd);  // the mapping keeps the file
-  if (map == MAP_FAILED) return nullptr;
-  std::unique_ptr<WalIndexWatch> watch(new WalIndexWatch(map));
-  if (!consistent_header(map)) return nullptr;
-  return watch;
+  sqlite3_finalize(stmt);
+  return wal;
 }
 
-WalIndexWatch::~WalIndexWatch() { ::munmap(const_cast<void*>(map_), kMapSize); }
+}  // namespace
+
+std::unique_ptr<WalIndexWatch> WalIndexWatch::open(sqlite3* db) {
+  // Asking a database in another mode would create its -shm file.
+  if (db == nullptr || !in_wal_mode(db)) return nullptr;
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK || file == nullptr ||
+      file->pMethods == nullptr || file->pMethods->iVersion < 2 || file->pMethods->xShmMap == nullptr) {
+    return nullptr;
+  }
+  // Region 0 stays mapped, at this address, while any connection of the process is open.
+  volatile void* region = nullptr;
+  if (file->pMethods->xShmMap(file, 0, kRegionSize, 0, &region) != SQLITE_OK || region == nullptr) return nullptr;
+  if (!consistent_header(region)) return nullptr;
+  return std::unique_ptr<WalIndexWatch>(new WalIndexWatch(region));
+}
 
 std::optional<uint64_t> WalIndexWatch::fingerprint() const {
   // A writer stores the header in a few instructions; a handful of retries rides that out.

@@ -13,23 +13,27 @@
 // mutex (shared by every connection of the process) and two fcntl locks, on every
 // request. The header changes on every commit and on a WAL restart after a checkpoint
 // (a spurious change, which only costs a cache refill), never on a read.
+//
+// The header is read through the connection's own mapping (the VFS's xShmMap), never a
+// descriptor of our own: closing any descriptor of the -shm file would drop every POSIX
+// lock this process holds on it, SQLite's included, and let another process reinitialize
+// the file under our connections.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <string>
+
+struct sqlite3;
 
 namespace berth::store::sqlite_detail {
 
 class WalIndexWatch {
  public:
-  // nullopt when `shm_path` is missing, too short, or its header is not a wal-index header
-  // of the version this knows (then callers keep asking SQLite).
-  static std::unique_ptr<WalIndexWatch> open(const std::string& shm_path);
-  ~WalIndexWatch();
-  WalIndexWatch(const WalIndexWatch&) = delete;
-  WalIndexWatch& operator=(const WalIndexWatch&) = delete;
+  // Null when `db`'s main database is not in WAL mode, its VFS maps no shared memory, or
+  // the header is not a wal-index header of the version this knows (then callers keep
+  // asking SQLite). `db` must stay open as long as the watch is used.
+  static std::unique_ptr<WalIndexWatch> open(sqlite3* db);
 
   // A fingerprint of the current header: equal answers mean no commit in between (bar a
   // 64-bit hash collision), different ones that something may have changed. nullopt while
@@ -37,8 +41,8 @@ class WalIndexWatch {
   std::optional<uint64_t> fingerprint() const;
 
  private:
-  explicit WalIndexWatch(const void* map) : map_(map) {}
-  const void* map_;
+  explicit WalIndexWatch(const volatile void* map) : map_(map) {}
+  const volatile void* map_;
 };
 
 }  // namespace berth::store::sqlite_detail
