@@ -203,6 +203,26 @@ class TestEcrWithBoto3(ServerTestCase):
         self.assertEqual(r.json()["__type"], "UnknownOperationException")
 
 
+    def test_malformed_json_is_a_serialization_error(self):
+        # What the AWS JSON protocol answers for a body it cannot read as the operation's
+        # input structure; nothing is created.
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+        key_id, secret = root_keys(self.server)
+        for body in ('{"repositoryName": "made-by-broken-json"', "[]", '"text"', "{} trailing"):
+            with self.subTest(body=body):
+                req = AWSRequest(method="POST", url=self.server.base_url + "/", data=body.encode(), headers={
+                    "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.CreateRepository",
+                    "Content-Type": "application/x-amz-json-1.1"})
+                SigV4Auth(Credentials(key_id, secret), "ecr", "us-east-1").add_auth(req)
+                r = requests.post(req.url, data=body.encode(), headers=dict(req.headers.items()))
+                self.assertEqual(r.status_code, 400, r.text)
+                self.assertEqual(r.json()["__type"], "SerializationException")
+                self.assertIn("JSON", r.json()["message"])
+        names = [r["repositoryName"] for r in client(self.server).describe_repositories()["repositories"]]
+        self.assertNotIn("made-by-broken-json", names)
+
 class TestRootKeyFromEnvironment(unittest.TestCase):
     def test_env_key_and_account(self):
         env = {"BERTH_ROOT_ACCESS_KEY_ID": "AKIAENVROOTKEY000001", "BERTH_ROOT_SECRET_ACCESS_KEY": "env/secret/key"}
