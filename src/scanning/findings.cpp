@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <tuple>
 
+#include "scanning/status.h"
+
 namespace berth::scanning {
 
 using nlohmann::json;
@@ -77,7 +79,7 @@ std::string finding_key(const vuln::Finding& f) {
 
 void carry_first_observed(const store::ImageScan* previous, std::vector<vuln::Finding>& findings, int64_t now_ms) {
   std::map<std::string, int64_t> seen;
-  if (previous && previous->status == "COMPLETE") {
+  if (previous && previous->status == kComplete) {
     // Scans stored before first_observed was recorded: their findings were seen when
     // that scan completed.
     const int64_t then = previous->completed_at_ms.value_or(previous->started_at_ms);
