@@ -1,11 +1,9 @@
 #include "scanning/service.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include <gtest/gtest.h>
 
 #include "registry/testing.h"
+#include "scan/testing.h"
 #include "scanning/findings.h"
 #include "vuln/osv.h"
 
@@ -13,30 +11,7 @@ namespace berth::scanning {
 namespace {
 
 using nlohmann::json;
-
-// A gzip'd tar layer holding `files`, built in memory.
-std::string gzip_layer(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::string out(1 << 20, '\0');
-  size_t used = 0;
-  struct archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  archive_write_add_filter_gzip(a);
-  archive_write_open_memory(a, out.data(), out.size(), &used);
-  for (const auto& [path, body] : files) {
-    struct archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, path.c_str());
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, static_cast<la_int64_t>(body.size()));
-    archive_write_header(a, e);
-    archive_write_data(a, body.data(), body.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  out.resize(used);
-  return out;
-}
+using scan::fixtures::gzip_layer;
 
 constexpr char kLodashAdvisory[] = R"({"id":"GHSA-35jh-r3h4-6jhm","summary":"Command Injection in lodash",
   "database_specific":{"severity":"HIGH"},"references":[{"type":"ADVISORY","url":"https://github.com/advisories/GHSA-35jh-r3h4-6jhm"}],
