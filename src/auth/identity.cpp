@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/log.h"
+#include "crypto/hash.h"
 #include "crypto/seal.h"
 
 namespace berth::auth {
@@ -149,12 +150,28 @@ std::optional<KeySecret> Identity::secret(std::string_view access_key_id) const 
   return unseal(*rec);
 }
 
-std::optional<KeySecret> Identity::unseal(const store::AccessKeyRecord& rec) const {
+std::string principal_unique_id(const store::PrincipalRecord& principal) {
+  const std::string hex = crypto::sha256(principal.arn + "\n" + std::to_string(principal.created_at_ms)).hex();
+  std::string id = principal.kind == "role" ? "AROA" : "AIDA";
+  for (size_t i = 0; i < 17; ++i) {
+    const auto byte = static_cast<unsigned char>(std::stoul(hex.substr(2 * i, 2), nullptr, 16));
+    id.push_back(kKeyIdAlphabet[byte % 32]);
+  }
+  return id;
+}
+
+std::optional<std::string> Identity::unseal_text(const store::AccessKeyRecord& rec) const {
   auto secret = crypto::unseal(master_key_, rec.sealed_secret, rec.id);
   if (!secret) {
     log::get("auth")->error("access key {} does not unseal with this data dir's master key", rec.id);
     return std::nullopt;
   }
+  return std::move(*secret);
+}
+
+std::optional<KeySecret> Identity::unseal(const store::AccessKeyRecord& rec) const {
+  auto secret = unseal_text(rec);
+  if (!secret) return std::nullopt;
   if (secret->rfind(kSessionPrefix, 0) == 0) {
     const auto j = nlohmann::json::parse(secret->substr(kSessionPrefix.size()), nullptr, false);
     if (!j.is_object()) return std::nullopt;
@@ -165,24 +182,50 @@ std::optional<KeySecret> Identity::unseal(const store::AccessKeyRecord& rec) con
   return KeySecret{.secret_access_key = std::move(*secret), .session_token = {}, .expires_at_ms = 0};
 }
 
-Result<SessionCredentials> Identity::create_session(const std::string& role_arn, const std::string& account_id,
+Result<SessionCredentials> Identity::create_session(const store::PrincipalRecord& role,
                                                     const std::string& session_name, int64_t duration_ms) {
   SessionCredentials c;
   c.access_key_id = new_session_key_id();
   c.secret_access_key = new_secret();
   c.session_token = crypto::base64(crypto::random_bytes(48));
   c.expires_at_ms = clock_.now_ms() + duration_ms;
-  const std::string role_name = role_arn.substr(role_arn.find(":role/") + 6);
-  c.assumed_role_arn = "arn:aws:sts::" + account_id + ":assumed-role/" + role_name + "/" + session_name;
+  c.assumed_role_arn = "arn:aws:sts::" + role.account_id + ":assumed-role/" + role.name + "/" + session_name;
+  const std::string role_id = principal_unique_id(role);
+  c.assumed_role_id = role_id + ":" + session_name;
   const nlohmann::json payload = {{"secret", c.secret_access_key}, {"token", c.session_token},
-                                  {"expires", c.expires_at_ms}};
+                                  {"expires", c.expires_at_ms}, {"role_id", role_id}};
   BERTH_TRY(auto sealed, crypto::seal(master_key_, std::string(kSessionPrefix) + payload.dump(), c.access_key_id));
   BERTH_TRY_VOID(meta_.create_access_key(store::AccessKeyRecord{.id = c.access_key_id,
-                                                               .account_id = account_id,
+                                                               .account_id = role.account_id,
                                                                .principal_arn = c.assumed_role_arn,
                                                                .sealed_secret = std::move(sealed),
                                                                .created_at_ms = clock_.now_ms()}));
   return c;
+}
+
+Result<std::string> Identity::user_id(const Caller& caller) const {
+  auto gone = [] { return fail(ErrorCode::kUnrecognizedClient, "The security token included in the request is invalid."); };
+  if (caller.principal_arn == "arn:aws:iam::" + caller.account_id + ":root") return caller.account_id;
+  const std::string role = role_of_session(caller.principal_arn);
+  if (role.empty()) {
+    auto principal = meta_.get_principal(caller.principal_arn);
+    if (!principal && principal.error().code == ErrorCode::kNotFound) return gone();
+    if (!principal) return tl::unexpected(principal.error());
+    return principal_unique_id(*principal);
+  }
+  auto rec = meta_.get_access_key(caller.access_key_id);
+  if (!rec && rec.error().code == ErrorCode::kNotFound) return gone();
+  if (!rec) return tl::unexpected(rec.error());
+  const auto text = unseal_text(*rec);
+  if (!text || text->rfind(kSessionPrefix, 0) != 0) return gone();
+  const auto payload = nlohmann::json::parse(text->substr(kSessionPrefix.size()), nullptr, false);
+  std::string role_id = payload.is_object() ? payload.value("role_id", "") : "";
+  if (role_id.empty()) {  // a session made before berth sealed its role's id: the role's id now
+    auto principal = meta_.get_principal(role);
+    if (!principal) return gone();
+    role_id = principal_unique_id(*principal);
+  }
+  return role_id + ":" + caller.principal_arn.substr(caller.principal_arn.rfind('/') + 1);
 }
 
 Result<Caller> Identity::caller(const std::string& access_key_id) const {

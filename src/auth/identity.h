@@ -47,11 +47,18 @@ struct SessionCredentials {
   std::string session_token;
   int64_t expires_at_ms = 0;
   std::string assumed_role_arn;  // arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION
+  std::string assumed_role_id;   // ROLE_ID:SESSION (AROA...:SESSION)
 };
 
 // arn:aws:iam::ACCOUNT:role/NAME for arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION; empty
 // for anything else.
 std::string role_of_session(const std::string& assumed_role_arn);
+
+// The unique id IAM gives a user (AIDA + 17 characters) or a role (AROA + 17). berth
+// derives it from what it stores of the principal, its ARN and creation time: stable while
+// the principal lives, and, as in IAM, another one for a principal deleted and created
+// again under the same name.
+std::string principal_unique_id(const store::PrincipalRecord& principal);
 
 // A login token for /v2/ (GetAuthorizationToken): bound to the access key that asked
 // for it, valid 12 hours, checked by HMAC so it survives restarts without a table.
@@ -87,13 +94,20 @@ class Identity {
   // Temporary credentials acting as `role_arn` (whose existence and trust the caller has
   // checked) until now + duration. Stored like access keys, the token and expiry sealed
   // with the secret, so deleting the role's keys or the role ends nothing early: expiry does.
-  Result<SessionCredentials> create_session(const std::string& role_arn, const std::string& account_id,
-                                            const std::string& session_name, int64_t duration_ms);
+  Result<SessionCredentials> create_session(const store::PrincipalRecord& role, const std::string& session_name,
+                                            int64_t duration_ms);
+  // GetCallerIdentity's UserId, IAM's aws:userid: the account id for an account root, the
+  // unique id of a user or role (signing with its own key), ROLE_ID:SESSION for a role
+  // session (the role's id when the session was made, so the role's deletion does not
+  // change it). kUnrecognizedClient when the caller's key or principal is gone.
+  Result<std::string> user_id(const Caller& caller) const;
 
  private:
   Identity(store::MetaStore& meta, const Clock& clock) : meta_(meta), clock_(clock) {}
   // The secret (and, for a role session, its token and expiry) sealed in a key record.
   std::optional<KeySecret> unseal(const store::AccessKeyRecord& rec) const;
+  // The sealed text itself: the secret, or a session's payload after kSessionPrefix.
+  std::optional<std::string> unseal_text(const store::AccessKeyRecord& rec) const;
   Result<void> store_key(const std::string& id, const std::string& secret, const std::string& principal_arn,
                          const std::string& account_id = {});
 

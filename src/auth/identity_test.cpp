@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -132,10 +133,13 @@ TEST_F(IdentityTest, RoleSessionsCarryTheirTokenAndExpire) {
   auto id = open();
   ASSERT_TRUE(id);
   const std::string role = "arn:aws:iam::" + id->account_id() + ":role/deploy";
-  auto s = id->create_session(role, id->account_id(), "run-7", 900'000);
+  const store::PrincipalRecord deploy{.arn = role, .account_id = id->account_id(), .kind = "role", .name = "deploy",
+                                      .created_at_ms = clock_.now_ms()};
+  auto s = id->create_session(deploy, "run-7", 900'000);
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_EQ(s->access_key_id.substr(0, 4), "ASIA");
   EXPECT_EQ(s->assumed_role_arn, "arn:aws:sts::" + id->account_id() + ":assumed-role/deploy/run-7");
+  EXPECT_EQ(s->assumed_role_id, principal_unique_id(deploy) + ":run-7");
   EXPECT_EQ(role_of_session(s->assumed_role_arn), role);
   EXPECT_EQ(role_of_session(role), "");
 
@@ -157,6 +161,67 @@ TEST_F(IdentityTest, RoleSessionsCarryTheirTokenAndExpire) {
   EXPECT_TRUE(id->verify_token(token.token));
   clock_.t += std::chrono::seconds(901);
   EXPECT_FALSE(id->verify_token(token.token));
+}
+
+// PREFIX and 17 characters of A-Z2-7, as IAM's ids.
+bool iam_id(const std::string& id, std::string_view prefix) {
+  return id.size() == prefix.size() + 17 && id.starts_with(prefix) &&
+         std::all_of(id.begin() + static_cast<std::ptrdiff_t>(prefix.size()), id.end(),
+                     [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7'); });
+}
+
+TEST(PrincipalUniqueId, HasIamsShapeAndNamesOnePrincipalOfOneName) {
+  const store::PrincipalRecord alice{.arn = "arn:aws:iam::123456789012:user/alice", .account_id = "123456789012",
+                                     .kind = "user", .name = "alice", .created_at_ms = 1000};
+  const std::string id = principal_unique_id(alice);
+  EXPECT_TRUE(iam_id(id, "AIDA")) << id;
+  EXPECT_EQ(principal_unique_id(alice), id);
+  store::PrincipalRecord again = alice;  // deleted and created again under the same name
+  again.created_at_ms = 2000;
+  EXPECT_NE(principal_unique_id(again), id);
+  store::PrincipalRecord bob = alice;
+  bob.arn = "arn:aws:iam::123456789012:user/bob";
+  EXPECT_NE(principal_unique_id(bob), id);
+  const store::PrincipalRecord role{.arn = "arn:aws:iam::123456789012:role/deploy", .account_id = "123456789012",
+                                    .kind = "role", .name = "deploy", .created_at_ms = 1000};
+  EXPECT_TRUE(iam_id(principal_unique_id(role), "AROA")) << principal_unique_id(role);
+}
+
+TEST_F(IdentityTest, UserIdIsTheAccountTheUsersIdOrTheRoleIdWithTheSession) {
+  auto id = open();
+  ASSERT_TRUE(id);
+  const std::string account = id->account_id();
+  auto root_keys = meta_->list_access_keys(id->root_arn());
+  ASSERT_TRUE(root_keys && root_keys->size() == 1u);
+  auto root = id->caller(root_keys->front().id);
+  ASSERT_TRUE(root);
+  EXPECT_EQ(id->user_id(*root), account);
+
+  const store::PrincipalRecord user{.arn = "arn:aws:iam::" + account + ":user/ci", .account_id = account,
+                                    .kind = "user", .name = "ci", .created_at_ms = clock_.now_ms()};
+  ASSERT_TRUE(meta_->create_principal(user));
+  auto key = id->create_access_key(user.arn);
+  ASSERT_TRUE(key);
+  auto ci = id->caller(key->first);
+  ASSERT_TRUE(ci);
+  EXPECT_EQ(id->user_id(*ci), principal_unique_id(user));
+
+  const store::PrincipalRecord role{.arn = "arn:aws:iam::" + account + ":role/deploy", .account_id = account,
+                                    .kind = "role", .name = "deploy", .created_at_ms = clock_.now_ms()};
+  ASSERT_TRUE(meta_->create_principal(role));
+  auto s = id->create_session(role, "run-7", 900'000);
+  ASSERT_TRUE(s);
+  auto session = id->caller(s->access_key_id);
+  ASSERT_TRUE(session);
+  EXPECT_EQ(id->user_id(*session), s->assumed_role_id);
+  // The role deleted and created again: the session still names the role it assumed.
+  ASSERT_TRUE(meta_->delete_principal(role.arn));
+  clock_.t += std::chrono::seconds(1);
+  store::PrincipalRecord again = role;
+  again.created_at_ms = clock_.now_ms();
+  ASSERT_TRUE(meta_->create_principal(again));
+  EXPECT_EQ(id->user_id(*session), s->assumed_role_id);
+  EXPECT_NE(principal_unique_id(again) + ":run-7", s->assumed_role_id);
 }
 
 }  // namespace

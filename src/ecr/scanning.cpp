@@ -8,6 +8,7 @@
 #include "ecr/image_ids.h"
 #include "ecr/input.h"
 #include "scanning/findings.h"
+#include "scanning/status.h"
 
 namespace berth::ecr {
 namespace {

@@ -1,9 +1,7 @@
 #include "scan/layer_reader.h"
 
 #include "scan/gobinary.h"
-
-#include <archive.h>
-#include <archive_entry.h>
+#include "scan/testing.h"
 
 #include <cstring>
 #include <filesystem>
@@ -14,46 +12,11 @@
 
 #include <gtest/gtest.h>
 
-// Fixtures name only the fields a case is about.
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-
 namespace berth::scan {
 namespace {
 
-struct File {
-  std::string path;
-  std::string body;
-  int type = AE_IFREG;
-  std::string link;  // for symlinks
-  int perm = 0644;
-};
-
-// Writes a layer in memory with libarchive: plain, gzip or zstd.
-std::string make_layer(const std::vector<File>& files, const char* filter = "none") {
-  std::string out(16 << 20, '\0');
-  size_t used = 0;
-  struct archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  if (std::strcmp(filter, "gzip") == 0) archive_write_add_filter_gzip(a);
-  if (std::strcmp(filter, "zstd") == 0) archive_write_add_filter_zstd(a);
-  archive_write_set_bytes_in_last_block(a, 1);
-  EXPECT_EQ(archive_write_open_memory(a, out.data(), out.size(), &used), ARCHIVE_OK);
-  for (const auto& f : files) {
-    struct archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, f.path.c_str());
-    archive_entry_set_filetype(e, static_cast<unsigned>(f.type));
-    archive_entry_set_perm(e, static_cast<mode_t>(f.perm));
-    if (f.type == AE_IFLNK) archive_entry_set_symlink(e, f.link.c_str());
-    archive_entry_set_size(e, f.type == AE_IFREG ? static_cast<la_int64_t>(f.body.size()) : 0);
-    archive_write_header(a, e);
-    if (f.type == AE_IFREG) archive_write_data(a, f.body.data(), f.body.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  out.resize(used);
-  return out;
-}
+using File = fixtures::TarEntry;
+using fixtures::make_layer;
 
 Result<LayerInventory> scan(const std::string& bytes, const Limits& limits = {}) {
   size_t pos = 0;

@@ -1,41 +1,18 @@
 #include "scan/scan_inventory.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include <filesystem>
 
 #include <gtest/gtest.h>
 
 #include "crypto/hash.h"
+#include "scan/testing.h"
 #include "store/blob/fs/fs_blob_store.h"
 #include "store/meta/sqlite/sqlite_meta_store.h"
 
 namespace berth::scan {
 namespace {
 
-std::string gzip_layer(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::string out(1 << 20, '\0');
-  size_t used = 0;
-  struct archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  archive_write_add_filter_gzip(a);
-  archive_write_open_memory(a, out.data(), out.size(), &used);
-  for (const auto& [path, body] : files) {
-    struct archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, path.c_str());
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, static_cast<la_int64_t>(body.size()));
-    archive_write_header(a, e);
-    archive_write_data(a, body.data(), body.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  out.resize(used);
-  return out;
-}
+using fixtures::gzip_layer;
 
 class InventoryOf : public ::testing::Test {
  protected:

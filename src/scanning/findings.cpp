@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <tuple>
 
+#include "scanning/status.h"
+
 namespace berth::scanning {
 
 using nlohmann::json;
@@ -75,15 +77,35 @@ std::string finding_key(const vuln::Finding& f) {
   return f.id + '\n' + f.package_name + '\n' + f.package_version;
 }
 
+namespace {
+
+// The findings of the image's latest COMPLETE scan, as seen from `previous`, each with
+// its first_observed_ms.
+std::vector<vuln::Finding> last_complete_findings(const store::ImageScan* previous) {
+  if (!previous) return {};
+  if (previous->status != kComplete) return findings_from_json(previous->last_complete_findings_json);
+  auto findings = findings_from_json(previous->findings_json);
+  // Scans stored before first_observed was recorded: their findings were seen when that
+  // scan completed.
+  const int64_t then = previous->completed_at_ms.value_or(previous->started_at_ms);
+  for (auto& f : findings) {
+    if (!f.first_observed_ms) f.first_observed_ms = then;
+  }
+  return findings;
+}
+
+}  // namespace
+
+std::string last_complete_findings_json(const store::ImageScan* previous) {
+  if (!previous) return "[]";
+  if (previous->status != kComplete) return previous->last_complete_findings_json;
+  return findings_to_json(last_complete_findings(previous)).dump();
+}
+
 void carry_first_observed(const store::ImageScan* previous, std::vector<vuln::Finding>& findings, int64_t now_ms) {
   std::map<std::string, int64_t> seen;
-  if (previous && previous->status == "COMPLETE") {
-    // Scans stored before first_observed was recorded: their findings were seen when
-    // that scan completed.
-    const int64_t then = previous->completed_at_ms.value_or(previous->started_at_ms);
-    for (const auto& f : findings_from_json(previous->findings_json)) {
-      seen.emplace(finding_key(f), f.first_observed_ms.value_or(then));
-    }
+  for (const auto& f : last_complete_findings(previous)) {
+    seen.emplace(finding_key(f), f.first_observed_ms.value_or(now_ms));
   }
   for (auto& f : findings) {
     auto it = seen.find(finding_key(f));

@@ -21,8 +21,13 @@ std::vector<vuln::Finding> findings_from_json(const std::string& text);
 nlohmann::json severity_counts(const std::vector<vuln::Finding>& findings);
 // The identity of a finding across rescans: advisory, package and version.
 std::string finding_key(const vuln::Finding& f);
-// Sets each finding's first_observed_ms: the previous scan's for a finding it had too,
-// else now_ms (the previous scan may be null, or not COMPLETE: then all are new).
+// What a scan that does not complete keeps when it replaces `previous` (null: the image
+// had no scan), for ImageScan::last_complete_findings_json: the previous scan's findings
+// when it was COMPLETE, each with its first_observed, else what the previous one kept.
+std::string last_complete_findings_json(const store::ImageScan* previous);
+// Sets each finding's first_observed_ms: the image's latest COMPLETE scan's for a finding
+// it had too, else now_ms. That scan is `previous`, or the one `previous` (a scan that
+// failed, or the IN_PROGRESS row of this one) kept; with neither, all findings are new.
 void carry_first_observed(const store::ImageScan* previous, std::vector<vuln::Finding>& findings, int64_t now_ms);
 
 }  // namespace berth::scanning

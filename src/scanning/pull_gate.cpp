@@ -6,7 +6,7 @@
 #include "registry/manifest.h"
 #include "registry/repository_settings.h"
 #include "scanning/findings.h"
-#include "scanning/service.h"
+#include "scanning/status.h"
 
 namespace berth::scanning {
 namespace {

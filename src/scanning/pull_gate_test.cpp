@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "registry/testing.h"
-#include "scanning/service.h"
+#include "scanning/status.h"
 
 namespace berth::scanning {
 namespace {

@@ -154,6 +154,9 @@ bool ScanService::enqueue(const std::string& repository, const Digest& digest) {
       .started_at_ms = now,
       .completed_at_ms = now,
   };
+  if (auto previous = meta_.get_image_scan(repository, digest); previous && *previous) {
+    dropped.last_complete_findings_json = last_complete_findings_json(&**previous);
+  }
   if (auto put = meta_.put_image_scan(repository, dropped); !put) {
     log::get("scanning")->warn("scan of {}@{} dropped and not recorded: {}", repository, digest.str(),
                                put.error().message);
@@ -246,6 +249,7 @@ Matched match_layers(store::MetaStore& meta, store::BlobStore& blobs, const vuln
   if (!inventory) {
     out.scan.status = kFailed;
     out.scan.description = "The scan failed: " + inventory.error().message;
+    out.scan.last_complete_findings_json = last_complete_findings_json(previous);
     return out;
   }
   // Source by source, so each finding knows the file and layer its package came from.
@@ -301,21 +305,25 @@ Result<store::ImageScan> ScanService::scan_now(const std::string& repository, co
     return unsupported;
   }
   // Read before the IN_PROGRESS row replaces it: findings seen before keep when first seen.
-  BERTH_TRY(auto previous, meta_.get_image_scan(repository, digest));
+  BERTH_TRY(auto stored, meta_.get_image_scan(repository, digest));
+  const store::ImageScan* previous = stored ? &*stored : nullptr;
+  const std::string kept = last_complete_findings_json(previous);
   // Another process reading the data dir sees the scan running.
   BERTH_TRY_VOID(meta_.put_image_scan(repository, store::ImageScan{.digest = digest, .status = kInProgress,
-                                                                   .started_at_ms = started}));
+                                                                   .started_at_ms = started,
+                                                                   .last_complete_findings_json = kept}));
   auto snapshot = advisories_.current();
   if (!snapshot) {
     store::ImageScan failed{.digest = digest, .status = kFailed,
                             .description = "The scan failed: the vulnerability database could not be read: " +
                                            snapshot.error().message,
-                            .started_at_ms = started, .completed_at_ms = clock_.now_ms()};
+                            .started_at_ms = started, .completed_at_ms = clock_.now_ms(),
+                            .last_complete_findings_json = kept};
     BERTH_TRY_VOID(meta_.put_image_scan(repository, failed));
     return failed;
   }
   Matched m = match_layers(meta_, blobs_, *snapshot, options_.limits, digest, *layers, started, clock_, nullptr,
-                           previous ? &*previous : nullptr);
+                           previous);
   BERTH_TRY_VOID(meta_.put_image_scan(repository, m.scan));
   return m.scan;
 }

@@ -27,17 +27,12 @@
 #include "registry/push_listener.h"
 #include "scan/layer_reader.h"
 #include "scanning/config.h"
+#include "scanning/status.h"
 #include "store/blob/blob_store.h"
 #include "store/meta/meta_store.h"
 #include "vuln/snapshot.h"
 
 namespace berth::scanning {
-
-// ECR's scan statuses berth uses.
-inline constexpr char kInProgress[] = "IN_PROGRESS";
-inline constexpr char kComplete[] = "COMPLETE";
-inline constexpr char kFailed[] = "FAILED";
-inline constexpr char kUnsupportedImage[] = "UNSUPPORTED_IMAGE";
 
 // StartImageScan: one manual scan per image per 24 hours, as ECR.
 inline constexpr int64_t kManualScanWindowMs = 24LL * 3600 * 1000;

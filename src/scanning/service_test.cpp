@@ -1,11 +1,9 @@
 #include "scanning/service.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include <gtest/gtest.h>
 
 #include "registry/testing.h"
+#include "scan/testing.h"
 #include "scanning/findings.h"
 #include "vuln/osv.h"
 
@@ -13,30 +11,7 @@ namespace berth::scanning {
 namespace {
 
 using nlohmann::json;
-
-// A gzip'd tar layer holding `files`, built in memory.
-std::string gzip_layer(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::string out(1 << 20, '\0');
-  size_t used = 0;
-  struct archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  archive_write_add_filter_gzip(a);
-  archive_write_open_memory(a, out.data(), out.size(), &used);
-  for (const auto& [path, body] : files) {
-    struct archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, path.c_str());
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, static_cast<la_int64_t>(body.size()));
-    archive_write_header(a, e);
-    archive_write_data(a, body.data(), body.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  out.resize(used);
-  return out;
-}
+using scan::fixtures::gzip_layer;
 
 constexpr char kLodashAdvisory[] = R"({"id":"GHSA-35jh-r3h4-6jhm","summary":"Command Injection in lodash",
   "database_specific":{"severity":"HIGH"},"references":[{"type":"ADVISORY","url":"https://github.com/advisories/GHSA-35jh-r3h4-6jhm"}],
@@ -62,15 +37,23 @@ class FixtureAdvisories : public vuln::AdvisorySource {
     }
     std::lock_guard lk(mu_);
     snapshot_ = vuln::Snapshot{std::move(version), std::move(m)};
+    unreadable_ = false;
+  }
+  // Until the next set(), the data cannot be read.
+  void break_it() {
+    std::lock_guard lk(mu_);
+    unreadable_ = true;
   }
   Result<vuln::Snapshot> current() override {
     std::lock_guard lk(mu_);
+    if (unreadable_) return fail(ErrorCode::kInternal, "advisories unreadable");
     return snapshot_;
   }
 
  private:
   std::mutex mu_;
   vuln::Snapshot snapshot_{"", std::make_shared<vuln::Matcher>()};
+  bool unreadable_ = false;
 };
 
 const std::string kDebianLayer = gzip_layer(
@@ -256,6 +239,40 @@ TEST_F(ScanServiceTest, AFullQueueDropsTheScanWithAReasonAndThePushGoesOn) {
   s.start();
   s.wait_idle();
   EXPECT_EQ(scan_of("app", first).status, kComplete);
+}
+
+TEST_F(ScanServiceTest, FindingsKeepWhenFirstObservedAcrossScansThatFailed) {
+  // Workers never started and no room in the queue: every enqueue is dropped (FAILED).
+  auto& s = make(Options{.workers = 1, .queue_limit = 0});
+  ASSERT_TRUE(repos->create("app"));
+  const Digest img = push_image("app", "v1", "{}", {kDebianLayer});
+  ASSERT_TRUE(s.scan_now("app", img));
+  const int64_t first_scan_ms = clock.now_ms();
+  ASSERT_EQ(finding_ids(scan_of("app", img)), std::vector<std::string>{"CVE-2023-5678 libssl3"});
+
+  clock.advance(std::chrono::hours(1));
+  advisories.break_it();
+  auto failed = s.scan_now("app", img);
+  ASSERT_TRUE(failed) << failed.error().message;
+  EXPECT_EQ(failed->status, kFailed);
+  clock.advance(std::chrono::hours(1));
+  EXPECT_FALSE(s.enqueue("app", img));
+  const auto dropped = scan_of("app", img);
+  EXPECT_EQ(dropped.status, kFailed);
+  EXPECT_NE(dropped.description.find("scan queue is full"), std::string::npos) << dropped.description;
+  EXPECT_EQ(dropped.findings_json, "[]");  // a scan that failed shows no findings
+
+  clock.advance(std::chrono::hours(1));
+  advisories.set("v2", {kOpensslAdvisory, kZlibAdvisory});
+  auto done = s.scan_now("app", img);
+  ASSERT_TRUE(done) << done.error().message;
+  ASSERT_EQ(done->status, kComplete) << done->description;
+  const auto findings = findings_from_json(done->findings_json);
+  ASSERT_EQ(findings.size(), 2u);
+  for (const auto& f : findings) {
+    EXPECT_EQ(f.first_observed_ms, std::optional<int64_t>(f.id == "CVE-2022-37434" ? clock.now_ms() : first_scan_ms))
+        << f.id;
+  }
 }
 
 TEST_F(ScanServiceTest, IndexIsUnsupportedAndItsImagesAreScannedOnTheirOwn) {

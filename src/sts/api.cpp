@@ -210,20 +210,21 @@ Result<std::string> Api::assume_role(const auth::Caller& caller, const Form& for
                                                              .source_ip = req.remote_address,
                                                              .resource_policy = &*trust,
                                                              .resource_account = account}));
-  BERTH_TRY(auto creds, s_.identity.create_session(role_arn, account, session, duration * 1000));
+  BERTH_TRY(auto creds, s_.identity.create_session(*role, session, duration * 1000));
   return result_xml("AssumeRole",
                     "<Credentials><AccessKeyId>" + creds.access_key_id + "</AccessKeyId><SecretAccessKey>" +
                         creds.secret_access_key + "</SecretAccessKey><SessionToken>" + creds.session_token +
                         "</SessionToken><Expiration>" + iso_seconds(creds.expires_at_ms) +
                         "</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>" +
-                        xml_escape(role_arn.substr(role_arn.find(":role/") + 6) + ":" + session) +
+                        xml_escape(creds.assumed_role_id) +
                         "</AssumedRoleId><Arn>" + xml_escape(creds.assumed_role_arn) + "</Arn></AssumedRoleUser>");
 }
 
-std::string Api::get_caller_identity(const auth::Caller& caller) const {
+Result<std::string> Api::get_caller_identity(const auth::Caller& caller) const {
+  BERTH_TRY(auto user_id, s_.identity.user_id(caller));
   return result_xml("GetCallerIdentity", "<Arn>" + xml_escape(caller.principal_arn) + "</Arn><UserId>" +
-                                             xml_escape(caller.access_key_id) + "</UserId><Account>" +
-                                             caller.account_id + "</Account>");
+                                             xml_escape(user_id) + "</UserId><Account>" + caller.account_id +
+                                             "</Account>");
 }
 
 }  // namespace berth::sts

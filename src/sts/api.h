@@ -38,7 +38,7 @@ class Api {
  private:
   using Form = std::map<std::string, std::string>;
   Result<std::string> assume_role(const auth::Caller& caller, const Form& form, const http::Request& req);
-  std::string get_caller_identity(const auth::Caller& caller) const;
+  Result<std::string> get_caller_identity(const auth::Caller& caller) const;
 
   Services s_;
   http::asio::thread_pool& pool_;

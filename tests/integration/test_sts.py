@@ -163,6 +163,48 @@ class TestSts(PrincipalsMixin, ServerTestCase):
             self.sts(other["AccessKeyId"], other["SecretAccessKey"]).assume_role(RoleArn=role_arn, RoleSessionName="xx")
         self.assertEqual(e.exception.response["Error"]["Code"], "AccessDenied")
 
+    def test_ids_follow_iams_formats(self):
+        """UserId and AssumedRoleId are IAM's aws:userid values: the account for the root,
+        the user's AIDA id, the role's AROA id with the session name."""
+        root = self.sts(*root_keys(self.server.data_dir)).get_caller_identity()
+        self.assertEqual(root["UserId"], root["Account"])
+
+        user = self.create_user("id-user", MAY_ASSUME)
+        me = self.sts(user["AccessKeyId"], user["SecretAccessKey"]).get_caller_identity()
+        self.assertRegex(me["UserId"], r"^AIDA[A-Z2-7]{17}$")
+        self.assertEqual(me["Arn"], user["Arn"])
+        second = json.loads(self.admin("create-access-key", "--user", "id-user").stdout)
+        self.assertEqual(self.sts(second["AccessKeyId"], second["SecretAccessKey"]).get_caller_identity()["UserId"],
+                         me["UserId"])  # the user's id, not the key's
+        other = self.create_user("id-other", MAY_ASSUME)
+        self.assertNotEqual(self.sts(other["AccessKeyId"], other["SecretAccessKey"]).get_caller_identity()["UserId"],
+                            me["UserId"])
+
+        role_arn = self.role("id-role", PULL_ONLY)
+        assume = self.sts(user["AccessKeyId"], user["SecretAccessKey"]).assume_role
+        one = assume(RoleArn=role_arn, RoleSessionName="one")
+        two = assume(RoleArn=role_arn, RoleSessionName="two")
+        role_id, _, session = one["AssumedRoleUser"]["AssumedRoleId"].partition(":")
+        self.assertRegex(role_id, r"^AROA[A-Z2-7]{17}$")
+        self.assertEqual(session, "one")
+        self.assertEqual(two["AssumedRoleUser"]["AssumedRoleId"], role_id + ":two")
+        creds = one["Credentials"]
+        who = self.sts(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]).get_caller_identity()
+        self.assertEqual(who["UserId"], role_id + ":one")
+        self.assertEqual(who["Arn"], one["AssumedRoleUser"]["Arn"])
+        own = json.loads(self.admin("create-access-key", "--role", "id-role").stdout)
+        self.assertEqual(self.sts(own["AccessKeyId"], own["SecretAccessKey"]).get_caller_identity()["UserId"], role_id)
+
+        # A role deleted and created again under its name is another role, with another id;
+        # a session of the old one keeps the old one's.
+        self.admin("delete-role", "id-role")
+        self.role("id-role", PULL_ONLY)
+        again = assume(RoleArn=role_arn, RoleSessionName="one")["AssumedRoleUser"]["AssumedRoleId"]
+        self.assertRegex(again, r"^AROA[A-Z2-7]{17}:one$")
+        self.assertNotEqual(again, role_id + ":one")
+        who = self.sts(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]).get_caller_identity()
+        self.assertEqual(who["UserId"], role_id + ":one")
+
     def test_bad_requests(self):
         root = self.sts(*root_keys(self.server.data_dir))
         role_arn = self.role("target", PULL_ONLY)

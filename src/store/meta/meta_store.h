@@ -195,6 +195,10 @@ struct ImageScan {
   std::string vulndb_version;  // the advisory data the findings were matched against
   std::string severity_counts_json = "{}";  // {"HIGH": 2, ...}
   std::string findings_json = "[]";         // opaque to the store (src/scanning owns the shape)
+  // While this scan is not COMPLETE: the findings of the image's latest COMPLETE scan, so
+  // a scan that failed does not make old findings look new when the next one completes.
+  // Opaque to the store like findings_json; like it, left out of listings.
+  std::string last_complete_findings_json = "[]";
   // Read-only here: set by claim_manual_scan (StartImageScan's once-a-day quota).
   std::optional<int64_t> last_manual_scan_ms;
 };

@@ -1350,6 +1350,7 @@ TYPED_TEST_P(MetaStoreConformance, ImageScansFollowTheirImage) {
   EXPECT_EQ((*got)->vulndb_version, "v1");
   EXPECT_EQ((*got)->severity_counts_json, R"({"HIGH":1})");
   EXPECT_EQ((*got)->findings_json, R"([{"name":"CVE-1"}])");
+  EXPECT_EQ((*got)->last_complete_findings_json, "[]");
   EXPECT_FALSE((*got)->last_manual_scan_ms);
 
   // A manual scan is allowed once per window, atomically; put keeps the claim.
@@ -1361,11 +1362,13 @@ TYPED_TEST_P(MetaStoreConformance, ImageScansFollowTheirImage) {
   EXPECT_FALSE(*again);
   scan.status = "IN_PROGRESS";
   scan.completed_at_ms.reset();
+  scan.last_complete_findings_json = R"([{"name":"CVE-1","first":6000}])";
   ASSERT_TRUE(succeeded(store.put_image_scan("scans", scan)));
   got = store.get_image_scan("scans", a);
   ASSERT_TRUE(succeeded(got) && *got);
   EXPECT_EQ((*got)->status, "IN_PROGRESS");
   EXPECT_FALSE((*got)->completed_at_ms);
+  EXPECT_EQ((*got)->last_complete_findings_json, R"([{"name":"CVE-1","first":6000}])");
   EXPECT_EQ((*got)->last_manual_scan_ms, std::optional<int64_t>(7000));
   auto later = store.claim_manual_scan("scans", a, 7200, 7200 - 100);
   ASSERT_TRUE(succeeded(later));
@@ -1395,6 +1398,7 @@ TYPED_TEST_P(MetaStoreConformance, ImageScansFollowTheirImage) {
   EXPECT_EQ((*list)[1].status, "IN_PROGRESS");
   EXPECT_EQ((*list)[1].started_at_ms, 8000);
   EXPECT_EQ((*list)[0].findings_json, "[]");  // listings leave findings out
+  EXPECT_EQ((*list)[0].last_complete_findings_json, "[]");
   auto page = store.list_image_scans("scans", a.str(), 10);
   ASSERT_TRUE(succeeded(page));
   ASSERT_EQ(page->size(), 1u);

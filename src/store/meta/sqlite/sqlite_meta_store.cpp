@@ -239,6 +239,11 @@ CREATE TABLE image_scans (
   FOREIGN KEY (repository_id, digest) REFERENCES manifests (repository_id, digest) ON DELETE CASCADE
 ) STRICT;
 )sql",
+    // 8: an image's scan that did not complete keeps the findings of its latest complete
+    // one (ImageScan::last_complete_findings_json).
+    R"sql(
+ALTER TABLE image_scans ADD COLUMN last_complete_findings_json TEXT NOT NULL DEFAULT '[]';
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteMetaStore::kSchemaVersion,
               "kSchemaVersion must equal the number of migrations");
@@ -328,13 +333,15 @@ constexpr char kListVulndbImports[] =
     "version, details FROM vulndb_imports ORDER BY id DESC LIMIT ?1";
 constexpr char kPutImageScan[] =
     "INSERT INTO image_scans (repository_id, digest, status, description, started_at, completed_at, vulndb_version, "
-    "severity_counts_json, findings_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+    "severity_counts_json, findings_json, last_complete_findings_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
     "ON CONFLICT (repository_id, digest) DO UPDATE SET status = excluded.status, description = excluded.description, "
     "started_at = excluded.started_at, completed_at = excluded.completed_at, vulndb_version = excluded.vulndb_version, "
-    "severity_counts_json = excluded.severity_counts_json, findings_json = excluded.findings_json";
+    "severity_counts_json = excluded.severity_counts_json, findings_json = excluded.findings_json, "
+    "last_complete_findings_json = excluded.last_complete_findings_json";
 constexpr char kGetImageScan[] =
     "SELECT digest, status, description, started_at, completed_at, vulndb_version, severity_counts_json, "
-    "last_manual_scan_at, findings_json FROM image_scans WHERE repository_id = ?1 AND digest = ?2";
+    "last_manual_scan_at, findings_json, last_complete_findings_json FROM image_scans WHERE repository_id = ?1 AND "
+    "digest = ?2";
 constexpr char kListImageScans[] =
     "SELECT digest, status, description, started_at, completed_at, vulndb_version, severity_counts_json, "
     "last_manual_scan_at FROM image_scans WHERE repository_id = ?1 AND digest > ?2 ORDER BY digest LIMIT ?3";
@@ -1521,7 +1528,8 @@ namespace {
 
 ImageScan image_scan_row(const sqlite_detail::Stmt& s, bool with_findings) {
   // Columns: 0 digest, 1 status, 2 description, 3 started_at, 4 completed_at,
-  // 5 vulndb_version, 6 severity_counts_json, 7 last_manual_scan_at, 8 findings_json.
+  // 5 vulndb_version, 6 severity_counts_json, 7 last_manual_scan_at, 8 findings_json,
+  // 9 last_complete_findings_json.
   ImageScan scan{
       .digest = s.digest(0),
       .status = s.text(1),
@@ -1531,6 +1539,7 @@ ImageScan image_scan_row(const sqlite_detail::Stmt& s, bool with_findings) {
       .vulndb_version = s.text(5),
       .severity_counts_json = s.text(6),
       .findings_json = with_findings ? s.text(8) : std::string("[]"),
+      .last_complete_findings_json = with_findings ? s.text(9) : std::string("[]"),
       .last_manual_scan_ms = s.is_null(7) ? std::nullopt : std::optional<int64_t>(s.int64(7)),
   };
   return scan;
@@ -1561,7 +1570,9 @@ Result<void> SqliteMetaStore::put_image_scan(const std::string& repository, cons
     } else {
       s.bind_null(6);
     }
-    s.bind(7, scan.vulndb_version).bind(8, scan.severity_counts_json).bind(9, scan.findings_json).exec();
+    s.bind(7, scan.vulndb_version).bind(8, scan.severity_counts_json).bind(9, scan.findings_json)
+        .bind(10, scan.last_complete_findings_json)
+        .exec();
     return {};
   });
 }

@@ -36,7 +36,7 @@ class WalIndexWatch;
 class SqliteMetaStore final : public MetaStore {
  public:
   // The schema version this build writes (PRAGMA user_version after open()).
-  static constexpr int kSchemaVersion = 7;
+  static constexpr int kSchemaVersion = 8;
 
   struct Options {
     // How long a write waits for another process's write (SQLite's file lock) before
