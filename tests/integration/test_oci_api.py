@@ -1122,3 +1122,20 @@ class TestCreateOnPush(ServerTestCase, OciAsserts):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestAccessLog(FreshServerTestCase):
+    def test_paths_are_quoted_and_escaped(self):
+        # One line per request; the path quoted, with what needs escaping escaped (a
+        # client must not be able to forge fields or lines), plain paths copied as sent.
+        from harness import raw
+        targets = ["/v2/plain/tags/list", '/v2/quote"back\\slash/tags/list', "/v2/caf\xe9/tags/list"]
+        for target in targets:
+            raw(self.server, "GET", target)
+        self.server.stop()  # the access log is written in batches, and at shutdown
+        with open(self.server.log_path, "rb") as f:
+            log = f.read()
+        self.assertIn(b'path="/v2/plain/tags/list" status=', log)
+        self.assertIn(b'path="/v2/quote\\"back\\\\slash/tags/list" status=', log)
+        self.assertIn(b'path="/v2/caf\\xe9/tags/list" status=', log)
+        self.assertNotIn(b"caf\xe9", log)
