@@ -4,7 +4,7 @@
 set -euo pipefail
 build=(cmake ninja-build g++ pkg-config libboost1.74-dev libssl-dev libsqlite3-dev libsqlitecpp-dev
        nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libexpected-dev libre2-dev libarchive-dev libyaml-cpp-dev
-       libgtest-dev libgmock-dev libbenchmark-dev)
+       libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev)
 test=(skopeo podman buildah uidmap zstd python3 python3-requests curl debootstrap)
 want=("${build[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${test[@]}"); fi
