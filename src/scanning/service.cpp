@@ -75,15 +75,19 @@ void ScanService::start() {
 
 void ScanService::stop() {
   std::vector<std::thread> workers;
+  std::deque<Key> not_run;
   {
     std::lock_guard lk(mu_);
     stopping_ = true;
     for (const auto& k : queue_) pending_.erase(k);
-    queue_.clear();
+    not_run.swap(queue_);
     workers.swap(workers_);
   }
   wake_.notify_all();
   for (auto& t : workers) t.join();
+  for (const auto& [repository, digest] : not_run) {
+    if (auto d = Digest::parse(digest)) record_not_run(repository, *d, "the server stopped before it ran");
+  }
   idle_.notify_all();
 }
 
@@ -144,24 +148,35 @@ bool ScanService::enqueue(const std::string& repository, const Digest& digest) {
       return true;
     }
   }
-  const int64_t now = clock_.now_ms();
-  store::ImageScan dropped{
-      .digest = digest,
-      .status = kFailed,
-      .description = "The scan was not run: " + std::to_string(waiting) +
-                     (waiting == 1 ? " scan was" : " scans were") +
-                     " already waiting (the scan queue is full). Start it again with StartImageScan.",
-      .started_at_ms = now,
-      .completed_at_ms = now,
-  };
-  if (auto previous = meta_.get_image_scan(repository, digest); previous && *previous) {
-    dropped.last_complete_findings_json = last_complete_findings_json(&**previous);
-  }
-  if (auto put = meta_.put_image_scan(repository, dropped); !put) {
-    log::get("scanning")->warn("scan of {}@{} dropped and not recorded: {}", repository, digest.str(),
-                               put.error().message);
-  }
+  record_not_run(repository, digest,
+                 std::to_string(waiting) + (waiting == 1 ? " scan was" : " scans were") +
+                     " already waiting (the scan queue is full)");
   return false;
+}
+
+// Stored FAILED with the reason, so the image looks neither scanned nor in progress, and
+// a manual scan's daily quota is given back (claim_manual_scan ignores scans that ended
+// FAILED after the claim).
+void ScanService::record_not_run(const std::string& repository, const Digest& digest, const std::string& why) noexcept {
+  try {
+    const int64_t now = clock_.now_ms();
+    store::ImageScan dropped{
+        .digest = digest,
+        .status = kFailed,
+        .description = "The scan was not run: " + why + ". Start it again with StartImageScan.",
+        .started_at_ms = now,
+        .completed_at_ms = now,
+    };
+    if (auto previous = meta_.get_image_scan(repository, digest); previous && *previous) {
+      dropped.last_complete_findings_json = last_complete_findings_json(&**previous);
+    }
+    if (auto put = meta_.put_image_scan(repository, dropped); !put) {
+      log::get("scanning")->warn("scan of {}@{} dropped and not recorded: {}", repository, digest.str(),
+                                 put.error().message);
+    }
+  } catch (const std::exception& e) {
+    log::get("scanning")->error("scan of {}@{} dropped and not recorded: {}", repository, digest.str(), e.what());
+  }
 }
 
 Result<store::ImageScan> ScanService::start_manual_scan(const std::string& repository, const Digest& digest) {

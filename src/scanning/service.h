@@ -60,8 +60,8 @@ class ScanService final : public registry::PushListener {
 
   // Starts the workers. Until then scans only queue (tests use that to fill the queue).
   void start();
-  // Finishes the scans running, drops the queued ones (their images stay unscanned),
-  // and joins the workers.
+  // Finishes the scans running, records the queued ones as not run (FAILED, giving a
+  // manual scan's quota back), and joins the workers.
   void stop();
 
   // Scan on push, when the repository's configuration asks for it.
@@ -110,6 +110,7 @@ class ScanService final : public registry::PushListener {
   }
 
  private:
+  void record_not_run(const std::string& repository, const Digest& digest, const std::string& why) noexcept;
   using Key = std::pair<std::string, std::string>;  // repository, digest
   void work();
   Result<store::ImageScan> match_and_store(const std::string& repository, const Digest& digest,

@@ -241,6 +241,28 @@ TEST_F(ScanServiceTest, AFullQueueDropsTheScanWithAReasonAndThePushGoesOn) {
   EXPECT_EQ(scan_of("app", first).status, kComplete);
 }
 
+TEST_F(ScanServiceTest, AScanStillQueuedAtShutdownIsRecordedAsNotRunAndGivesItsQuotaBack) {
+  auto& s = make(Options{.workers = 1, .queue_limit = 4});
+  ASSERT_TRUE(repos->create("app"));
+  const Digest img = push_image("app", "v1", "{}", {kNodeLayer});
+  auto started = s.start_manual_scan("app", img);
+  ASSERT_TRUE(started) << started.error().message;
+  EXPECT_EQ(started->status, kInProgress);
+  s.stop();  // workers never started: the scan was still queued
+  const auto scan = scan_of("app", img);
+  EXPECT_EQ(scan.status, kFailed);
+  EXPECT_NE(scan.description.find("server stopped"), std::string::npos) << scan.description;
+
+  // The next server: the image is not stuck IN_PROGRESS, and today's quota is still there.
+  auto& next = make(Options{.workers = 1});
+  next.start();
+  EXPECT_EQ(scan_of("app", img).status, kFailed);
+  auto again = next.start_manual_scan("app", img);
+  ASSERT_TRUE(again) << again.error().message;
+  next.wait_idle();
+  EXPECT_EQ(scan_of("app", img).status, kComplete);
+}
+
 TEST_F(ScanServiceTest, FindingsKeepWhenFirstObservedAcrossScansThatFailed) {
   // Workers never started and no room in the queue: every enqueue is dropped (FAILED).
   auto& s = make(Options{.workers = 1, .queue_limit = 0});
