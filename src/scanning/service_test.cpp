@@ -87,6 +87,12 @@ class ScanServiceTest : public registry::fixtures::EmbeddedRegistry {
     manifests->set_push_listener(service.get());
     return *service;
   }
+  // The image's scan ended FAILED because it was never run, for `why`.
+  void expect_not_run(const std::string& repo, const Digest& d, const std::string& why) {
+    const auto scan = scan_of(repo, d);
+    EXPECT_EQ(scan.status, kFailed);
+    EXPECT_NE(scan.description.find(why), std::string::npos) << scan.description;
+  }
   store::ImageScan scan_of(const std::string& repo, const Digest& d) {
     auto s = service->scan_of(repo, d);
     EXPECT_TRUE(s) << s.error().message;
@@ -233,9 +239,7 @@ TEST_F(ScanServiceTest, AFullQueueDropsTheScanWithAReasonAndThePushGoesOn) {
     EXPECT_EQ((*listed)[i]->digest, page[i]);
     EXPECT_EQ((*listed)[i]->status, page[i] == first ? kInProgress : kFailed);
   }
-  const auto dropped = scan_of("app", second);
-  EXPECT_EQ(dropped.status, kFailed);
-  EXPECT_NE(dropped.description.find("scan queue is full"), std::string::npos) << dropped.description;
+  expect_not_run("app", second, "scan queue is full");
   s.start();
   s.wait_idle();
   EXPECT_EQ(scan_of("app", first).status, kComplete);
@@ -249,9 +253,7 @@ TEST_F(ScanServiceTest, AScanStillQueuedAtShutdownIsRecordedAsNotRunAndGivesItsQ
   ASSERT_TRUE(started) << started.error().message;
   EXPECT_EQ(started->status, kInProgress);
   s.stop();  // workers never started: the scan was still queued
-  const auto scan = scan_of("app", img);
-  EXPECT_EQ(scan.status, kFailed);
-  EXPECT_NE(scan.description.find("server stopped"), std::string::npos) << scan.description;
+  expect_not_run("app", img, "server stopped");
 
   // The next server: the image is not stuck IN_PROGRESS, and today's quota is still there.
   auto& next = make(Options{.workers = 1});
@@ -279,10 +281,8 @@ TEST_F(ScanServiceTest, FindingsKeepWhenFirstObservedAcrossScansThatFailed) {
   EXPECT_EQ(failed->status, kFailed);
   clock.advance(std::chrono::hours(1));
   EXPECT_FALSE(s.enqueue("app", img));
-  const auto dropped = scan_of("app", img);
-  EXPECT_EQ(dropped.status, kFailed);
-  EXPECT_NE(dropped.description.find("scan queue is full"), std::string::npos) << dropped.description;
-  EXPECT_EQ(dropped.findings_json, "[]");  // a scan that failed shows no findings
+  expect_not_run("app", img, "scan queue is full");
+  EXPECT_EQ(scan_of("app", img).findings_json, "[]");  // a scan that failed shows no findings
 
   clock.advance(std::chrono::hours(1));
   advisories.set("v2", {kOpensslAdvisory, kZlibAdvisory});
