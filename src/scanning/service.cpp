@@ -154,11 +154,16 @@ bool ScanService::enqueue(const std::string& repository, const Digest& digest) {
   return false;
 }
 
-// Stored FAILED with the reason, so the image looks neither scanned nor in progress, and
-// a manual scan's daily quota is given back (claim_manual_scan ignores scans that ended
-// FAILED after the claim).
+// Stored FAILED with the reason, so the image does not look in progress, and a manual
+// scan's daily quota is given back (claim_manual_scan ignores scans that ended FAILED
+// after the claim). An image whose last scan completed keeps that result instead: its
+// findings still hold, and a pull gate that needs a completed scan must not start
+// refusing it because a rescan never ran (the quota then stays spent, as for a scan that
+// ran).
 void ScanService::record_not_run(const std::string& repository, const Digest& digest, const std::string& why) noexcept {
   try {
+    auto previous = meta_.get_image_scan(repository, digest);
+    if (previous && *previous && (*previous)->status == kComplete) return;
     const int64_t now = clock_.now_ms();
     store::ImageScan dropped{
         .digest = digest,
@@ -167,9 +172,7 @@ void ScanService::record_not_run(const std::string& repository, const Digest& di
         .started_at_ms = now,
         .completed_at_ms = now,
     };
-    if (auto previous = meta_.get_image_scan(repository, digest); previous && *previous) {
-      dropped.last_complete_findings_json = last_complete_findings_json(&**previous);
-    }
+    if (previous && *previous) dropped.last_complete_findings_json = last_complete_findings_json(&**previous);
     if (auto put = meta_.put_image_scan(repository, dropped); !put) {
       log::get("scanning")->warn("scan of {}@{} dropped and not recorded: {}", repository, digest.str(),
                                  put.error().message);

@@ -262,7 +262,20 @@ TEST_F(ScanServiceTest, AScanStillQueuedAtShutdownIsRecordedAsNotRunAndGivesItsQ
   auto again = next.start_manual_scan("app", img);
   ASSERT_TRUE(again) << again.error().message;
   next.wait_idle();
-  EXPECT_EQ(scan_of("app", img).status, kComplete);
+  const auto completed = scan_of("app", img);
+  EXPECT_EQ(completed.status, kComplete);
+
+  // A rescan that never runs leaves the completed result as it was.
+  clock.advance(std::chrono::hours(25));
+  auto& last = make(Options{.workers = 1});
+  auto rescan = last.start_manual_scan("app", img);
+  ASSERT_TRUE(rescan) << rescan.error().message;
+  EXPECT_EQ(rescan->status, kInProgress);
+  last.stop();
+  const auto kept = scan_of("app", img);
+  EXPECT_EQ(kept.status, kComplete);
+  EXPECT_EQ(kept.completed_at_ms, completed.completed_at_ms);
+  EXPECT_EQ(kept.findings_json, completed.findings_json);
 }
 
 TEST_F(ScanServiceTest, FindingsKeepWhenFirstObservedAcrossScansThatFailed) {

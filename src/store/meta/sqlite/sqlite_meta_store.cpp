@@ -770,10 +770,16 @@ Result<std::unique_ptr<SqliteMetaStore>> SqliteMetaStore::open(const std::string
     store->pull_writer_ = std::make_unique<Connection>(path, Role::kPullWriter, options.busy_timeout_ms);
     // Open one reader now, so a problem shows at startup rather than on a request.
     store->release_reader(store->acquire_reader());
-    // Through the write connection, which lives as long as the store (and the watch).
-    if (options.watch_wal_index) store->wal_watch_ = sqlite_detail::WalIndexWatch::open(store->writer_->db().getHandle());
-    if (options.watch_wal_index && !store->wal_watch_) {
-      log->debug("cannot map the wal-index of {}; data_version reads the database", path);
+    if (options.watch_wal_index) {
+      // Through a connection of its own, never used otherwise nor replaced (a writer is,
+      // when a rollback fails), so the mapping lives exactly as long as the watch.
+      store->watch_connection_ = std::make_unique<Connection>(path, Role::kReader, options.busy_timeout_ms);
+      store->wal_watch_ = sqlite_detail::WalIndexWatch::open(store->watch_connection_->db().getHandle());
+      if (store->wal_watch_) {
+        log->debug("metadata data version: watching the WAL index of {}", path);
+      } else {
+        log->warn("metadata data version: cannot map the WAL index of {}; each check reads the database", path);
+      }
     }
     return store;
   } catch (const SQLite::Exception& e) {

@@ -183,8 +183,10 @@ class SqliteMetaStore final : public MetaStore {
   std::unique_ptr<Connection> writer_;     // synchronous=FULL
   std::unique_ptr<Connection> pull_writer_;  // synchronous=NORMAL, record_pull only
 
-  // data_version() without a transaction; null when the file's wal-index cannot be
-  // mapped (then a pooled reader asks SQLite, and generation_ numbers the answers).
+  // data_version() without a transaction, through watch_connection_'s mapping (declared
+  // first: destroyed after the watch); null when the file's wal-index cannot be mapped
+  // (then a pooled reader asks SQLite, and generation_ numbers the answers).
+  std::unique_ptr<Connection> watch_connection_;
   std::unique_ptr<sqlite_detail::WalIndexWatch> wal_watch_;
   // data_version(): moved by whichever pooled reader first notices a commit.
   std::atomic<uint64_t> generation_{0};
