@@ -67,7 +67,8 @@ http::Response error_response(unsigned status, std::string_view type, std::strin
   nlohmann::json body = nlohmann::json::object();
   body["__type"] = type_text;
   body["message"] = std::string(message);
-  http::Response r = json_response(body.dump());
+  // Messages may quote the request; bytes that are not UTF-8 become U+FFFD.
+  http::Response r = json_response(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   r.status = status;
   r.headers.emplace_back("x-amzn-ErrorType", std::move(type_text));
   return r;

@@ -59,7 +59,9 @@ http::Response error_response(unsigned status, std::string_view code, std::strin
   nlohmann::json body = {{"errors", nlohmann::json::array({{{"code", code}, {"message", message}}})}};
   http::Response r;
   r.status = status;
-  r.body = body.dump();
+  // Messages quote the request (its path, a name); bytes that are not UTF-8 become U+FFFD
+  // rather than make the error itself fail.
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   r.header("Content-Type", "application/json");
   return r;
 }

@@ -1139,3 +1139,11 @@ class TestAccessLog(FreshServerTestCase):
         self.assertIn(b'path="/v2/quote\\"back\\\\slash/tags/list" status=', log)
         self.assertIn(b'path="/v2/caf\\xe9/tags/list" status=', log)
         self.assertNotIn(b"caf\xe9", log)
+
+    def test_a_path_that_is_not_utf8_is_answered_not_crashed_on(self):
+        from harness import raw
+        for target in ["/v2/\xe9", "/v2/caf\xe9/tags/list", "/v2/x/manifests/\xff\xfe"]:
+            with self.subTest(target=target):
+                r = raw(self.server, "GET", target)
+                self.assertIn(r.status, (400, 404), r.body)
+                json.loads(r.body)  # a well-formed error body
