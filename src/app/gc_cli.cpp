@@ -37,7 +37,7 @@ Result<std::unique_ptr<Registry>> open_data_dir(const std::string& data_dir) {
   return Registry::open(options);
 }
 
-nlohmann::json report_json(const gc::Report& r, bool dry_run) {
+nlohmann::json report_json(const gc::Report& r, size_t sessions_deleted, bool dry_run) {
   return {{"dryRun", dry_run},
           {"uploadsExpired", r.uploads_expired},
           {"stagedUploadsWithoutSession", r.upload_dirs_removed},
@@ -48,6 +48,7 @@ nlohmann::json report_json(const gc::Report& r, bool dry_run) {
           {"unrecordedBytesFreed", r.orphan_bytes_freed},
           {"uploadBytesFreed", r.upload_bytes_freed},
           {"resumedDeletions", r.resumed_deletions},
+          {"expiredSessionKeysDeleted", sessions_deleted},
           {"bytesFreed", r.bytes_freed()}};
 }
 
@@ -84,8 +85,13 @@ int gc_command(const GcCliOptions& options) {
     std::fprintf(stderr, "berth gc: %s\n", report.error().message.c_str());
     return 1;
   }
+  auto sessions = r.identity->delete_expired_sessions(options.dry_run);
+  if (!sessions) {
+    std::fprintf(stderr, "berth gc: expired session keys: %s\n", sessions.error().message.c_str());
+    return 1;
+  }
   if (options.json) {
-    std::printf("%s\n", report_json(*report, options.dry_run).dump(2).c_str());
+    std::printf("%s\n", report_json(*report, *sessions, options.dry_run).dump(2).c_str());
     return 0;
   }
   const char* verb = options.dry_run ? "would delete" : "deleted";
@@ -100,6 +106,8 @@ int gc_command(const GcCliOptions& options) {
               static_cast<unsigned long long>(report->uploads_expired), options.upload_ttl.c_str(),
               static_cast<unsigned long long>(report->upload_dirs_removed),
               human_bytes(report->upload_bytes_freed).c_str());
+  std::printf("%s %llu access keys of role sessions that have expired\n", verb,
+              static_cast<unsigned long long>(*sessions));
   std::printf("%s %s in total\n", options.dry_run ? "would free" : "freed", human_bytes(report->bytes_freed()).c_str());
   return 0;
 }

@@ -171,6 +171,12 @@ int serve(ServeOptions options) {
   Periodic gc_runs(signal_ctx, pool, [&] {
     auto report = collector.run(gc_options);
     if (!report) log->warn("garbage collection failed: {}", report.error().message);
+    auto sessions = r.identity->delete_expired_sessions(/*dry_run=*/false);
+    if (!sessions) {
+      log->warn("deleting expired session keys failed: {}", sessions.error().message);
+    } else if (*sessions > 0) {
+      log->info("deleted the access keys of {} expired role sessions", *sessions);
+    }
   });
   if (*gc_interval > 0) gc_runs.start(std::chrono::milliseconds(*gc_interval), std::chrono::milliseconds(*gc_interval));
   // Lifecycle policies of every repository; what they expire, the next gc frees.

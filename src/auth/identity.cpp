@@ -28,7 +28,8 @@ std::string random_string(const char* alphabet, size_t alphabet_size, size_t n) 
 }
 
 std::string new_access_key_id() { return "AKIA" + random_string(kKeyIdAlphabet, 32, 16); }
-std::string new_session_key_id() { return "ASIA" + random_string(kKeyIdAlphabet, 32, 16); }
+constexpr char kSessionKeyPrefix[] = "ASIA";
+std::string new_session_key_id() { return kSessionKeyPrefix + random_string(kKeyIdAlphabet, 32, 16); }
 
 // A session's sealed payload: the secret with its token and expiry, so they cannot be
 // changed without the master key.
@@ -226,6 +227,29 @@ Result<std::string> Identity::user_id(const Caller& caller) const {
     role_id = principal_unique_id(*principal);
   }
   return role_id + ":" + caller.principal_arn.substr(caller.principal_arn.rfind('/') + 1);
+}
+
+Result<size_t> Identity::delete_expired_sessions(bool dry_run) {
+  constexpr size_t kPage = 256;
+  const int64_t now = clock_.now_ms();
+  size_t expired = 0;
+  std::string after;
+  while (true) {
+    BERTH_TRY(auto keys, meta_.list_access_keys_by_id(kSessionKeyPrefix, after, kPage));
+    for (const auto& rec : keys) {
+      const auto key = unseal(rec);
+      if (!key || key->expires_at_ms == 0 || key->expires_at_ms > now) continue;
+      if (!dry_run) {
+        auto gone = meta_.delete_access_key(rec.id);
+        if (!gone && gone.error().code == ErrorCode::kNotFound) continue;  // another sweep was first
+        if (!gone) return tl::unexpected(gone.error());
+      }
+      ++expired;
+    }
+    if (keys.size() < kPage) break;
+    after = keys.back().id;
+  }
+  return expired;
 }
 
 Result<Caller> Identity::caller(const std::string& access_key_id) const {

@@ -101,6 +101,10 @@ class Identity {
   // session (the role's id when the session was made, so the role's deletion does not
   // change it). kUnrecognizedClient when the caller's key or principal is gone.
   Result<std::string> user_id(const Caller& caller) const;
+  // Deletes the keys of role sessions that expired by now (with dry_run, only counts
+  // them) and answers how many. Their expiry is sealed with their secret, so each is
+  // unsealed; one that does not unseal with this data dir's master key is left alone.
+  Result<size_t> delete_expired_sessions(bool dry_run);
 
  private:
   Identity(store::MetaStore& meta, const Clock& clock) : meta_(meta), clock_(clock) {}

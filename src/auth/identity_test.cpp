@@ -170,6 +170,36 @@ bool iam_id(const std::string& id, std::string_view prefix) {
                      [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7'); });
 }
 
+TEST_F(IdentityTest, ExpiredSessionKeysAreSwept) {
+  auto id = open();
+  ASSERT_TRUE(id);
+  const store::PrincipalRecord role{.arn = "arn:aws:iam::" + id->account_id() + ":role/deploy",
+                                    .account_id = id->account_id(), .kind = "role", .name = "deploy",
+                                    .created_at_ms = clock_.now_ms()};
+  auto short_lived = id->create_session(role, "short", 900'000);
+  auto long_lived = id->create_session(role, "long", 3'600'000);
+  auto role_key = id->create_access_key(role.arn);  // a role's long-term key never expires
+  ASSERT_TRUE(short_lived && long_lived && role_key);
+
+  auto none = id->delete_expired_sessions(/*dry_run=*/false);
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_EQ(*none, 0u);
+  clock_.t += std::chrono::milliseconds(900'000);  // the short session's last moment has passed
+  auto counted = id->delete_expired_sessions(/*dry_run=*/true);
+  ASSERT_TRUE(counted);
+  EXPECT_EQ(*counted, 1u);
+  EXPECT_TRUE(meta_->get_access_key(short_lived->access_key_id));  // a dry run deletes nothing
+  auto swept = id->delete_expired_sessions(/*dry_run=*/false);
+  ASSERT_TRUE(swept);
+  EXPECT_EQ(*swept, 1u);
+  EXPECT_FALSE(meta_->get_access_key(short_lived->access_key_id));
+  EXPECT_TRUE(meta_->get_access_key(long_lived->access_key_id));
+  EXPECT_TRUE(meta_->get_access_key(role_key->first));
+  auto again = id->delete_expired_sessions(/*dry_run=*/false);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, 0u);
+}
+
 TEST(PrincipalUniqueId, HasIamsShapeAndNamesOnePrincipalOfOneName) {
   const store::PrincipalRecord alice{.arn = "arn:aws:iam::123456789012:user/alice", .account_id = "123456789012",
                                      .kind = "user", .name = "alice", .created_at_ms = 1000};

@@ -13,8 +13,13 @@ import threading
 import unittest
 import uuid
 
+import boto3
+import botocore.config
+import botocore.exceptions
+
 import ocilayout as oci
 from harness import BERTH_BIN, FreshServerTestCase, run
+from principals import PrincipalsMixin
 from test_ecr_api import aws
 
 SKOPEO = shutil.which("skopeo")
@@ -319,6 +324,54 @@ class GcTest(RegistryCli, FreshServerTestCase):
             self.assertIn(flag, r.stderr.decode())
         # Nothing was collected by the refused runs: the store still works.
         self.assertEqual(self.client.request("GET", "/v2/").status_code, 200)
+
+
+class SessionKeyGcTest(RegistryCli, PrincipalsMixin, FreshServerTestCase):
+    """`berth gc` deletes the access keys of role sessions past their expiry, and only those.
+    The server keeps the real time; gc runs with its clock moved ahead, so a key it deleted
+    would still be live for the server: that it no longer authenticates shows the row is gone."""
+    server_args = ("--gc-interval", "0")
+
+    def setUp(self):
+        super().setUp()
+        self.work = tempfile.mkdtemp(prefix="berth-gc-sts-")
+        self.addCleanup(shutil.rmtree, self.work, True)
+
+    def sts(self, key, secret, token=None):
+        return boto3.client("sts", endpoint_url=self.server.base_url, region_name="us-east-1",
+                            aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token,
+                            config=botocore.config.Config(retries={"max_attempts": 1}))
+
+    def authenticates(self, creds):
+        try:
+            self.sts(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]).get_caller_identity()
+            return True
+        except botocore.exceptions.ClientError as e:
+            self.assertEqual(e.response["Error"]["Code"], "InvalidClientTokenId")
+            return False
+
+    def test_gc_deletes_expired_session_keys_and_keeps_live_ones(self):
+        may_assume = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                              "Resource": "*"}]}
+        role_arn = json.loads(self.admin("create-role", "deploy").stdout)["Arn"]
+        user = self.create_user("ci", may_assume)
+        assume = self.sts(user["AccessKeyId"], user["SecretAccessKey"]).assume_role
+        short = assume(RoleArn=role_arn, RoleSessionName="short", DurationSeconds=900)["Credentials"]
+        long = assume(RoleArn=role_arn, RoleSessionName="long", DurationSeconds=3600)["Credentials"]
+
+        self.assertEqual(self.gc()["expiredSessionKeysDeleted"], 0)
+        half_hour = HOUR_MS // 2  # past the short session's end, within the long one's
+        self.assertEqual(self.gc("--dry-run", clock_offset_ms=half_hour)["expiredSessionKeysDeleted"], 1)
+        self.assertTrue(self.authenticates(short), "a dry run deleted a session key")
+        self.assertEqual(self.gc(clock_offset_ms=half_hour)["expiredSessionKeysDeleted"], 1)
+        self.assertFalse(self.authenticates(short))
+        self.assertTrue(self.authenticates(long), "gc deleted a live session's key")
+        self.assertTrue(self.authenticates({**user, "SessionToken": None}), "gc deleted a user's key")
+
+        text = self.berth("gc", "--data-dir", self.server.data_dir, clock_offset_ms=2 * HOUR_MS).stdout.decode()
+        self.assertIn("deleted 1 access keys of role sessions that have expired", text)
+        self.assertFalse(self.authenticates(long))
+        self.assertEqual(self.gc(clock_offset_ms=2 * HOUR_MS)["expiredSessionKeysDeleted"], 0)
 
 
 if __name__ == "__main__":

@@ -329,6 +329,11 @@ class MetaStore {
   [[nodiscard]] virtual Result<AccessKeyRecord> get_access_key(const std::string& id) = 0;
   [[nodiscard]] virtual Result<void> delete_access_key(const std::string& id) = 0;
   [[nodiscard]] virtual Result<std::vector<AccessKeyRecord>> list_access_keys(const std::string& principal_arn) = 0;
+  // Access keys whose id starts with `id_prefix` (not empty), in id order strictly after
+  // `after`, at most `limit`: all keys of one kind (ASIA: role sessions) page by page.
+  [[nodiscard]] virtual Result<std::vector<AccessKeyRecord>> list_access_keys_by_id(const std::string& id_prefix,
+                                                                                    const std::string& after,
+                                                                                    size_t limit) = 0;
 
   // Accounts (12-digit ids). kInvalidParameter when it exists.
   [[nodiscard]] virtual Result<void> create_account(const std::string& account_id, int64_t now_ms) = 0;

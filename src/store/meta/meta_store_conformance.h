@@ -856,6 +856,29 @@ TYPED_TEST_P(MetaStoreConformance, AccessKeysAndSettings) {
   auto listed = s.list_access_keys(k.principal_arn);
   ASSERT_TRUE(succeeded(listed));
   EXPECT_EQ(listed->size(), 1u);
+  // Keys of one kind by id prefix, page by page.
+  for (const char* id : {"ASIATESTKEY000000003", "ASIATESTKEY000000001", "ASIBTESTKEY000000001", "ASIATESTKEY000000002",
+                         "ASHZTESTKEY000000001"}) {
+    AccessKeyRecord session = k;
+    session.id = id;
+    session.principal_arn = "arn:aws:sts::123456789012:assumed-role/r/s";
+    ASSERT_TRUE(succeeded(s.create_access_key(session)));
+  }
+  auto page = s.list_access_keys_by_id("ASIA", "", 2);
+  ASSERT_TRUE(succeeded(page));
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].id, "ASIATESTKEY000000001");
+  EXPECT_EQ((*page)[1].id, "ASIATESTKEY000000002");
+  EXPECT_EQ((*page)[1].principal_arn, "arn:aws:sts::123456789012:assumed-role/r/s");
+  page = s.list_access_keys_by_id("ASIA", (*page)[1].id, 2);
+  ASSERT_TRUE(succeeded(page));
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].id, "ASIATESTKEY000000003");
+  page = s.list_access_keys_by_id("ASIA", "ASIATESTKEY000000003", 2);
+  ASSERT_TRUE(succeeded(page));
+  EXPECT_TRUE(page->empty());
+  EXPECT_TRUE(fails_with(s.list_access_keys_by_id("", "", 2), ErrorCode::kInvalidParameter));
+
   ASSERT_TRUE(succeeded(s.delete_access_key(k.id)));
   EXPECT_TRUE(fails_with(s.get_access_key(k.id), ErrorCode::kNotFound));
   EXPECT_TRUE(fails_with(s.delete_access_key(k.id), ErrorCode::kNotFound));

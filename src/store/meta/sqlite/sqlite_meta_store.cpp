@@ -267,6 +267,10 @@ constexpr char kDeleteAccessKey[] = "DELETE FROM access_keys WHERE id = ?1";
 constexpr char kListAccessKeys[] =
     "SELECT id, account_id, principal_arn, sealed_secret, created_at FROM access_keys WHERE principal_arn = ?1 "
     "ORDER BY id";
+// ?2 <= id < ?3 is the prefix as a range of the primary key.
+constexpr char kListAccessKeysById[] =
+    "SELECT id, account_id, principal_arn, sealed_secret, created_at FROM access_keys "
+    "WHERE id > ?1 AND id >= ?2 AND id < ?3 ORDER BY id LIMIT ?4";
 #define BERTH_IMAGE_COLUMNS                                                                              \
   "SELECT m.digest, m.media_type, m.artifact_type, m.pushed_at, m.last_pulled_at, "                        \
   "(SELECT coalesce(sum(b.size), 0) FROM manifest_blob_refs r JOIN blobs b ON b.digest = r.blob_digest "  \
@@ -1240,6 +1244,23 @@ Result<std::vector<AccessKeyRecord>> SqliteMetaStore::list_access_keys(const std
     std::vector<AccessKeyRecord> out;
     Stmt s(c, sqlite_detail::kListAccessKeys);
     s.bind(1, principal_arn);
+    while (s.step()) out.push_back(access_key_row(s));
+    return out;
+  });
+}
+
+Result<std::vector<AccessKeyRecord>> SqliteMetaStore::list_access_keys_by_id(const std::string& id_prefix,
+                                                                             const std::string& after, size_t limit) {
+  // Access key ids are ASCII: the prefix with its last character incremented bounds the range.
+  if (id_prefix.empty() || static_cast<unsigned char>(id_prefix.back()) >= 0x7f) {
+    return fail(ErrorCode::kInvalidParameter, "an access key id prefix must be ASCII and not empty");
+  }
+  std::string upper = id_prefix;
+  ++upper.back();
+  return read("list_access_keys_by_id", [&](Connection& c) -> Result<std::vector<AccessKeyRecord>> {
+    std::vector<AccessKeyRecord> out;
+    Stmt s(c, sqlite_detail::kListAccessKeysById);
+    s.bind(1, after).bind(2, id_prefix).bind(3, upper).bind(4, sqlite_detail::sql_limit(limit));
     while (s.step()) out.push_back(access_key_row(s));
     return out;
   });

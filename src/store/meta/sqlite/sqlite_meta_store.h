@@ -96,6 +96,9 @@ class SqliteMetaStore final : public MetaStore {
   [[nodiscard]] Result<AccessKeyRecord> get_access_key(const std::string& id) override;
   [[nodiscard]] Result<void> delete_access_key(const std::string& id) override;
   [[nodiscard]] Result<std::vector<AccessKeyRecord>> list_access_keys(const std::string& principal_arn) override;
+  [[nodiscard]] Result<std::vector<AccessKeyRecord>> list_access_keys_by_id(const std::string& id_prefix,
+                                                                            const std::string& after,
+                                                                            size_t limit) override;
   [[nodiscard]] Result<void> create_account(const std::string& account_id, int64_t now_ms) override;
   [[nodiscard]] Result<std::vector<std::string>> list_accounts() override;
   [[nodiscard]] Result<void> create_principal(const PrincipalRecord& principal) override;
