@@ -83,7 +83,7 @@ Result<store::ManifestRecord> ManifestService::get(const std::string& repository
                                                    bool count_pull, const Puller& puller) {
   // The version the request was authorized at, when it has one: the manifest it gets
   // is then the one that decision saw (or a newer one).
-  auto r = lookup(repository, ref, puller.data_version ? Result<uint64_t>(*puller.data_version) : meta_.data_version());
+  auto r = lookup(repository, ref, puller.version(meta_));
   if (!r) {
     if (r.error().code == ErrorCode::kManifestUnknown || r.error().code == ErrorCode::kNameUnknown) {
       BERTH_TRY_VOID(repositories_.require(repository));  // NAME_UNKNOWN wins over MANIFEST_UNKNOWN

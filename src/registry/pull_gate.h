@@ -20,6 +20,11 @@ namespace berth::registry {
 struct Puller {
   std::string_view arn;  // the IAM user or role ARN, "" when anonymous
   std::optional<uint64_t> data_version;
+
+  // The version to decide and read at: the request's, else the store's now.
+  Result<uint64_t> version(store::MetaStore& meta) const {
+    return data_version ? Result<uint64_t>(*data_version) : meta.data_version();
+  }
 };
 
 class PullGate {

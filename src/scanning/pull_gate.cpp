@@ -184,12 +184,7 @@ Result<std::optional<EffectiveGate>> PullGateService::gate_of(uint64_t version, 
 
 Result<void> PullGateService::admit(const std::string& repository, const store::ManifestRecord& manifest,
                                     const registry::Puller& puller) {
-  uint64_t version = 0;
-  if (puller.data_version) {
-    version = *puller.data_version;
-  } else {
-    BERTH_TRY(version, meta_.data_version());
-  }
+  BERTH_TRY(const uint64_t version, puller.version(meta_));
   BERTH_TRY(auto gate, gate_of(version, repository));
   if (!gate || is_exempt(gate->policy, puller.arn)) return {};
   const std::string key = repository + "@" + manifest.digest.str();
