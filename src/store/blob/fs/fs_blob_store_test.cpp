@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
+#include <new>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -311,6 +314,82 @@ TEST_F(FsBlobStoreTest, StrayEntriesUnderUploadsAreNotUploads) {
   EXPECT_EQ(*uploads, std::vector<std::string>{*staged});
   ASSERT_TRUE(store->delete_upload(*staged));  // removes the extra file too
   EXPECT_FALSE(fs::exists(root() / "uploads" / *staged));
+}
+
+// Which of the first `pages` pages of `path` sit in the page cache, as "1"s and "0"s.
+std::string cached_pages(const fs::path& path, size_t pages) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "open failed";
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  void* map = ::mmap(nullptr, pages * page, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) return "mmap failed";
+  std::vector<unsigned char> vec(pages);
+  const bool ok = ::mincore(map, pages * page, vec.data()) == 0;
+  ::munmap(map, pages * page);
+  if (!ok) return "mincore failed";
+  std::string out;
+  for (unsigned char v : vec) out += (v & 1) != 0 ? '1' : '0';
+  return out;
+}
+
+// Page-aligned bytes, as the upload path hands them to the store.
+struct AlignedBytes {
+  static constexpr std::align_val_t kAlign{4096};
+  explicit AlignedBytes(size_t n, char fill) : data(static_cast<char*>(::operator new(n, kAlign))), size(n) {
+    for (size_t i = 0; i < n; ++i) data[i] = static_cast<char>(fill + i % 7);
+  }
+  ~AlignedBytes() { ::operator delete(data, kAlign); }
+  AlignedBytes(const AlignedBytes&) = delete;
+  AlignedBytes& operator=(const AlignedBytes&) = delete;
+  std::string_view view() const { return {data, size}; }
+  char* data;
+  size_t size;
+};
+
+// Whether a direct write in `dir` leaves its page out of the cache (not on tmpfs, whose
+// pages are the storage, nor where the file system refuses O_DIRECT).
+bool direct_writes_skip_the_cache(const fs::path& dir) {
+  const fs::path probe = dir / "direct-probe";
+  const int fd = ::open(probe.c_str(), O_CREAT | O_WRONLY | O_DIRECT | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  const AlignedBytes block(4096, 'p');
+  const bool wrote = ::pwrite(fd, block.data, block.size, 0) == static_cast<ssize_t>(block.size);
+  ::close(fd);
+  const bool skipped = wrote && cached_pages(probe, 1) == "0";
+  fs::remove(probe);
+  return skipped;
+}
+
+TEST_F(FsBlobStoreTest, AlignedBlocksSkipThePageCacheAndEveryByteLandsInOrder) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  const AlignedBytes blocks(12 * 4096, 'a');
+  const AlignedBytes more(8 * 4096, 'A');
+  const std::string id = new_uuid();
+  ASSERT_TRUE(store->create_upload(id));
+  {
+    auto writer = store->append_upload(id, 0);
+    ASSERT_TRUE(writer);
+    ASSERT_TRUE((*writer)->write(blocks.view()));                // aligned: direct
+    ASSERT_TRUE((*writer)->write("tail"));                       // a tail: page cache
+    ASSERT_TRUE((*writer)->write(more.view()));                  // aligned buffer, odd offset: page cache
+    ASSERT_TRUE((*writer)->write(std::string(4096 - 4, 'z')));   // back on a block boundary
+    ASSERT_TRUE((*writer)->write(blocks.view().substr(0, 4100)));  // one block direct, 4 bytes not
+    ASSERT_TRUE((*writer)->flush());
+    EXPECT_EQ((*writer)->size(), 12 * 4096 + 4 + 8 * 4096 + 4092 + 4100u);
+  }
+  const fs::path data = root() / "uploads" / id / "data";
+  if (direct_writes_skip_the_cache(root() / "uploads")) {
+    // Read before anything reads the file back: the direct blocks never entered the cache.
+    EXPECT_EQ(cached_pages(data, 12 + 9 + 2), std::string(12, '0') + std::string(9, '1') + "01");
+  }
+  const std::string expected = std::string(blocks.view()) + "tail" + std::string(more.view()) +
+                               std::string(4092, 'z') + std::string(blocks.view().substr(0, 4100));
+  EXPECT_EQ(slurp(data), expected);
+  const Digest digest = crypto::sha256(expected);
+  ASSERT_TRUE(store->commit_upload(id, digest, expected.size()));
+  EXPECT_EQ(conformance::read_blob(*store, digest).value_or("?"), expected);
 }
 
 }  // namespace
