@@ -34,6 +34,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kRangeInvalid: return "RangeInvalid";
     case ErrorCode::kPayloadTooLarge: return "PayloadTooLarge";
     case ErrorCode::kInvalidParameter: return "InvalidParameter";
+    case ErrorCode::kSerialization: return "Serialization";
     case ErrorCode::kUnauthorized: return "Unauthorized";
     case ErrorCode::kDenied: return "Denied";
     case ErrorCode::kMissingAuthentication: return "MissingAuthentication";

@@ -1,5 +1,5 @@
 // Errors are values at every module boundary. Codes are protocol-agnostic: the OCI
-// and ECR layers each map them once (oci/errors.cpp, later ecr/errors.cpp).
+// and ECR layers each map them once (oci/errors.cpp, ecr/errors.cpp).
 #pragma once
 
 #include <string>
@@ -42,6 +42,7 @@ enum class ErrorCode {
   kRangeInvalid,
   kPayloadTooLarge,
   kInvalidParameter,
+  kSerialization,  // a request body that is not the protocol's document at all (not a JSON object)
   kUnauthorized,
   kDenied,
   // Who is calling (SigV4 and tokens); AWS names them apart, so berth does too.

@@ -115,7 +115,6 @@ http::awaitable<http::Response> Api::handle(http::Exchange& ex) {
   // Key lookups unseal secrets from SQLite: off the I/O thread.
   std::optional<auth::Caller> who;
   json input = json::object();
-  bool malformed = false;  // answered as the AWS JSON protocol does, not as an ECR error
   auto outcome = co_await http::offload(pool_, [&]() -> Result<json> {
     BERTH_TRY(auto verified, auth::verify(
                                  signed_request,
@@ -126,8 +125,7 @@ http::awaitable<http::Response> Api::handle(http::Exchange& ex) {
     if (!body->empty()) input = json::parse(*body, nullptr, false);
     if (input.is_discarded() || !input.is_object()) {
       input = json::object();
-      malformed = true;
-      return fail(ErrorCode::kInvalidParameter, "the request body is not a JSON object");
+      return fail(ErrorCode::kSerialization, "the request body is not a JSON object");
     }
     // Operations outside the model are answered as unknown whoever asks.
     if (model_operations().contains(operation)) BERTH_TRY_VOID(authorize(operation, caller, input, req));
@@ -135,7 +133,6 @@ http::awaitable<http::Response> Api::handle(http::Exchange& ex) {
   });
   audit(operation, req, signed_request, who, input, outcome);
   if (!outcome) {
-    if (malformed) co_return error_response(400, "SerializationException", outcome.error().message);
     if (outcome.error().code == ErrorCode::kUnsupported && !model_operations().contains(operation)) {
       co_return error_response(400, "UnknownOperationException", "unknown operation " + operation);
     }

@@ -38,6 +38,7 @@ WireError to_wire(ErrorCode code) {
     case ErrorCode::kMalformedPolicy:
     case ErrorCode::kInvalidParameter: return {400, "InvalidParameterException"};
     case ErrorCode::kNotFound: return {400, "InvalidParameterException"};
+    case ErrorCode::kSerialization: return {400, "SerializationException"};  // the AWS JSON protocol's, not ECR's own
     case ErrorCode::kUnsupported: return {400, "UnsupportedOperationException"};
     case ErrorCode::kUnauthorized: return {403, "AccessDeniedException"};
     case ErrorCode::kDenied: return {400, "AccessDeniedException"};

@@ -35,7 +35,8 @@ WireError to_wire(ErrorCode code) {
     case ErrorCode::kSizeInvalid: return {400, "SIZE_INVALID"};
     case ErrorCode::kRangeInvalid: return {416, "BLOB_UPLOAD_INVALID"};
     case ErrorCode::kPayloadTooLarge: return {413, "SIZE_INVALID"};
-    case ErrorCode::kInvalidParameter: return {400, "UNSUPPORTED"};
+    case ErrorCode::kInvalidParameter:
+    case ErrorCode::kSerialization: return {400, "UNSUPPORTED"};
     case ErrorCode::kUnauthorized: return {401, "UNAUTHORIZED"};
     case ErrorCode::kDenied: return {403, "DENIED"};
     case ErrorCode::kMissingAuthentication:

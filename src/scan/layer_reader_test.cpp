@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 namespace berth::scan {
 namespace {
 
@@ -176,20 +178,9 @@ TEST(LayerReader, BerkeleyRpmdbIsRecordedAsUnreadable) {
 
 class RpmLayer : public ::testing::Test {
  protected:
-  void SetUp() override {
-    for (auto* d : {&src_, &tmp_}) {
-      std::string tmpl = (std::filesystem::temp_directory_path() / "berth-rpmlayer-XXXXXX").string();
-      ASSERT_TRUE(::mkdtemp(tmpl.data()));
-      *d = tmpl;
-    }
-  }
-  void TearDown() override {
-    std::filesystem::remove_all(src_);
-    std::filesystem::remove_all(tmp_);
-  }
   // A WAL-mode rpmdb.sqlite, as rpm leaves it, with one bash header.
   std::string rpmdb() {
-    auto file = src_ / "rpmdb.sqlite";
+    auto file = src_.path() / "rpmdb.sqlite";
     {
       SQLite::Database db(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
       db.exec("PRAGMA journal_mode=WAL");
@@ -219,37 +210,37 @@ class RpmLayer : public ::testing::Test {
     ss << in.rdbuf();
     return ss.str();
   }
-  std::filesystem::path src_, tmp_;
+  test::TempDir src_{"berth-rpmlayer"}, tmp_{"berth-rpmlayer"};
 };
 
 TEST_F(RpmLayer, SqliteRpmdbIsReadFromAPrivateTempCopyThenRemoved) {
   auto db = rpmdb();
   ASSERT_EQ(db[18], 2);  // really a WAL-mode header
-  auto inv = scan(make_layer({{"usr/lib/sysimage/rpm/rpmdb.sqlite", db}}, "zstd"), Limits{.temp_dir = tmp_});
+  auto inv = scan(make_layer({{"usr/lib/sysimage/rpm/rpmdb.sqlite", db}}, "zstd"), Limits{.temp_dir = tmp_.path()});
   ASSERT_TRUE(inv) << inv.error().message;
   ASSERT_EQ(inv->sources.size(), 1u);
   EXPECT_TRUE(inv->sources[0].unreadable.empty()) << inv->sources[0].unreadable;
   ASSERT_EQ(inv->sources[0].packages.size(), 1u);
   EXPECT_EQ(inv->sources[0].packages[0].ecosystem, "rpm");
   EXPECT_EQ(inv->sources[0].packages[0].version, "5.1.8-6.el9");
-  EXPECT_TRUE(std::filesystem::is_empty(tmp_));
+  EXPECT_TRUE(std::filesystem::is_empty(tmp_.path()));
 }
 
 TEST_F(RpmLayer, OversizedRpmdbIsUnreadableNotFatal) {
-  auto inv = scan(make_layer({{"var/lib/rpm/rpmdb.sqlite", rpmdb()}}), Limits{.max_rpmdb_bytes = 1024, .temp_dir = tmp_});
+  auto inv = scan(make_layer({{"var/lib/rpm/rpmdb.sqlite", rpmdb()}}), Limits{.max_rpmdb_bytes = 1024, .temp_dir = tmp_.path()});
   ASSERT_TRUE(inv) << inv.error().message;
   ASSERT_EQ(inv->sources.size(), 1u);
   EXPECT_NE(inv->sources[0].unreadable.find("larger than"), std::string::npos);
-  EXPECT_TRUE(std::filesystem::is_empty(tmp_));
+  EXPECT_TRUE(std::filesystem::is_empty(tmp_.path()));
 }
 
 TEST_F(RpmLayer, CorruptRpmdbIsUnreadableNotFatal) {
   auto db = rpmdb();
   for (size_t i = 100; i < db.size(); i += 7) db[i] = static_cast<char>(db[i] ^ 0x5a);
-  auto inv = scan(make_layer({{"var/lib/rpm/rpmdb.sqlite", db}}), Limits{.temp_dir = tmp_});
+  auto inv = scan(make_layer({{"var/lib/rpm/rpmdb.sqlite", db}}), Limits{.temp_dir = tmp_.path()});
   ASSERT_TRUE(inv) << inv.error().message;
   ASSERT_EQ(inv->sources.size(), 1u);
-  EXPECT_TRUE(std::filesystem::is_empty(tmp_));
+  EXPECT_TRUE(std::filesystem::is_empty(tmp_.path()));
 }
 
 }  // namespace

@@ -2,11 +2,12 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <random>
 
 #include <gtest/gtest.h>
+
+#include "support/temp_dir.h"
 
 namespace berth::scan {
 namespace {
@@ -117,17 +118,11 @@ TEST(RpmHeader, EveryTruncationAndRandomCorruptionIsSafe) {
 
 class RpmDb : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-rpm-test-XXXXXX").string();
-    ASSERT_TRUE(::mkdtemp(tmpl.data()));
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path dir_;
+  test::TempDir dir_{"berth-rpm-test"};
 };
 
 TEST_F(RpmDb, ReadsPackagesSkipsCorruptRowsAndKeys) {
-  auto file = dir_ / "rpmdb.sqlite";
+  auto file = dir_.path() / "rpmdb.sqlite";
   {
     SQLite::Database db(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db.exec("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)");
@@ -152,13 +147,13 @@ TEST_F(RpmDb, ReadsPackagesSkipsCorruptRowsAndKeys) {
 }
 
 TEST_F(RpmDb, NotAnRpmDatabaseIsUnreadableNotFatal) {
-  auto garbage = dir_ / "garbage";
+  auto garbage = dir_.path() / "garbage";
   { std::ofstream(garbage) << "this is not sqlite"; }
   EXPECT_FALSE(parse_rpmdb_sqlite(garbage).unreadable.empty());
-  auto other = dir_ / "other.sqlite";
+  auto other = dir_.path() / "other.sqlite";
   { SQLite::Database(other.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE).exec("CREATE TABLE t (x)"); }
   EXPECT_EQ(parse_rpmdb_sqlite(other).unreadable, "not an rpm sqlite database (no Packages table)");
-  auto view = dir_ / "view.sqlite";
+  auto view = dir_.path() / "view.sqlite";
   {
     SQLite::Database db(view.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     // A view that never ends must not hang the scan.

@@ -3,42 +3,22 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
-#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "store/meta/sqlite/sqlite_meta_store.h"
+#include "support/temp_dir.h"
 
 namespace berth::vulndb {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "berth-vulndb-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::system_error(errno, std::generic_category(), "mkdtemp");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 void write(const fs::path& p, const std::string& text) {
   fs::create_directories(p.parent_path());
@@ -65,7 +45,7 @@ constexpr char kAlpine[] = R"({"distroversion": "v3.20", "reponame": "main", "pa
   {"pkg": {"name": "openssl", "secfixes": {"3.3.2-r0": ["CVE-2024-6119"]}}}]})";
 
 struct Fixture : ::testing::Test {
-  TempDir dir;
+  test::TempDir dir{"berth-vulndb"};
   ManualClock clock{std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'000'000))};
   std::unique_ptr<store::SqliteMetaStore> store;
 

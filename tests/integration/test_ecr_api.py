@@ -210,16 +210,24 @@ class TestEcrWithBoto3(ServerTestCase):
         from botocore.awsrequest import AWSRequest
         from botocore.credentials import Credentials
         key_id, secret = root_keys(self.server)
+
+        def create(body):
+            req = AWSRequest(method="POST", url=self.server.base_url + "/", data=body.encode(), headers={
+                "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.CreateRepository",
+                "Content-Type": "application/x-amz-json-1.1"})
+            SigV4Auth(Credentials(key_id, secret), "ecr", "us-east-1").add_auth(req)
+            return requests.post(req.url, data=body.encode(), headers=dict(req.headers.items()))
+
         for body in ('{"repositoryName": "made-by-broken-json"', "[]", '"text"', "{} trailing"):
             with self.subTest(body=body):
-                req = AWSRequest(method="POST", url=self.server.base_url + "/", data=body.encode(), headers={
-                    "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.CreateRepository",
-                    "Content-Type": "application/x-amz-json-1.1"})
-                SigV4Auth(Credentials(key_id, secret), "ecr", "us-east-1").add_auth(req)
-                r = requests.post(req.url, data=body.encode(), headers=dict(req.headers.items()))
+                r = create(body)
                 self.assertEqual(r.status_code, 400, r.text)
                 self.assertEqual(r.json()["__type"], "SerializationException")
                 self.assertIn("JSON", r.json()["message"])
+        # A JSON object whose member has the wrong type is the operation's own error.
+        r = create('{"repositoryName": 5}')
+        self.assertEqual(r.status_code, 400, r.text)
+        self.assertEqual(r.json()["__type"], "InvalidParameterException")
         names = [r["repositoryName"] for r in client(self.server).describe_repositories()["repositories"]]
         self.assertNotIn("made-by-broken-json", names)
 

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -11,16 +10,17 @@
 
 #include <chrono>
 #include <cstdint>
-#include <new>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <new>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "store/blob/blob_store_conformance.h"
+#include "support/temp_dir.h"
 
 namespace berth::store {
 namespace {
@@ -31,29 +31,16 @@ namespace fs = std::filesystem;
 // directory inside it, so open() has to create the tree.
 class FsFactory {
  public:
-  FsFactory() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/berth-blob-XXXXXX";
-    if (::mkdtemp(pattern.data()) != nullptr) dir_ = pattern;
-  }
-  ~FsFactory() {
-    std::error_code ec;
-    if (!dir_.empty()) fs::remove_all(dir_, ec);
-  }
-  FsFactory(const FsFactory&) = delete;
-  FsFactory& operator=(const FsFactory&) = delete;
-
   Result<std::unique_ptr<BlobStore>> make() {
-    if (dir_.empty()) return fail(ErrorCode::kInternal, "mkdtemp failed");
     BERTH_TRY(auto store, FsBlobStore::open(root()));
     return std::unique_ptr<BlobStore>(std::move(store));
   }
 
-  const std::string& dir() const { return dir_; }
-  std::string root() const { return dir_ + "/data"; }
+  std::string dir() const { return dir_.path().string(); }
+  std::string root() const { return dir() + "/data"; }
 
  private:
-  std::string dir_;
+  test::TempDir dir_{"berth-blob"};
 };
 
 INSTANTIATE_TYPED_TEST_SUITE_P(Fs, BlobStoreConformance, ::testing::Types<FsFactory>);

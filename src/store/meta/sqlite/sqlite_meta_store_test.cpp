@@ -2,21 +2,19 @@
 
 #include <gtest/gtest.h>
 
-#include <stdlib.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <mutex>
 #include <set>
 #include <fstream>
 #include <string>
-#include <system_error>
 #include <thread>
 #include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "store/meta/meta_store_conformance.h"
+#include "support/temp_dir.h"
 
 namespace berth::store {
 namespace {
@@ -26,28 +24,8 @@ using conformance::fails_with;
 using conformance::image;
 using conformance::succeeded;
 
-// A fresh directory under $TMPDIR, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "berth-meta-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::system_error(errno, std::generic_category(), "mkdtemp");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 struct SqliteFactory {
-  TempDir dir;
+  test::TempDir dir{"berth-meta"};
   std::unique_ptr<MetaStore> make() {
     auto store = SqliteMetaStore::open((dir.path() / "meta.db").string());
     EXPECT_TRUE(succeeded(store));
@@ -75,7 +53,7 @@ class SqliteMetaStoreTest : public ::testing::Test {
     return db.execAndGet("PRAGMA user_version").getInt();
   }
 
-  TempDir dir_;
+  test::TempDir dir_{"berth-meta"};
 };
 
 TEST_F(SqliteMetaStoreTest, ReopenKeepsEverything) {

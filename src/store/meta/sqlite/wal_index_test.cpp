@@ -3,32 +3,23 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
+
+#include "support/temp_dir.h"
 
 namespace berth::store::sqlite_detail {
 namespace {
 
 class WalIndexWatchTest : public ::testing::Test {
  protected:
-  WalIndexWatchTest() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "berth-wal-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::system_error(errno, std::generic_category(), "mkdtemp");
-    dir_ = pattern;
-  }
-  ~WalIndexWatchTest() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
 
   // A database in WAL mode with one committed table, kept open (as the store keeps its
   // connections) so its -shm file stays initialized.
@@ -55,7 +46,7 @@ class WalIndexWatchTest : public ::testing::Test {
     return bytes;
   }
 
-  std::filesystem::path dir_;
+  test::TempDir dir_{"berth-wal"};
 };
 
 TEST_F(WalIndexWatchTest, MovesOnEveryCommitOfAnyConnectionAndNotOnReads) {
