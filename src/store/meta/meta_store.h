@@ -269,7 +269,10 @@ class MetaStore {
   [[nodiscard]] virtual Result<void> record_pull(const std::string& repository, const Digest& digest,
                                                  int64_t now_ms) = 0;
 
-  // Upload sessions. kBlobUploadUnknown when absent.
+  // Upload sessions. kBlobUploadUnknown when absent. create_upload and advance_upload
+  // need not be durable when they return (a store may commit them without waiting for
+  // the disk): losing them in a power cut makes the client start that upload again,
+  // and nothing else depends on them. complete's blob and link rows are durable.
   [[nodiscard]] virtual Result<void> create_upload(const UploadRecord& upload) = 0;
   [[nodiscard]] virtual Result<UploadRecord> get_upload(const std::string& id) = 0;
   // Compare-and-set: succeeds only while the stored offset is still `expected_offset`

@@ -365,9 +365,8 @@ Result<void> FsBlobStore::create_upload(const std::string& id) {
   const std::string data = upload_data(id);
   UniqueFd fd(::openat(root_fd_, data.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, kFileMode));
   if (!fd.valid()) return os_fail(errno, "create upload", root_, data);
-  // The upload's entries must be durable before any flush() of its bytes means anything.
-  BERTH_TRY_VOID(sync_dir(dir));
-  BERTH_TRY_VOID(sync_dir(kUploadsDir));
+  // No directory fsyncs: an upload lost in a power cut is started again by its client
+  // (BLOB_UPLOAD_UNKNOWN), and commit_upload makes the blob's own name durable.
   return {};
 }
 

@@ -492,7 +492,7 @@ class CorruptRow : public std::runtime_error {
 
 }  // namespace
 
-enum class Role { kWriter, kPullWriter, kReader };
+enum class Role { kWriter, kRelaxedWriter, kReader };
 
 class Connection {
  public:
@@ -500,7 +500,7 @@ class Connection {
     // Per-connection settings; none of them may run inside a transaction.
     db_.exec("PRAGMA foreign_keys = ON");
     if (role == Role::kWriter) db_.exec("PRAGMA synchronous = FULL");
-    if (role == Role::kPullWriter) db_.exec("PRAGMA synchronous = NORMAL");
+    if (role == Role::kRelaxedWriter) db_.exec("PRAGMA synchronous = NORMAL");
     if (role != Role::kReader) db_.exec("PRAGMA journal_size_limit = 67108864");  // trim the WAL after checkpoints
   }
   Connection(const Connection&) = delete;
@@ -771,7 +771,7 @@ Result<std::unique_ptr<SqliteMetaStore>> SqliteMetaStore::open(const std::string
       return fail(ErrorCode::kInternal, "the metadata database cannot use write-ahead logging on this file system");
     }
     BERTH_TRY_VOID(sqlite_detail::migrate(*store->writer_, *log));
-    store->pull_writer_ = std::make_unique<Connection>(path, Role::kPullWriter, options.busy_timeout_ms);
+    store->relaxed_writer_ = std::make_unique<Connection>(path, Role::kRelaxedWriter, options.busy_timeout_ms);
     // Open one reader now, so a problem shows at startup rather than on a request.
     store->release_reader(store->acquire_reader());
     if (options.watch_wal_index) {
@@ -836,10 +836,10 @@ auto SqliteMetaStore::write(const char* what, Body&& body, Durability durability
     -> decltype(body(std::declval<Connection&>())) {
   try {
     std::lock_guard lock(write_mu_);
-    std::unique_ptr<Connection>& slot = durability == Durability::kFull ? writer_ : pull_writer_;
+    std::unique_ptr<Connection>& slot = durability == Durability::kFull ? writer_ : relaxed_writer_;
     if (!slot->rollback_quietly()) {
       // A failed rollback left the handle inside a transaction; closing it rolls back.
-      slot = std::make_unique<Connection>(path_, durability == Durability::kFull ? Role::kWriter : Role::kPullWriter,
+      slot = std::make_unique<Connection>(path_, durability == Durability::kFull ? Role::kWriter : Role::kRelaxedWriter,
                                           options_.busy_timeout_ms);
     }
     Transaction tx(*slot, sqlite_detail::kBeginImmediate);
@@ -1148,7 +1148,7 @@ Result<void> SqliteMetaStore::create_upload(const UploadRecord& upload) {
                             .exec();
     if (changed == 0) return fail(ErrorCode::kBlobUploadInvalid, "an upload session with this id already exists");
     return {};
-  });
+  }, Durability::kNormal);
 }
 
 Result<UploadRecord> SqliteMetaStore::get_upload(const std::string& id) {
@@ -1176,7 +1176,7 @@ Result<void> SqliteMetaStore::advance_upload(const std::string& id, uint64_t exp
     if (!s.step()) return sqlite_detail::upload_unknown();
     return fail(ErrorCode::kRangeInvalid, "upload is at offset " + std::to_string(s.size(0)) + ", not " +
                                               std::to_string(expected_offset) + "; resume from there");
-  });
+  }, Durability::kNormal);
 }
 
 Result<void> SqliteMetaStore::delete_upload(const std::string& id) {
