@@ -1,8 +1,8 @@
 // Values derived from the MetaStore (an access key's caller, parsed policies, manifests,
 // tag pages) kept for as long as the store's data_version stays put. Any committed write,
-// from this process or another (`berth admin` revoking a key), moves the version and
-// empties the cache, so a revocation or a push takes effect on the next request, as
-// without a cache.
+// from this process or another (`berth admin` revoking a key), moves the version, and a
+// request at the new version never sees a value loaded at an older one, so a revocation
+// or a push takes effect on the next request, as without a cache.
 #pragma once
 
 #include <cstddef>
@@ -17,20 +17,29 @@
 
 namespace berth {
 
+// Two generations: the entries of the current version and of the one before it. A
+// request that read the version just before a commit and finishes just after it (its
+// put arrives at the older version) then lands in the older generation instead of
+// emptying the cache, and requests on either side of a commit keep their hits.
+// Versions are fingerprints, not counters: "older" only means "the other generation".
 template <class V>
 class VersionedCache {
  public:
   // Both bound memory against callers naming ever new keys (repositories that do not
   // exist, tags after tags); `max_bytes` against large values, as weighed by put().
+  // Each generation has these bounds.
   explicit VersionedCache(size_t max_entries = 4096, size_t max_bytes = SIZE_MAX)
       : max_entries_(max_entries), max_bytes_(max_bytes) {}
 
   std::optional<V> get(uint64_t version, const std::string& key) const {
     std::lock_guard lock(mu_);
-    if (version != version_) return std::nullopt;
-    auto it = entries_.find(key);
-    if (it == entries_.end()) return std::nullopt;
-    return it->second.value;
+    for (const Generation* g : {&current_, &previous_}) {
+      if (g->version != version) continue;
+      auto it = g->entries.find(key);
+      if (it == g->entries.end()) return std::nullopt;
+      return it->second.value;
+    }
+    return std::nullopt;
   }
 
   // `version` must have been read before the value was loaded: a write in between then
@@ -40,37 +49,41 @@ class VersionedCache {
     bytes += key.size();
     if (bytes > max_bytes_) return;
     std::lock_guard lock(mu_);
-    if (version != version_) {
-      clear_at(version);
-    } else {
-      auto it = entries_.find(key);
-      const size_t replaced = it == entries_.end() ? 0 : it->second.bytes;  // a replaced value stops counting
-      if ((it == entries_.end() && entries_.size() >= max_entries_) || bytes_ - replaced + bytes > max_bytes_) {
-        clear_at(version);
-      }
+    if (version == previous_.version) {
+      std::swap(current_, previous_);
+    } else if (version != current_.version) {
+      previous_ = std::move(current_);
+      current_ = Generation{};
+      current_.version = version;
     }
-    auto& entry = entries_[key];
-    bytes_ = bytes_ - entry.bytes + bytes;
+    Generation& g = current_;
+    auto it = g.entries.find(key);
+    const size_t replaced = it == g.entries.end() ? 0 : it->second.bytes;  // a replaced value stops counting
+    if ((it == g.entries.end() && g.entries.size() >= max_entries_) || g.bytes - replaced + bytes > max_bytes_) {
+      g.entries.clear();
+      g.bytes = 0;
+    }
+    auto& entry = g.entries[key];
+    g.bytes = g.bytes - entry.bytes + bytes;
     entry = Entry{std::move(value), bytes};
   }
 
  private:
-  void clear_at(uint64_t version) {
-    entries_.clear();
-    bytes_ = 0;
-    version_ = version;
-  }
-
-  const size_t max_entries_;
-  const size_t max_bytes_;
-  mutable std::mutex mu_;
-  uint64_t version_ = UINT64_MAX;
-  size_t bytes_ = 0;
   struct Entry {
     V value{};
     size_t bytes = 0;
   };
-  std::unordered_map<std::string, Entry> entries_;
+  struct Generation {
+    uint64_t version = UINT64_MAX;
+    size_t bytes = 0;
+    std::unordered_map<std::string, Entry> entries;
+  };
+
+  const size_t max_entries_;
+  const size_t max_bytes_;
+  mutable std::mutex mu_;
+  Generation current_;
+  Generation previous_;
 };
 
 // `load()` (-> Result<T>) answered from `cache` while the data version stays `version`

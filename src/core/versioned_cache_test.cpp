@@ -13,9 +13,28 @@ TEST(VersionedCache, ServesOnlyTheVersionAValueWasLoadedAt) {
   EXPECT_EQ(cache.get(7, "k"), 1);
   EXPECT_EQ(cache.get(8, "k"), std::nullopt);
   EXPECT_EQ(cache.get(7, "other"), std::nullopt);
-  cache.put(8, "j", 2);  // a newer version empties it
+  cache.put(8, "j", 2);  // a newer version: version 7's entries stay for version 7 only
   EXPECT_EQ(cache.get(8, "k"), std::nullopt);
   EXPECT_EQ(cache.get(8, "j"), 2);
+  EXPECT_EQ(cache.get(7, "k"), 1);
+  EXPECT_EQ(cache.get(7, "j"), std::nullopt);
+}
+
+TEST(VersionedCache, RequestsStraddlingACommitKeepBothGenerations) {
+  VersionedCache<int> cache;
+  cache.put(1, "a", 10);
+  cache.put(2, "a", 20);  // a request after a commit
+  cache.put(1, "b", 11);  // one that read the version before it and finished after
+  cache.put(2, "b", 21);
+  EXPECT_EQ(cache.get(1, "a"), 10);
+  EXPECT_EQ(cache.get(1, "b"), 11);
+  EXPECT_EQ(cache.get(2, "a"), 20);
+  EXPECT_EQ(cache.get(2, "b"), 21);
+  cache.put(3, "c", 30);  // a third version drops the oldest generation
+  EXPECT_EQ(cache.get(1, "a"), std::nullopt);
+  EXPECT_EQ(cache.get(2, "a"), 20);
+  EXPECT_EQ(cache.get(3, "c"), 30);
+  EXPECT_EQ(cache.get(3, "a"), std::nullopt);
 }
 
 TEST(VersionedCache, BoundedByEntriesAndBytes) {
