@@ -37,8 +37,9 @@ class UploadAppend {
   // in order, but store() and hash() may run at the same time on different threads.
   Result<void> store(std::string_view bytes);
   void hash(std::string_view bytes);
-  // Records the new offset and hash state (durable in the metadata store; the bytes
-  // themselves are made durable when the upload is committed).
+  // Records the new offset and hash state in the metadata store (not necessarily durable
+  // yet, see MetaStore::advance_upload; the bytes are made durable when the upload is
+  // committed).
   Result<store::UploadRecord> finish();
   uint64_t offset() const { return offset_; }
 

@@ -203,6 +203,18 @@ class FdUploadWriter final : public UploadWriter {
   }
 
   Result<void> write_direct(std::string_view bytes) {
+    // Bytes below this write that still sit dirty in the page cache (a tail, a request
+    // that resumed at an odd offset, whether this writer or an earlier one wrote them)
+    // reach the disk first. A direct write past the end moves the file's size on disk
+    // at once, while delayed allocation may keep those pages unwritten for 30 s; after a
+    // power cut the size would cover a hole that reads back as zeros, which the size
+    // check in append_upload cannot see and the saved hash state would then commit under
+    // the client's digest. Nothing dirty (the usual case) makes this a cheap call.
+    if (!direct_on_ && size_ > 0 &&
+        ::sync_file_range(fd_.get(), 0, static_cast<off_t>(size_),
+                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+      return os_fail(errno, "write back upload", root_, relative_);
+    }
     if (!direct_on_ && !set_direct(true)) {
       // EINVAL: this file system has no direct I/O (tmpfs before 6.6, some FUSE).
       direct_usable_ = false;
