@@ -24,9 +24,10 @@ using nlohmann::json;
 constexpr size_t kDefaultPageSize = 1000;
 constexpr size_t kMaxPageSize = 10000;
 // kUploadBuffers of these per upload request bound its memory (smaller for a smaller
-// body). Filled before each store hand-over: 1 MiB pushed 25% faster in `make bench` than whatever one read
-// returned, 2 MiB another 5% (fewer hand-overs, and direct writes the disk splits into
-// two requests in flight); three let the receiver run ahead of a slow hash or write.
+// body). Filled before each store hand-over: 1 MiB pushed 25% faster in `make bench`
+// than whatever one read returned, 2 MiB another 5% (fewer hand-overs, and direct writes
+// the disk splits into two requests in flight); three let the receiver run ahead of a
+// slow hash or write.
 constexpr size_t kUploadBufferBytes = 2 * 1024 * 1024;
 constexpr size_t kUploadBuffers = 3;
 constexpr size_t kHashPiece = 256 * 1024;
