@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "observe/json_text.h"
+
 namespace berth::ecr {
 
 WireError to_wire(ErrorCode code) {
@@ -68,8 +70,7 @@ http::Response error_response(unsigned status, std::string_view type, std::strin
   nlohmann::json body = nlohmann::json::object();
   body["__type"] = type_text;
   body["message"] = std::string(message);
-  // Messages may quote the request; bytes that are not UTF-8 become U+FFFD.
-  http::Response r = json_response(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  http::Response r = json_response(observe::json_text(body));  // messages may quote the request
   r.status = status;
   r.headers.emplace_back("x-amzn-ErrorType", std::move(type_text));
   return r;

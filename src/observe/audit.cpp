@@ -2,6 +2,7 @@
 
 #include "core/log.h"
 #include "core/ids.h"
+#include "observe/json_text.h"
 
 namespace berth::observe {
 
@@ -38,9 +39,7 @@ void AuditLog::record(const AuditRecord& r) noexcept {
       line["errorMessage"] = r.message;
     }
     if (!r.detail.is_null()) line["detail"] = r.detail;
-    // Names and messages come from requests: replace invalid UTF-8 rather than throw.
-    if (auto written = file_->append(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-        !written) {
+    if (auto written = file_->append(json_text(line)); !written) {
       log::get("audit")->error("{}", written.error().message);
     }
   } catch (const std::exception& e) {

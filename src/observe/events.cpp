@@ -2,6 +2,7 @@
 
 #include "core/ids.h"
 #include "core/log.h"
+#include "observe/json_text.h"
 
 namespace berth::observe {
 
@@ -22,8 +23,7 @@ void EventSink::publish(const Event& e) noexcept {
                                  {"type", e.type},
                                  {"repository", e.repository},
                                  {"detail", e.detail}};
-    if (auto written = file_->append(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-        !written) {
+    if (auto written = file_->append(json_text(line)); !written) {
       log::get("events")->error("{}", written.error().message);
     }
     std::vector<std::function<void(const nlohmann::json&)>> subscribers;

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "observe/json_text.h"
+
 namespace berth::oci {
 
 WireError to_wire(ErrorCode code) {
@@ -60,9 +62,7 @@ http::Response error_response(unsigned status, std::string_view code, std::strin
   nlohmann::json body = {{"errors", nlohmann::json::array({{{"code", code}, {"message", message}}})}};
   http::Response r;
   r.status = status;
-  // Messages quote the request (its path, a name); bytes that are not UTF-8 become U+FFFD
-  // rather than make the error itself fail.
-  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  r.body = observe::json_text(body);  // messages quote the request (its path, a name)
   r.header("Content-Type", "application/json");
   return r;
 }
