@@ -82,7 +82,7 @@ class Params:
         self.quick = q
         self.blob_mib = env_num("BENCH_BLOB_MB", 32 if q else 256)
         self.chunk_mib = env_num("BENCH_CHUNK_MB", 8 if q else 16)
-        self.push_reps = env_num("BENCH_PUSH_REPS", 1 if q else 2)
+        self.push_reps = env_num("BENCH_PUSH_REPS", 1 if q else 5)
         self.pull_reps = env_num("BENCH_PULL_REPS", 2 if q else 5)
         self.pull_par_reps = env_num("BENCH_PULL_PAR_REPS", 1 if q else 3)
         self.streams = env_num("BENCH_PULL_STREAMS", 8)
