@@ -1,11 +1,11 @@
 #include "auth/authorizer.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 
 #include "store/meta/sqlite/sqlite_meta_store.h"
+#include "support/temp_dir.h"
 
 namespace berth::auth {
 namespace {
@@ -27,21 +27,15 @@ constexpr char kPublicPull[] = R"({"Version":"2012-10-17","Statement":[{"Sid":"P
 class AuthorizerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("berth-authz-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    meta_ = std::move(*store::SqliteMetaStore::open((dir_ / "meta.db").string()));
+    meta_ = std::move(*store::SqliteMetaStore::open((dir_.path() / "meta.db").string()));
     IdentityOptions o;
-    o.data_dir = dir_.string();
+    o.data_dir = dir_.path().string();
     o.account_id = "123456789012";
     identity_ = std::move(*Identity::open(o, *meta_, clock_));
     authz_ = std::make_unique<Authorizer>(*meta_, *identity_, "us-east-1", clock_);
     ASSERT_TRUE(meta_->create_repository("team/app", 1));
     ASSERT_TRUE(meta_->create_repository("secret/app", 1));
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   Caller user(const std::string& name, std::initializer_list<const char*> policies) {
     const std::string arn = "arn:aws:iam::123456789012:user/" + name;
@@ -56,7 +50,7 @@ class AuthorizerTest : public ::testing::Test {
                                            .source_ip = "127.0.0.1"});
   }
 
-  std::filesystem::path dir_;
+  test::TempDir dir_{"berth-authz"};
   FixedClock clock_;
   std::unique_ptr<store::MetaStore> meta_;
   std::unique_ptr<Identity> identity_;
@@ -103,7 +97,7 @@ TEST_F(AuthorizerTest, CachedDecisionsFollowWritesFromAnotherProcess) {
   const auto c = user("cached", {kPullOnly});
   EXPECT_TRUE(check(&c, "ecr:BatchGetImage", "team/app"));
   EXPECT_TRUE(check(&c, "ecr:BatchGetImage", "team/app"));  // from the cache
-  auto other = std::move(*store::SqliteMetaStore::open((dir_ / "meta.db").string()));
+  auto other = std::move(*store::SqliteMetaStore::open((dir_.path() / "meta.db").string()));
   ASSERT_TRUE(other->put_principal_policy(c.principal_arn, "p1", kDenyPush));
   ASSERT_TRUE(other->put_principal_policy(c.principal_arn, "p0", kDenyPush));  // the pull Allow is gone
   EXPECT_FALSE(check(&c, "ecr:BatchGetImage", "team/app"));

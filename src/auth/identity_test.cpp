@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -11,6 +10,7 @@
 
 #include "crypto/seal.h"
 #include "store/meta/sqlite/sqlite_meta_store.h"
+#include "support/temp_dir.h"
 
 namespace berth::auth {
 namespace {
@@ -24,16 +24,10 @@ class MovableClock final : public Clock {
 class IdentityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("berth-identity-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    meta_ = std::move(*store::SqliteMetaStore::open((dir_ / "meta.db").string()));
+    meta_ = std::move(*store::SqliteMetaStore::open((dir_.path() / "meta.db").string()));
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::unique_ptr<Identity> open(IdentityOptions o = {}) {
-    o.data_dir = dir_.string();
+    o.data_dir = dir_.path().string();
     auto id = Identity::open(o, *meta_, clock_);
     EXPECT_TRUE(id) << id.error().message;
     return id ? std::move(*id) : nullptr;
@@ -44,7 +38,7 @@ class IdentityTest : public ::testing::Test {
     ss << in.rdbuf();
     return ss.str();
   }
-  std::filesystem::path dir_;
+  test::TempDir dir_{"berth-identity"};
   MovableClock clock_;
   std::unique_ptr<store::MetaStore> meta_;
 };
@@ -53,7 +47,7 @@ TEST_F(IdentityTest, GeneratesRootKeyIntoCredentialsFile) {
   auto id = open();
   ASSERT_TRUE(id);
   EXPECT_EQ(id->account_id().size(), 12u);
-  const auto creds = dir_ / "credentials";
+  const auto creds = dir_.path() / "credentials";
   struct stat st {};
   ASSERT_EQ(::stat(creds.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -81,12 +75,12 @@ TEST_F(IdentityTest, RootKeyFromEnvironment) {
   auto id = open(o);
   ASSERT_TRUE(id);
   EXPECT_EQ(id->secret("AKIAEXAMPLEROOTKEY01")->secret_access_key, "secret/one");
-  EXPECT_FALSE(std::filesystem::exists(dir_ / "credentials"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "credentials"));
   o.root_secret_access_key = "secret/two";  // rotated in the environment
   id = open(o);
   EXPECT_EQ(id->secret("AKIAEXAMPLEROOTKEY01")->secret_access_key, "secret/two");
   o.account_id = "999999999999";
-  o.data_dir = dir_.string();
+  o.data_dir = dir_.path().string();
   EXPECT_FALSE(Identity::open(o, *meta_, clock_));  // the data dir belongs to another account
 }
 

@@ -2,9 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
+
+#include "support/temp_dir.h"
 
 namespace berth::crypto {
 namespace {
@@ -40,9 +41,8 @@ TEST(Seal, Encodings) {
 }
 
 TEST(Seal, KeyFileIsCreatedOnceWithMode0600) {
-  const auto dir = std::filesystem::temp_directory_path() / ("berth-key-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "k").string();
+  const test::TempDir dir("berth-key");
+  const std::string path = (dir.path() / "k").string();
   auto a = load_or_create_key(path);
   ASSERT_TRUE(a);
   auto b = load_or_create_key(path);
@@ -51,7 +51,6 @@ TEST(Seal, KeyFileIsCreatedOnceWithMode0600) {
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

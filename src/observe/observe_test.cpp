@@ -1,5 +1,4 @@
-#include <unistd.h>
-
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -9,6 +8,7 @@
 #include "observe/audit.h"
 #include "observe/events.h"
 #include "observe/metrics.h"
+#include "support/temp_dir.h"
 
 namespace berth::observe {
 namespace {
@@ -17,14 +17,6 @@ using namespace std::chrono_literals;
 
 class ObserveTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("berth-observe-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   static std::vector<nlohmann::json> read_lines(const std::filesystem::path& file) {
     std::vector<nlohmann::json> out;
     std::ifstream in(file);
@@ -32,7 +24,7 @@ class ObserveTest : public ::testing::Test {
     return out;
   }
 
-  std::filesystem::path dir_;
+  test::TempDir dir_{"berth-observe"};
   // 2026-11-25T23:59:59.500Z
   ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::milliseconds(1795651199500))};
 };
@@ -43,7 +35,7 @@ TEST_F(ObserveTest, Iso8601) {
 }
 
 TEST_F(ObserveTest, AuditRecordsOneLinePerCallAndRotatesDaily) {
-  auto audit = AuditLog::open(dir_ / "audit", clock_);
+  auto audit = AuditLog::open(dir_.path() / "audit", clock_);
   ASSERT_TRUE(audit) << audit.error().message;
   AuditRecord push;
   push.source = "ecr";
@@ -66,7 +58,7 @@ TEST_F(ObserveTest, AuditRecordsOneLinePerCallAndRotatesDaily) {
   denied.message = "not \xff allowed";
   (*audit)->record(denied);
 
-  auto first = read_lines(dir_ / "audit" / "2026-11-25.jsonl");
+  auto first = read_lines(dir_.path() / "audit" / "2026-11-25.jsonl");
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first[0]["time"], "2026-11-25T23:59:59.500Z");
   EXPECT_EQ(first[0]["action"], "ecr:PutImage");
@@ -75,7 +67,7 @@ TEST_F(ObserveTest, AuditRecordsOneLinePerCallAndRotatesDaily) {
   EXPECT_EQ(first[0]["detail"]["imageTag"], "v1");
   EXPECT_FALSE(first[0].contains("errorCode"));
 
-  auto second = read_lines(dir_ / "audit" / "2026-11-26.jsonl");
+  auto second = read_lines(dir_.path() / "audit" / "2026-11-26.jsonl");
   ASSERT_EQ(second.size(), 1u);
   EXPECT_TRUE(second[0]["principal"].is_null());
   EXPECT_EQ(second[0]["result"], "denied");
@@ -85,8 +77,8 @@ TEST_F(ObserveTest, AuditRecordsOneLinePerCallAndRotatesDaily) {
 }
 
 TEST_F(ObserveTest, ConcurrentAppendsNeverInterleave) {
-  auto a = JsonLinesFile::open(dir_, clock_);
-  auto b = JsonLinesFile::open(dir_, clock_);  // a second writer, as another process would be
+  auto a = JsonLinesFile::open(dir_.path(), clock_);
+  auto b = JsonLinesFile::open(dir_.path(), clock_);  // a second writer, as another process would be
   ASSERT_TRUE(a && b);
   const std::string payload(3000, 'x');
   std::vector<std::thread> threads;
@@ -99,18 +91,18 @@ TEST_F(ObserveTest, ConcurrentAppendsNeverInterleave) {
     });
   }
   for (auto& th : threads) th.join();
-  auto lines = read_lines(dir_ / "2026-11-25.jsonl");  // parse throws on a torn line
+  auto lines = read_lines(dir_.path() / "2026-11-25.jsonl");  // parse throws on a torn line
   EXPECT_EQ(lines.size(), 800u);
 }
 
 TEST_F(ObserveTest, EventsReachTheFileAndSubscribers) {
-  auto events = EventSink::open(dir_ / "events", clock_);
+  auto events = EventSink::open(dir_.path() / "events", clock_);
   ASSERT_TRUE(events);
   std::vector<std::string> seen;
   (*events)->subscribe([&](const nlohmann::json& e) { seen.push_back(e["type"]); });
   (*events)->publish({.type = "image.push", .repository = "app", .detail = {{"imageDigest", "sha256:ab"}}});
   ASSERT_EQ(seen, std::vector<std::string>{"image.push"});
-  auto lines = read_lines(dir_ / "events" / "2026-11-25.jsonl");
+  auto lines = read_lines(dir_.path() / "events" / "2026-11-25.jsonl");
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0]["repository"], "app");
   EXPECT_EQ(lines[0]["detail"]["imageDigest"], "sha256:ab");

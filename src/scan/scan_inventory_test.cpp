@@ -8,6 +8,7 @@
 #include "scan/testing.h"
 #include "store/blob/fs/fs_blob_store.h"
 #include "store/meta/sqlite/sqlite_meta_store.h"
+#include "support/temp_dir.h"
 
 namespace berth::scan {
 namespace {
@@ -17,22 +18,13 @@ using fixtures::gzip_layer;
 class InventoryOf : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("berth-scan-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_ / "blobs");
-    auto b = store::FsBlobStore::open((dir_ / "blobs").string());
+    std::filesystem::create_directories(dir_.path() / "blobs");
+    auto b = store::FsBlobStore::open((dir_.path() / "blobs").string());
     ASSERT_TRUE(b) << b.error().message;
     blobs_ = std::move(*b);
-    auto m = store::SqliteMetaStore::open((dir_ / "meta.db").string());
+    auto m = store::SqliteMetaStore::open((dir_.path() / "meta.db").string());
     ASSERT_TRUE(m) << m.error().message;
     meta_ = std::move(*m);
-  }
-  void TearDown() override {
-    blobs_.reset();
-    meta_.reset();
-    std::filesystem::remove_all(dir_);
   }
   Digest put(const std::string& bytes) {
     Digest d = crypto::sha256(bytes);
@@ -45,7 +37,7 @@ class InventoryOf : public ::testing::Test {
     EXPECT_TRUE(blobs_->commit_upload(id, d, bytes.size()));
     return d;
   }
-  std::filesystem::path dir_;
+  test::TempDir dir_{"berth-scan"};  // declared first, so removed after the stores in it close
   std::unique_ptr<store::FsBlobStore> blobs_;
   std::unique_ptr<store::SqliteMetaStore> meta_;
 };
