@@ -18,8 +18,8 @@ class ExpirerTest : public registry::fixtures::EmbeddedRegistry {
  protected:
   void SetUp() override {
     EmbeddedRegistry::SetUp();
-    auto audit_log = observe::AuditLog::open(dir_ / "audit", clock);
-    auto event_sink = observe::EventSink::open(dir_ / "events", clock);
+    auto audit_log = observe::AuditLog::open(dir_.path() / "audit", clock);
+    auto event_sink = observe::EventSink::open(dir_.path() / "events", clock);
     ASSERT_TRUE(audit_log && event_sink);
     audit = std::move(*audit_log);
     events = std::move(*event_sink);
@@ -52,7 +52,7 @@ class ExpirerTest : public registry::fixtures::EmbeddedRegistry {
   // Lines of today's file under DATA/`kind`.
   std::vector<nlohmann::json> lines(const std::string& kind) {
     std::vector<nlohmann::json> out;
-    for (const auto& f : std::filesystem::directory_iterator(dir_ / kind)) {
+    for (const auto& f : std::filesystem::directory_iterator(dir_.path() / kind)) {
       std::ifstream in(f.path());
       for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
     }

@@ -97,7 +97,7 @@ TEST_F(ServicesTest, StagedBytesLostInACrashEndTheUpload) {
     ASSERT_TRUE((*a)->finish());
   }
   // As after a power loss: the recorded offset survived, the staged bytes did not.
-  std::filesystem::resize_file(dir_ / "uploads" / u->id / "data", 4);
+  std::filesystem::resize_file(dir_.path() / "uploads" / u->id / "data", 4);
   auto a = uploads->append("team/app", u->id, std::nullopt);
   ASSERT_FALSE(a);
   EXPECT_EQ(a.error().code, ErrorCode::kBlobUploadUnknown);
@@ -230,7 +230,7 @@ TEST_F(ServicesTest, CachedReadsFollowEveryCommit) {
   EXPECT_EQ(tag_count(), 2u);
 
   // Another process writes: moves nothing through these services, yet every read sees it.
-  auto other = store::SqliteMetaStore::open((dir_ / "meta.db").string());
+  auto other = store::SqliteMetaStore::open((dir_.path() / "meta.db").string());
   ASSERT_TRUE(other);
   ASSERT_TRUE((*other)->delete_tag("team/app", "v1"));
   EXPECT_EQ(manifests->get("team/app", by_tag, false).error().code, ErrorCode::kManifestUnknown);

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "core/clock.h"
-#include "core/ids.h"
 #include "crypto/hash.h"
 #include "registry/blob_service.h"
 #include "registry/manifest_service.h"
@@ -22,20 +21,14 @@
 #include "registry/upload_service.h"
 #include "store/blob/fs/fs_blob_store.h"
 #include "store/meta/sqlite/sqlite_meta_store.h"
+#include "support/temp_dir.h"
 
 namespace berth::registry::fixtures {
 
 class EmbeddedRegistry : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("berth-test-" + new_uuid());
-    std::filesystem::create_directories(dir_);
-    open_stores(false);
-  }
-  void TearDown() override {
-    close_stores();
-    std::filesystem::remove_all(dir_);
-  }
+  void SetUp() override { open_stores(false); }
+  void TearDown() override { close_stores(); }
 
   // A new process over the same data dir: everything is closed and opened again.
   void reopen(bool create_on_push = false) {
@@ -109,7 +102,7 @@ class EmbeddedRegistry : public ::testing::Test {
                         "application/vnd.oci.image.index.v1+json", json);
   }
 
-  std::filesystem::path dir_;
+  test::TempDir dir_{"berth-registry"};
   ManualClock clock{std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'000'000))};
   std::unique_ptr<store::MetaStore> meta;
   std::unique_ptr<store::BlobStore> blobs;
@@ -121,8 +114,8 @@ class EmbeddedRegistry : public ::testing::Test {
 
  private:
   void open_stores(bool create_on_push) {
-    meta = std::move(*store::SqliteMetaStore::open((dir_ / "meta.db").string()));
-    blobs = std::move(*store::FsBlobStore::open(dir_.string()));
+    meta = std::move(*store::SqliteMetaStore::open((dir_.path() / "meta.db").string()));
+    blobs = std::move(*store::FsBlobStore::open(dir_.path().string()));
     repos = std::make_unique<RepositoryService>(*meta, clock, create_on_push);
     pulls = std::make_unique<PullRecorder>(*meta);
     blob_service = std::make_unique<BlobService>(*meta, *blobs, clock);

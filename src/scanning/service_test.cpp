@@ -69,7 +69,7 @@ class ScanServiceTest : public registry::fixtures::EmbeddedRegistry {
  protected:
   void SetUp() override {
     EmbeddedRegistry::SetUp();
-    auto sink = observe::EventSink::open(dir_ / "events", clock);
+    auto sink = observe::EventSink::open(dir_.path() / "events", clock);
     ASSERT_TRUE(sink);
     events = std::move(*sink);
     events->subscribe([this](const json& e) {
