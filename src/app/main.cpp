@@ -39,6 +39,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--max-body-bytes", serve.http.max_body_bytes, "Largest request body (blob upload)")
       ->capture_default_str();
+  serve_cmd->add_option("--max-connections", serve.http.max_connections,
+                        "Client connections served at once; more wait until one closes (default: half of what the "
+                        "open-file limit leaves after files, and never more than that)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 30));
+  serve_cmd->add_option("--max-uploads", serve.http.max_uploads,
+                        "Upload request bodies received at once (6 MiB of buffers each); more wait up to --io-timeout, "
+                        "then get 429 TOOMANYREQUESTS")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20));
   serve_cmd->add_option("--upload-ttl-hours", serve.upload_ttl_hours,
                         "Cancel blob uploads left idle this many hours")
       ->capture_default_str()

@@ -114,7 +114,8 @@ int serve(ServeOptions options) {
   Registry& r = **reg;
 
   const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
-  http::asio::thread_pool pool(options.worker_threads ? options.worker_threads : 2 * cores);
+  const unsigned pool_threads = options.worker_threads ? options.worker_threads : 2 * cores;
+  http::asio::thread_pool pool(pool_threads);
   // One authorizer for both APIs, so /v2/ and the ECR API decide alike.
   auth::Authorizer authorizer(*r.meta, *r.identity, options.region, r.clock);
   const oci::Access access{*r.identity, authorizer, r.clock, r.audit.get()};
@@ -130,6 +131,12 @@ int serve(ServeOptions options) {
 
   options.http.host = listen->first;
   options.http.port = listen->second;
+  // Descriptors the connection limit leaves for files: SQLite's, the logs', and per
+  // thread a pooled SQLite connection and a blob or staged upload open; per upload
+  // being received its staging file; per scan worker the layer it reads.
+  const unsigned io_threads = options.http.threads ? options.http.threads : cores;
+  options.http.descriptor_reserve =
+      64 + 4 * size_t{io_threads + pool_threads} + options.http.max_uploads + options.registry.scan.workers;
   http::Server server(options.http, [&api, &ecr_api, &sts_api, &r](http::Exchange& ex) -> http::awaitable<http::Response> {
     const auto& path = ex.request().path;
     if (path == "/v2" || path.rfind("/v2/", 0) == 0) co_return co_await api.handle(ex);
@@ -140,7 +147,7 @@ int serve(ServeOptions options) {
       co_return http::text_response(200, r.metrics.exposition(), "text/plain; version=0.0.4; charset=utf-8");
     }
     co_return http::text_response(404, "not found\n");
-  });
+  }, &r.metrics);
   auto bound = server.bind();
   if (!bound) {
     std::fprintf(stderr, "berth: %s\n", bound.error().message.c_str());
@@ -225,8 +232,10 @@ int serve(ServeOptions options) {
   });
   std::thread signal_thread([&] { signal_ctx.run(); });
 
-  log->info("berth listening on http://{} (data dir {}, account {}, region {})", *bound, options.registry.data_dir,
-            r.identity->account_id(), options.region);
+  log->info("berth listening on http://{} (data dir {}, account {}, region {}, at most {} connections and {} uploads "
+            "at once)",
+            *bound, options.registry.data_dir, r.identity->account_id(), options.region, server.max_connections(),
+            options.http.max_uploads);
   if (!options.ready_file.empty() && !write_ready_file(options.ready_file, *bound)) {
     log->error("cannot write ready file {}", options.ready_file);
   }

@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 
@@ -125,8 +126,10 @@ struct Server::Worker {
 class ConnectionExchange final : public Exchange {
  public:
   ConnectionExchange(beast::tcp_stream& stream, beast::flat_buffer& buffer, Parser& parser, Request request,
-                     std::chrono::seconds io_timeout, uint64_t max_body_bytes)
+                     std::chrono::seconds io_timeout, uint64_t max_body_bytes, AsyncSemaphore* upload_slots)
       : stream_(stream), buffer_(buffer), parser_(parser), io_timeout_(io_timeout) {
+    upload_slots_ = upload_slots;
+    slot_wait_ = io_timeout;
     request_ = std::move(request);
     max_body_bytes_ = max_body_bytes;
     expect_continue_ = request_.header("expect").has_value() &&
@@ -228,8 +231,63 @@ awaitable<Result<std::string>> Exchange::read_all(size_t limit) {
   co_return out;
 }
 
-Server::Server(ServerOptions options, Handler handler) : options_(std::move(options)), handler_(std::move(handler)) {
+awaitable<Result<Exchange::Permit>> Exchange::upload_slot() {
+  if (!upload_slots_) co_return Permit{};
+  auto slot = co_await upload_slots_->acquire(slot_wait_);
+  if (slot) co_return slot;
+  if (slot.error().code == ErrorCode::kTooManyRequests) {
+    co_return fail(ErrorCode::kTooManyRequests,
+                   fmt::format("too many uploads in progress: the server receives at most {} upload bodies at once "
+                               "and none finished within {} s; retry later",
+                               upload_slots_->slots(), slot_wait_.count()));
+  }
+  co_return fail(ErrorCode::kUnavailable, "the server is shutting down; retry later");
+}
+
+ConnectionLimit connection_limit(size_t requested, uint64_t nofile_soft, size_t reserve) {
+  ConnectionLimit out;
+  const uint64_t ceiling = nofile_soft > 2 * uint64_t{reserve} ? nofile_soft - reserve : nofile_soft / 2;
+  out.ceiling = static_cast<size_t>(std::clamp<uint64_t>(ceiling, 1, std::numeric_limits<size_t>::max()));
+  out.limit = requested == 0 ? std::max<size_t>(1, out.ceiling / 2) : std::min(requested, out.ceiling);
+  out.clamped = requested > out.ceiling;
+  return out;
+}
+
+Server::Server(ServerOptions options, Handler handler, observe::Metrics* metrics)
+    : options_(std::move(options)), handler_(std::move(handler)) {
   if (options_.threads == 0) options_.threads = std::max(1U, std::thread::hardware_concurrency());
+  rlimit nofile{};
+  uint64_t soft = 1U << 20;  // RLIM_INFINITY (or no answer): what Linux's nr_open allows by default
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) soft = nofile.rlim_cur;
+  const auto limit = connection_limit(options_.max_connections, soft, options_.descriptor_reserve);
+  if (limit.clamped) {
+    log::get("http")->warn(
+        "max connections lowered from {} to {}: the file descriptor limit is {} and {} are kept for files "
+        "(raise it with ulimit -n or LimitNOFILE=)",
+        options_.max_connections, limit.limit, soft, options_.descriptor_reserve);
+  }
+  options_.max_connections = limit.limit;
+  AsyncSemaphore::Meters connections;
+  AsyncSemaphore::Meters uploads;
+  if (metrics) {
+    connections.in_use = &metrics->gauge("berth_http_connections", "Client connections being served");
+    connections.waiting = &metrics->gauge(
+        "berth_http_connections_waiting",
+        "Accepted connections waiting for a slot at the connection limit (more may wait in the listen backlog)");
+    connections.waited =
+        &metrics->counter("berth_http_connections_delayed_total", "Connections that waited at the connection limit");
+    metrics->gauge("berth_http_connections_max", "The connection limit (--max-connections)")
+        .set(static_cast<int64_t>(limit.limit));
+    uploads.in_use = &metrics->gauge("berth_uploads_receiving", "Upload request bodies being received");
+    uploads.waiting = &metrics->gauge("berth_uploads_waiting", "Upload requests waiting for a slot to receive their body");
+    uploads.waited = &metrics->counter("berth_uploads_delayed_total", "Upload requests that waited for a slot");
+    uploads.timed_out = &metrics->counter("berth_uploads_refused_total",
+                                          "Upload requests refused with 429 because no slot freed in time");
+    metrics->gauge("berth_uploads_receiving_max", "Upload bodies received at once at most (--max-uploads)")
+        .set(static_cast<int64_t>(options_.max_uploads));
+  }
+  connection_slots_ = std::make_unique<AsyncSemaphore>(limit.limit, connections);
+  if (options_.max_uploads > 0) upload_slots_ = std::make_unique<AsyncSemaphore>(options_.max_uploads, uploads);
 }
 
 Server::~Server() = default;
@@ -296,6 +354,10 @@ void Server::begin_shutdown(Worker& w) {
   w.stopping = true;
   error_code ignored;
   w.acceptor.close(ignored);
+  // Waiters go at once: accepted connections waiting for a slot close, requests
+  // waiting for an upload slot are answered (503).
+  connection_slots_->close();
+  if (upload_slots_) upload_slots_->close();
   for (Connection* c : w.connections) {
     if (c->idle) c->stream->socket().shutdown(tcp::socket::shutdown_receive, ignored);
   }
@@ -324,11 +386,23 @@ awaitable<void> Server::accept_loop(Worker& w) {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(w.ctx, session(w, std::move(socket)), asio::detached);
+    // At the limit this thread holds the connection it just accepted until a slot
+    // frees, and accepts nothing meanwhile: later clients wait in the listen backlog.
+    auto slot = connection_slots_->try_acquire();
+    if (!slot) {
+      if (!limit_logged_.exchange(true)) {
+        log->warn("connection limit of {} reached: new connections wait until one closes (logged once)",
+                  connection_slots_->slots());
+      }
+      auto waited = co_await connection_slots_->acquire(std::chrono::steady_clock::duration::max());
+      if (!waited) co_return;  // shutting down; the socket closes with this frame
+      slot = std::move(*waited);
+    }
+    asio::co_spawn(w.ctx, session(w, std::move(socket), std::move(*slot)), asio::detached);
   }
 }
 
-awaitable<void> Server::session(Worker& w, tcp::socket socket) {
+awaitable<void> Server::session(Worker& w, tcp::socket socket, AsyncSemaphore::Permit slot) {
   auto log = log::get("http");
   auto access = log::get_buffered("access");
   beast::tcp_stream stream(std::move(socket));
@@ -395,7 +469,8 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket) {
       Response resp;
       const bool target_ok = parse_target(req.target, req);
       if (req.chunked) parser.body_limit(options_.max_body_bytes);
-      ConnectionExchange ex(stream, buffer, parser, std::move(req), options_.io_timeout, options_.max_body_bytes);
+      ConnectionExchange ex(stream, buffer, parser, std::move(req), options_.io_timeout, options_.max_body_bytes,
+                            upload_slots_.get());
       if (!target_ok) {
         resp = text_response(400, "malformed request target\n");
       } else {
@@ -497,6 +572,7 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket) {
   error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream.socket().close(ignored);
+  slot.release();  // after the close: the limit counts descriptors too
   w.connections.erase(self_it);
   if (w.stopping && w.connections.empty()) w.grace.cancel();
 }

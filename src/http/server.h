@@ -1,7 +1,9 @@
 // Async HTTP/1.1 on Boost.Beast: one io_context per thread, each with its own
 // SO_REUSEPORT acceptor, connections as coroutines. Request bodies are read piece by
 // piece through Exchange; response bodies from a BodySource leave by sendfile. Knows
-// nothing of registries: it calls one Handler per request.
+// nothing of registries: it calls one Handler per request. Two server-wide caps keep
+// memory and descriptors bounded under many clients: connections served at once, and
+// upload bodies in buffers at once (a handler asks Exchange::upload_slot).
 #pragma once
 
 #include <atomic>
@@ -16,6 +18,8 @@
 #include "http/asio.h"
 #include "http/request.h"
 #include "http/response.h"
+#include "http/semaphore.h"
+#include "observe/metrics.h"
 
 namespace berth::http {
 
@@ -29,7 +33,26 @@ struct ServerOptions {
   std::chrono::seconds io_timeout{120};          // a body read or response write with no progress
   std::chrono::seconds shutdown_grace{30};       // in-flight requests get this long on SIGTERM
   bool access_log = true;
+  // Connections served at once by all threads together; 0: derived from RLIMIT_NOFILE
+  // (connection_limit below). At the limit each thread accepts one more connection,
+  // which waits for a slot, and stops accepting: the rest wait in the listen backlog.
+  size_t max_connections = 0;
+  // Descriptors left for files (blobs, staged uploads, SQLite, logs) when deriving or
+  // capping max_connections.
+  size_t descriptor_reserve = 256;
+  // Request bodies received into upload buffers at once (Exchange::upload_slot); 0: no limit.
+  size_t max_uploads = 64;
 };
+
+struct ConnectionLimit {
+  size_t limit = 0;    // what the server enforces
+  size_t ceiling = 0;  // the most the descriptors allow
+  bool clamped = false;  // the requested limit was above the ceiling
+};
+// The ceiling is the soft RLIMIT_NOFILE minus `reserve` (half the soft limit when the
+// reserve would take more than that). `requested` 0 gives half the ceiling: a
+// connection sending a blob holds the blob's file as well as its socket.
+ConnectionLimit connection_limit(size_t requested, uint64_t nofile_soft, size_t reserve);
 
 // One request in progress: its head, and its body as a stream.
 class Exchange {
@@ -46,16 +69,27 @@ class Exchange {
   // with kPayloadTooLarge, so a handler can refuse before changing anything.
   bool too_large() const { return request_.content_length.value_or(0) > max_body_bytes_; }
 
+  using Permit = AsyncSemaphore::Permit;
+  // One of the server's upload slots (ServerOptions::max_uploads), for a handler about
+  // to receive a large body into buffers; hold it until the body is in. Waits reading
+  // nothing, so the client's sending stalls (TCP backpressure). kTooManyRequests when
+  // no slot frees within the io timeout, kUnavailable when the server shuts down. An
+  // empty permit when there is no limit.
+  awaitable<Result<Permit>> upload_slot();
+
  protected:
   Request request_;
   uint64_t max_body_bytes_ = UINT64_MAX;
+  AsyncSemaphore* upload_slots_ = nullptr;
+  std::chrono::seconds slot_wait_{0};
 };
 
 using Handler = std::function<awaitable<Response>(Exchange&)>;
 
 class Server {
  public:
-  Server(ServerOptions options, Handler handler);
+  // `metrics`, when given, gets the connection and upload gauges.
+  Server(ServerOptions options, Handler handler, observe::Metrics* metrics = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -69,16 +103,21 @@ class Server {
   void shutdown();
 
   uint64_t requests_served() const { return requests_.load(std::memory_order_relaxed); }
+  size_t max_connections() const { return connection_slots_->slots(); }
 
  private:
   struct Worker;
   struct Connection;
   awaitable<void> accept_loop(Worker& w);
-  awaitable<void> session(Worker& w, tcp::socket socket);
+  awaitable<void> session(Worker& w, tcp::socket socket, AsyncSemaphore::Permit slot);
   void begin_shutdown(Worker& w);
 
   ServerOptions options_;
   Handler handler_;
+  // Before workers_: connections and their coroutines, which hold permits, go first.
+  std::unique_ptr<AsyncSemaphore> connection_slots_;
+  std::unique_ptr<AsyncSemaphore> upload_slots_;  // null: no limit
+  std::atomic<bool> limit_logged_{false};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> draining_{false};
   std::atomic<uint64_t> requests_{0};

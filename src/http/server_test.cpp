@@ -25,6 +25,20 @@ class ServerTest : public ::testing::Test {
         if (!body) co_return text_response(400, body.error().message);
         co_return text_response(200, *body);
       }
+      if (path == "/slot") {
+        // Holds an upload slot until the test releases it.
+        auto slot = co_await ex.upload_slot();
+        if (!slot) {
+          co_return text_response(slot.error().code == ErrorCode::kTooManyRequests ? 429 : 503, slot.error().message);
+        }
+        slot_holders_.fetch_add(1);
+        asio::steady_timer t(co_await asio::this_coro::executor);
+        while (!release_.load()) {
+          t.expires_after(std::chrono::milliseconds(5));
+          co_await t.async_wait(asio::use_awaitable);
+        }
+        co_return text_response(200, "slot done");
+      }
       if (path == "/slow") {
         // Holds the request open until the test releases it, to test graceful shutdown.
         asio::steady_timer t(co_await asio::this_coro::executor);
@@ -36,7 +50,7 @@ class ServerTest : public ::testing::Test {
         co_return text_response(200, "slow done");
       }
       co_return text_response(200, "hello " + ex.request().method);
-    });
+    }, &metrics_);
     auto bound = server_->bind();
     ASSERT_TRUE(bound);
     port_ = static_cast<uint16_t>(std::stoi(bound->substr(bound->rfind(':') + 1)));
@@ -70,11 +84,52 @@ class ServerTest : public ::testing::Test {
     return out;
   }
 
+  // A client connection for tests that hold several open at once.
+  struct Conn {
+    explicit Conn(uint16_t port) { s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port)); }
+    void send(const std::string& bytes) { asio::write(s, asio::buffer(bytes)); }
+    // Reads until `marker` arrives; what came, or what came before the connection ended.
+    std::string read_until(const std::string& marker) {
+      std::string out;
+      char buf[4096];
+      while (out.find(marker) == std::string::npos) {
+        error_code ec;
+        size_t n = s.read_some(asio::buffer(buf), ec);
+        out.append(buf, n);
+        if (ec) break;
+      }
+      return out;
+    }
+    bool nothing_to_read() {
+      s.non_blocking(true);
+      char c;
+      error_code ec;
+      s.read_some(asio::buffer(&c, 1), ec);
+      s.non_blocking(false);
+      return ec == asio::error::would_block;
+    }
+    asio::io_context io;
+    tcp::socket s{io};
+  };
+
+  // A readiness check on the server's gauges (what /metrics shows).
+  template <class F>
+  void wait_for(F ready, const char* what) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!ready()) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "still waiting for " << what;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  int64_t gauge(const std::string& name) { return metrics_.gauge(name, "").value(); }
+
+  observe::Metrics metrics_;
   std::unique_ptr<Server> server_;
   std::thread thread_;
   uint16_t port_ = 0;
   std::atomic<bool> release_{false};
   std::atomic<bool> entered_{false};
+  std::atomic<int> slot_holders_{0};
 };
 
 TEST_F(ServerTest, KeepAliveAndPipelining) {
@@ -211,6 +266,102 @@ TEST_F(ServerTest, Http10KeepAliveIsAnnounced) {
   EXPECT_NE(out.find("Connection: keep-alive"), std::string::npos) << out;
   const std::string closed = exchange("GET /a HTTP/1.0\r\n\r\n");
   EXPECT_NE(closed.find("Connection: close"), std::string::npos) << closed;
+}
+
+}  // namespace
+}  // namespace berth::http
+
+namespace berth::http {
+namespace {
+
+const std::string kGet = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+
+TEST(ConnectionLimitTest, FollowsTheDescriptorLimit) {
+  auto l = connection_limit(0, 1024, 200);
+  EXPECT_EQ(l.ceiling, 824u);
+  EXPECT_EQ(l.limit, 412u);  // a connection sending a blob holds two descriptors
+  EXPECT_FALSE(l.clamped);
+  l = connection_limit(100, 1024, 200);
+  EXPECT_EQ(l.limit, 100u);
+  EXPECT_FALSE(l.clamped);
+  l = connection_limit(5000, 1024, 200);
+  EXPECT_EQ(l.limit, 824u);
+  EXPECT_TRUE(l.clamped);
+  l = connection_limit(0, 300, 200);  // the reserve would leave next to nothing
+  EXPECT_EQ(l.ceiling, 150u);
+  EXPECT_EQ(l.limit, 75u);
+  l = connection_limit(0, 1, 200);
+  EXPECT_EQ(l.limit, 1u);
+}
+
+TEST_F(ServerTest, ConnectionsBeyondTheLimitWaitUntilOneCloses) {
+  ServerOptions o;
+  o.max_connections = 2;
+  start(o);
+  EXPECT_EQ(server_->max_connections(), 2u);
+  EXPECT_EQ(gauge("berth_http_connections_max"), 2);
+  Conn a(port_);
+  a.send(kGet);
+  EXPECT_NE(a.read_until("hello GET").find("hello GET"), std::string::npos);
+  auto b = std::make_unique<Conn>(port_);
+  b->send(kGet);
+  EXPECT_NE(b->read_until("hello GET").find("hello GET"), std::string::npos);
+  EXPECT_EQ(gauge("berth_http_connections"), 2);
+
+  Conn c(port_);  // the kernel completes the handshake; berth holds the connection unread
+  c.send(kGet);
+  wait_for([&] { return gauge("berth_http_connections_waiting") == 1; }, "the third connection to wait");
+  EXPECT_TRUE(c.nothing_to_read());
+  a.send(kGet);  // the open connections are still served meanwhile
+  EXPECT_NE(a.read_until("hello GET").find("hello GET"), std::string::npos);
+  EXPECT_TRUE(c.nothing_to_read());
+
+  b.reset();  // closing one lets the waiting one in
+  EXPECT_NE(c.read_until("hello GET").find("hello GET"), std::string::npos);
+  EXPECT_EQ(gauge("berth_http_connections_waiting"), 0);
+  EXPECT_EQ(gauge("berth_http_connections"), 2);
+  EXPECT_EQ(metrics_.counter("berth_http_connections_delayed_total", "").value(), 1u);
+}
+
+TEST_F(ServerTest, ShutdownClosesAConnectionWaitingForASlot) {
+  ServerOptions o;
+  o.max_connections = 1;
+  start(o);
+  Conn a(port_);
+  a.send(kGet);
+  EXPECT_NE(a.read_until("hello GET").find("hello GET"), std::string::npos);
+  Conn c(port_);
+  c.send(kGet);
+  wait_for([&] { return gauge("berth_http_connections_waiting") == 1; }, "the second connection to wait");
+  server_->shutdown();
+  thread_.join();
+  EXPECT_EQ(c.read_until("hello GET"), "");  // closed unanswered
+}
+
+TEST_F(ServerTest, UploadSlotWaitsThenRefusesWithTooManyRequests) {
+  ServerOptions o;
+  o.max_uploads = 1;
+  o.io_timeout = std::chrono::seconds(1);
+  start(o);
+  const std::string request = "POST /slot HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+  Conn a(port_);
+  a.send(request);
+  wait_for([&] { return slot_holders_.load() == 1; }, "the first request to hold the slot");
+  Conn b(port_);
+  b.send(request);
+  const std::string refused = b.read_until("retry later");
+  EXPECT_EQ(refused.find("HTTP/1.1 429"), 0u) << refused;
+  EXPECT_NE(refused.find("at most 1 upload bodies at once and none finished within 1 s"), std::string::npos) << refused;
+  EXPECT_EQ(metrics_.counter("berth_uploads_refused_total", "").value(), 1u);
+  EXPECT_EQ(gauge("berth_uploads_receiving"), 1);
+  EXPECT_EQ(gauge("berth_uploads_waiting"), 0);
+
+  release_ = true;
+  EXPECT_NE(a.read_until("slot done").find("slot done"), std::string::npos);
+  // The slot came back when the first request ended: the next one gets it.
+  b.send(request);
+  EXPECT_NE(b.read_until("slot done").find("slot done"), std::string::npos);
+  EXPECT_EQ(slot_holders_.load(), 2);
 }
 
 }  // namespace

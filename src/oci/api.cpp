@@ -544,7 +544,8 @@ http::awaitable<Response> Api::delete_blob(const std::string& name, const std::s
 // stage in byte order on its own strand, so the network, SHA-256 and the disk all work
 // at once.
 http::awaitable<Result<store::UploadRecord>> Api::receive(http::Exchange& ex, const std::string& name,
-                                                         const std::string& id, std::optional<uint64_t> start) {
+                                                         const std::string& id, std::optional<uint64_t> start,
+                                                         http::Exchange::Permit slot) {
   auto append = co_await http::offload(pool_, [&] { return s_.uploads.append(name, id, start); });
   if (!append) co_return tl::unexpected(append.error());
   auto executor = co_await http::asio::this_coro::executor;
@@ -629,6 +630,7 @@ http::awaitable<Result<store::UploadRecord>> Api::receive(http::Exchange& ex, co
     append->reset();  // release the upload on the pool thread, with the writer's fd
     return r;
   });
+  slot.release();
   if (failure) co_return tl::unexpected(*failure);
   co_return finished;
 }
@@ -654,14 +656,20 @@ http::awaitable<Response> Api::start_upload(http::Exchange& ex, const std::strin
     if (!parsed) co_return error_response(parsed.error());
     digest = *parsed;
   }
+  // Monolithic single-POST upload: its slot comes first, so a 429 leaves no session behind.
+  http::Exchange::Permit slot;
+  if (digest) {
+    auto got = co_await ex.upload_slot();
+    if (!got) co_return error_response(got.error());
+    slot = std::move(*got);
+  }
   auto upload = co_await http::offload(pool_, [&] { return s_.uploads.start(name); });
   if (!upload) co_return error_response(upload.error());
   if (!digest) {
     // A body on a plain POST has no meaning; it is drained or the connection closed.
     co_return upload_accepted(202, name, *upload);
   }
-  // Monolithic single-POST upload.
-  auto received = co_await receive(ex, name, upload->id, std::nullopt);
+  auto received = co_await receive(ex, name, upload->id, std::nullopt, std::move(slot));
   if (!received) {
     co_await http::offload(pool_, [&] { return s_.uploads.cancel(name, upload->id); });
     co_return error_response(received.error());
@@ -697,16 +705,21 @@ http::awaitable<Response> Api::patch_upload(http::Exchange& ex, const std::strin
     }
     start = range->first;
   }
-  auto received = co_await receive(ex, name, id, start);
-  if (!received) {
-    Response e = error_response(received.error());
+  // Where the upload stands, so the client can resume from there.
+  auto refused = [&](const Error& error) {
+    Response e = error_response(error);
     if (auto u = s_.uploads.status(name, id)) {
       e.header("Range", upload_range(u->offset));
       e.header("Location", upload_location(name, id));
       e.header("Docker-Upload-UUID", id);
     }
-    co_return e;
-  }
+    return e;
+  };
+  // Without a slot nothing is touched: a 429 leaves the upload as it was.
+  auto slot = co_await ex.upload_slot();
+  if (!slot) co_return refused(slot.error());
+  auto received = co_await receive(ex, name, id, start, std::move(*slot));
+  if (!received) co_return refused(received.error());
   co_return upload_accepted(202, name, *received);
 }
 
@@ -724,7 +737,9 @@ http::awaitable<Response> Api::put_upload(http::Exchange& ex, const std::string&
       if (!range) co_return error_response(range.error());
       start = range->first;
     }
-    auto received = co_await receive(ex, name, id, start);
+    auto slot = co_await ex.upload_slot();
+    if (!slot) co_return error_response(slot.error());
+    auto received = co_await receive(ex, name, id, start, std::move(*slot));
     if (!received) co_return error_response(received.error());
   }
   auto done = co_await http::offload(pool_, [&] { return s_.uploads.complete(name, id, *digest); });

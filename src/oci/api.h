@@ -72,9 +72,11 @@ class Api {
   http::Response referrers(const http::Request& req, const std::string& name, const std::string& digest);
 
   // Streams the request body into the upload; records what arrived even if the client
-  // went away, so the upload can be resumed from there.
+  // went away, so the upload can be resumed from there. `slot` (Exchange::upload_slot)
+  // pays for the buffers: released once the body is in, before the caller commits.
   http::awaitable<Result<store::UploadRecord>> receive(http::Exchange& ex, const std::string& name,
-                                                       const std::string& id, std::optional<uint64_t> start);
+                                                       const std::string& id, std::optional<uint64_t> start,
+                                                       http::Exchange::Permit slot);
 
   // The authenticated caller: nullopt for an anonymous request; kUnauthorized when
   // credentials were sent but are not valid.

@@ -69,7 +69,11 @@ http::Response error_response(unsigned status, std::string_view code, std::strin
 
 http::Response error_response(const Error& error) {
   const auto wire = to_wire(error.code);
-  return error_response(wire.status, wire.code, error.message);
+  http::Response r = error_response(wire.status, wire.code, error.message);
+  // A limit reached, not a fault: when to come back. The wait is not known (an upload
+  // slot frees when some upload ends), so this is a pause long enough not to hammer.
+  if (wire.status == 429) r.header("Retry-After", std::to_string(kRetryAfterSeconds));
+  return r;
 }
 
 }  // namespace berth::oci

@@ -15,6 +15,8 @@ struct WireError {
 };
 
 WireError to_wire(ErrorCode code);
+// Sent as Retry-After with every 429 (TOOMANYREQUESTS).
+inline constexpr unsigned kRetryAfterSeconds = 5;
 http::Response error_response(const Error& error);
 http::Response error_response(unsigned status, std::string_view code, std::string_view message);
 

@@ -1,0 +1,186 @@
+"""--max-connections and --max-uploads: what a client sees at the limits.
+
+Every wait here is a readiness check on /metrics (a connection is waiting for a slot, an
+upload holds the slot), never a guess at how long something takes. The one clock is
+the server's --io-timeout, which the refused upload waits out.
+"""
+
+import gc
+import threading
+import time
+import unittest
+
+import harness
+from harness import MT_OCTET, RawConn, ServerTestCase, error_codes, parse_range, sha256_digest
+
+READY_TIMEOUT = 60  # seconds a readiness check may take before the test fails
+
+
+def wait_for(predicate, what):
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting for {what} after {READY_TIMEOUT} s")
+        time.sleep(0.01)
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    raise AssertionError(f"{name} not in /metrics:\n{text}")
+
+
+class TestConnectionLimit(ServerTestCase):
+    server_args = ("--max-connections", "2")
+
+    def conn(self):
+        return RawConn(self.server.host, self.server.port)
+
+    def metric(self, conn, name):
+        r = conn.request("GET", "/metrics")
+        self.assertEqual(r.status, 200, r)
+        return metric(r.body.decode(), name)
+
+    def test_a_connection_beyond_the_limit_waits_until_one_closes(self):
+        # Connections the harness left to the garbage collector (boto3's login) would
+        # hold a slot: close them, and start from this test's own connection alone.
+        gc.collect()
+        c1 = self.conn()
+        wait_for(lambda: self.metric(c1, "berth_http_connections") == 1, "only this test's connection to be open")
+        self.assertEqual(self.metric(c1, "berth_http_connections_max"), 2)
+        c2 = self.conn()
+        self.assertEqual(c2.request("GET", "/healthz").status, 200)
+
+        c3 = self.conn()  # the kernel completes the handshake; berth does not read it yet
+        c3.send_request_head("GET", "/healthz")
+        wait_for(lambda: self.metric(c1, "berth_http_connections_waiting") == 1,
+                 "the third connection to wait for a slot")
+        c3.sock.setblocking(False)
+        with self.assertRaises(BlockingIOError, msg="a connection beyond the limit was answered"):
+            c3.sock.recv(1)
+        c3.sock.settimeout(READY_TIMEOUT)
+        # The open connections are served meanwhile, /healthz included.
+        self.assertEqual(c1.request("GET", "/healthz").status, 200)
+        self.assertEqual(c2.request("GET", "/healthz").status, 200)
+
+        c2.sock.close()
+        r = c3.read_response()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.metric(c1, "berth_http_connections"), 2)
+        self.assertEqual(self.metric(c1, "berth_http_connections_waiting"), 0)
+
+        # At the limit again: the warning is not repeated.
+        c4 = self.conn()
+        c4.send_request_head("GET", "/healthz")
+        wait_for(lambda: self.metric(c1, "berth_http_connections_waiting") == 1,
+                 "the fourth connection to wait for a slot")
+        c3.sock.close()
+        self.assertEqual(c4.read_response().status, 200)
+        self.assertGreaterEqual(self.metric(c1, "berth_http_connections_delayed_total"), 2)
+        with open(self.server.log_path, "rb") as f:
+            log = f.read().decode(errors="replace")
+        self.assertEqual(log.count("connection limit of 2 reached"), 1, self.server.log_tail())
+        c1.sock.close()
+        c4.sock.close()
+
+
+class TestUploadLimit(ServerTestCase):
+    IO_TIMEOUT = 3
+    server_args = ("--max-uploads", "1", "--io-timeout", str(IO_TIMEOUT))
+
+    def metric(self, name):
+        r = self.client.s.get(self.server.base_url + "/metrics", timeout=READY_TIMEOUT)
+        self.assertEqual(r.status_code, 200)
+        return metric(r.text, name)
+
+    def hold_slot(self, repo):
+        """A PATCH whose body trickles in, holding the only upload slot. Returns the
+        connection (close() or reset() it) and a function that stops the trickle."""
+        wait_for(lambda: self.metric("berth_uploads_receiving") == 0, "the upload slot to be free")
+        r = self.client.start_upload(repo)
+        self.assertEqual(r.status_code, 202, harness.describe(r))
+        conn = RawConn(self.server.host, self.server.port)
+        conn.send_request_head("PATCH", r.headers["Location"],
+                               {"Content-Type": MT_OCTET, "Content-Length": str(1 << 20)})
+        stop = threading.Event()
+
+        # A byte every 50 ms keeps the body progressing, so --io-timeout never ends it
+        # while it holds the slot.
+        def trickle():
+            while not stop.wait(0.05):
+                try:
+                    conn.send(b"x")
+                except OSError:
+                    return
+
+        t = threading.Thread(target=trickle, daemon=True)
+        t.start()
+
+        def stop_trickle():
+            stop.set()
+            t.join()
+
+        self.addCleanup(stop_trickle)
+        wait_for(lambda: self.metric("berth_uploads_receiving") == 1, "the trickling PATCH to hold the slot")
+        return conn, stop_trickle
+
+    def test_an_upload_beyond_the_limit_gets_429_and_stays_resumable(self):
+        repo = self.repo()
+        data = bytes(range(256)) * 8
+        r = self.client.start_upload(repo)
+        self.assertEqual(r.status_code, 202, harness.describe(r))
+        r = self.client.patch(r.headers["Location"], data[:1024], "0-1023")
+        self.assertEqual(r.status_code, 202, harness.describe(r))
+        location = r.headers["Location"]
+        refused_before = self.metric("berth_uploads_refused_total")
+
+        holder, stop_trickle = self.hold_slot(repo)
+        c = RawConn(self.server.host, self.server.port)
+        c.send_request_head("PATCH", location, {"Content-Type": MT_OCTET, "Content-Range": "1024-2047",
+                                                "Content-Length": "1024"})
+        c.send(data[1024:])
+        wait_for(lambda: self.metric("berth_uploads_waiting") == 1, "the second PATCH to wait for the slot")
+        resp = c.read_response()  # after --io-timeout
+        self.assertEqual(resp.status, 429, resp)
+        self.assertEqual(error_codes(resp), ["TOOMANYREQUESTS"], resp)
+        self.assertIn("too many uploads in progress", resp.json()["errors"][0]["message"])
+        self.assertGreater(int(resp.header("Retry-After")), 0, resp)
+        self.assertEqual(parse_range(resp.header("Range")), (0, 1023), resp)
+        c.sock.close()
+        self.assertEqual(self.metric("berth_uploads_refused_total"), refused_before + 1)
+        # Nothing changed: the upload is where it was.
+        st = self.client.upload_status(location)
+        self.assertEqual(st.status_code, 204, harness.describe(st))
+        self.assertEqual(parse_range(st.headers["Range"]), (0, 1023))
+
+        # A monolithic POST is refused before it creates an upload session.
+        r = self.client.start_upload(repo, data=data, digest=sha256_digest(data))
+        self.assertEqual(r.status_code, 429, harness.describe(r))
+        self.assertIn("Retry-After", r.headers)
+        self.assertNotIn("Location", r.headers)
+
+        stop_trickle()
+        holder.sock.close()
+        # Once the slot is free the refused upload resumes from its offset and completes.
+        r = self.client.patch(location, data[1024:], "1024-2047")
+        self.assertEqual(r.status_code, 202, harness.describe(r))
+        r = self.client.put_upload(r.headers["Location"], sha256_digest(data))
+        self.assertEqual(r.status_code, 201, harness.describe(r))
+        self.assertEqual(self.client.get_blob(repo, sha256_digest(data)).content, data)
+
+    def test_a_client_that_disconnects_mid_body_gives_its_slot_back(self):
+        repo = self.repo()
+        holder, stop_trickle = self.hold_slot(repo)
+        stop_trickle()
+        holder.reset()
+        # The next upload gets the slot; were it still held, this would wait out
+        # --io-timeout and get 429.
+        data = b"after the disconnect" * 100
+        digest = self.client.push_blob(repo, data)
+        self.assertEqual(self.client.get_blob(repo, digest).content, data)
+        self.assertEqual(self.metric("berth_uploads_receiving"), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
