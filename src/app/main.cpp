@@ -40,8 +40,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-body-bytes", serve.http.max_body_bytes, "Largest request body (blob upload)")
       ->capture_default_str();
   serve_cmd->add_option("--max-connections", serve.http.max_connections,
-                        "Client connections served at once; more wait until one closes (default: half of what the "
-                        "open-file limit leaves after files, and never more than that)")
+                        "Client connections served at once; more wait until one closes (default: 10000, or half of "
+                        "what the open-file limit leaves after files if that is less; never more than that)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 30));
   serve_cmd->add_option("--max-uploads", serve.http.max_uploads,
                         "Upload request bodies received at once (6 MiB of buffers each); more wait up to --io-timeout, "

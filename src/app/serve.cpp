@@ -134,6 +134,7 @@ int serve(ServeOptions options) {
   // Descriptors the connection limit leaves for files: SQLite's, the logs', and per
   // thread a pooled SQLite connection and a blob or staged upload open; per upload
   // being received its staging file; per scan worker the layer it reads.
+  http::raise_open_file_limit();
   const unsigned io_threads = options.http.threads ? options.http.threads : cores;
   options.http.descriptor_reserve =
       64 + 4 * size_t{io_threads + pool_threads} + options.http.max_uploads + options.registry.scan.workers;

@@ -20,6 +20,9 @@ using nlohmann::json;
 constexpr std::string_view kTargetPrefix = "AmazonEC2ContainerRegistry_V20150921.";
 // UploadLayerPart carries its part base64-encoded in the JSON body: a 20 MiB part is ~27 MiB.
 constexpr size_t kMaxRequestBytes = 32 * 1024 * 1024;
+// Bodies above this (PutImage's manifest, UploadLayerPart's part) are held whole in
+// memory, so each takes one of the server's upload slots (--max-uploads) first.
+constexpr size_t kSmallRequestBytes = 64 * 1024;
 
 // Every operation of the ECR service model (botocore 1.43). Those without a handler yet
 // answer UnsupportedOperationException, never a silent success.
@@ -107,6 +110,12 @@ http::awaitable<http::Response> Api::handle(http::Exchange& ex) {
     co_return error_response(400, "UnknownOperationException", "unknown X-Amz-Target " + target);
   }
   const std::string operation = target.substr(kTargetPrefix.size());
+  http::Exchange::Permit slot;  // held until the answer: the parsed input copies the body
+  if (req.chunked || req.content_length.value_or(0) > kSmallRequestBytes) {
+    auto got = co_await ex.upload_slot();
+    if (!got) co_return error_response(got.error());
+    slot = std::move(*got);
+  }
   auto body = co_await ex.read_all(kMaxRequestBytes);
   if (!body) co_return error_response(body.error());
 

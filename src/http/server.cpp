@@ -248,16 +248,31 @@ ConnectionLimit connection_limit(size_t requested, uint64_t nofile_soft, size_t 
   ConnectionLimit out;
   const uint64_t ceiling = nofile_soft > 2 * uint64_t{reserve} ? nofile_soft - reserve : nofile_soft / 2;
   out.ceiling = static_cast<size_t>(std::clamp<uint64_t>(ceiling, 1, std::numeric_limits<size_t>::max()));
-  out.limit = requested == 0 ? std::max<size_t>(1, out.ceiling / 2) : std::min(requested, out.ceiling);
+  out.limit = requested == 0 ? std::clamp<size_t>(out.ceiling / 2, 1, kDefaultMaxConnections)
+                             : std::min(requested, out.ceiling);
   out.clamped = requested > out.ceiling;
   return out;
+}
+
+// RLIM_INFINITY (or no answer): what Linux's nr_open allows by default.
+constexpr uint64_t kNrOpen = 1U << 20;
+
+uint64_t raise_open_file_limit() {
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0) return kNrOpen;
+  if (nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur < nofile.rlim_max) {
+    rlimit raised = nofile;
+    raised.rlim_cur = nofile.rlim_max == RLIM_INFINITY ? kNrOpen : nofile.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) nofile = raised;
+  }
+  return nofile.rlim_cur == RLIM_INFINITY ? kNrOpen : nofile.rlim_cur;
 }
 
 Server::Server(ServerOptions options, Handler handler, observe::Metrics* metrics)
     : options_(std::move(options)), handler_(std::move(handler)) {
   if (options_.threads == 0) options_.threads = std::max(1U, std::thread::hardware_concurrency());
   rlimit nofile{};
-  uint64_t soft = 1U << 20;  // RLIM_INFINITY (or no answer): what Linux's nr_open allows by default
+  uint64_t soft = kNrOpen;
   if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) soft = nofile.rlim_cur;
   const auto limit = connection_limit(options_.max_connections, soft, options_.descriptor_reserve);
   if (limit.clamped) {

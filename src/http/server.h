@@ -49,10 +49,17 @@ struct ConnectionLimit {
   size_t ceiling = 0;  // the most the descriptors allow
   bool clamped = false;  // the requested limit was above the ceiling
 };
+// The default when the descriptors allow it: like nginx's worker_connections, a number
+// whose worst case (each connection with a full header buffer) still fits in memory.
+constexpr size_t kDefaultMaxConnections = 10000;
 // The ceiling is the soft RLIMIT_NOFILE minus `reserve` (half the soft limit when the
-// reserve would take more than that). `requested` 0 gives half the ceiling: a
-// connection sending a blob holds the blob's file as well as its socket.
+// reserve would take more than that). `requested` 0 gives half the ceiling (a
+// connection sending a blob holds the blob's file as well as its socket), at most
+// kDefaultMaxConnections.
 ConnectionLimit connection_limit(size_t requested, uint64_t nofile_soft, size_t reserve);
+// Raises the soft RLIMIT_NOFILE to the hard one (as Go programs do, and systemd advises
+// for programs that never use select()); returns the soft limit now in force.
+uint64_t raise_open_file_limit();
 
 // One request in progress: its head, and its body as a stream.
 class Exchange {

@@ -2,6 +2,7 @@
 #include "http/server.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <future>
 #include <thread>
@@ -292,6 +293,25 @@ TEST(ConnectionLimitTest, FollowsTheDescriptorLimit) {
   EXPECT_EQ(l.limit, 75u);
   l = connection_limit(0, 1, 200);
   EXPECT_EQ(l.limit, 1u);
+  l = connection_limit(0, 1U << 20, 200);  // plenty of descriptors: the default cap
+  EXPECT_EQ(l.limit, kDefaultMaxConnections);
+  l = connection_limit(50000, 1U << 20, 200);  // asked for explicitly: allowed
+  EXPECT_EQ(l.limit, 50000u);
+  EXPECT_FALSE(l.clamped);
+}
+
+TEST(ConnectionLimitTest, RaisesTheSoftOpenFileLimitToTheHardOne) {
+  rlimit before{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
+  rlimit lowered = before;
+  lowered.rlim_cur = std::min<rlim_t>(before.rlim_max, 512);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  const uint64_t now = raise_open_file_limit();
+  rlimit after{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &after), 0);
+  EXPECT_EQ(now, after.rlim_cur);
+  if (before.rlim_max != RLIM_INFINITY) EXPECT_EQ(after.rlim_cur, before.rlim_max);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &before), 0);
 }
 
 TEST_F(ServerTest, ConnectionsBeyondTheLimitWaitUntilOneCloses) {

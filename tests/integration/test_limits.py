@@ -169,6 +169,42 @@ class TestUploadLimit(ServerTestCase):
         self.assertEqual(r.status_code, 201, harness.describe(r))
         self.assertEqual(self.client.get_blob(repo, sha256_digest(data)).content, data)
 
+    def test_a_large_ecr_request_waits_for_a_slot_too(self):
+        import json
+        import boto3
+        import botocore.config
+        import botocore.exceptions
+        key_id, secret = harness.root_keys(self.server.data_dir)
+        ecr = boto3.client("ecr", endpoint_url=self.server.base_url, region_name="us-east-1",
+                           aws_access_key_id=key_id, aws_secret_access_key=secret,
+                           config=botocore.config.Config(retries={"max_attempts": 1}))
+        repo = self.repo()
+        config, layer = b'{"architecture":"amd64","os":"linux"}', b"layer bytes"
+        for blob in (config, layer):
+            self.client.push_blob(repo, blob)
+        # A PutImage body over 64 KiB is held whole in memory, so it needs the slot the
+        # trickling PATCH holds.
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": sha256_digest(config), "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                        "digest": sha256_digest(layer), "size": len(layer)}],
+            "annotations": {"padding": "x" * (100 * 1024)},
+        })
+        holder, stop_trickle = self.hold_slot(repo)
+        # A small request is served at once meanwhile.
+        self.assertEqual(ecr.describe_repositories(repositoryNames=[repo])["repositories"][0]["repositoryName"], repo)
+        with self.assertRaises(botocore.exceptions.ClientError) as caught:
+            ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag="big")
+        self.assertEqual(caught.exception.response["Error"]["Code"], "ThrottlingException")
+        self.assertIn("too many uploads in progress", caught.exception.response["Error"]["Message"])
+        self.assertEqual(ecr.list_images(repositoryName=repo)["imageIds"], [])  # nothing changed
+        stop_trickle()
+        holder.sock.close()
+        out = ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag="big")
+        self.assertEqual(out["image"]["imageId"]["imageTag"], "big")
+
     def test_a_client_that_disconnects_mid_body_gives_its_slot_back(self):
         repo = self.repo()
         holder, stop_trickle = self.hold_slot(repo)
