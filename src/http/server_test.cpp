@@ -310,7 +310,9 @@ TEST(ConnectionLimitTest, RaisesTheSoftOpenFileLimitToTheHardOne) {
   rlimit after{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &after), 0);
   EXPECT_EQ(now, after.rlim_cur);
-  if (before.rlim_max != RLIM_INFINITY) EXPECT_EQ(after.rlim_cur, before.rlim_max);
+  if (before.rlim_max != RLIM_INFINITY) {
+    EXPECT_EQ(after.rlim_cur, before.rlim_max);
+  }
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &before), 0);
 }
 
