@@ -10,6 +10,24 @@ TEST(Hash, KnownVectors) {
   EXPECT_EQ(digest_of(DigestAlgorithm::kSha512, "abc").hex().substr(0, 16), "ddaf35a193617aba");
 }
 
+// FIPS 180-2's long vector: one million 'a'. Fed whole (the update walks it page by
+// page, prefetching ahead) and in uneven pieces around the page size, the digest is the same.
+TEST(Hash, LongInputWholeOrInPieces) {
+  const std::string million(1000000, 'a');
+  const std::string want = "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+  Sha256 whole;
+  whole.update(million);
+  EXPECT_EQ(whole.finish().str(), want);
+  Sha256 pieces;
+  std::string_view rest(million);
+  for (size_t n : {1UL, 4095UL, 4096UL, 4097UL, 8191UL, 65536UL, 123457UL}) {
+    pieces.update(rest.substr(0, n));
+    rest.remove_prefix(n);
+  }
+  pieces.update(rest);
+  EXPECT_EQ(pieces.finish().str(), want);
+}
+
 TEST(Hash, SaveAndRestoreMidStream) {
   Sha256 a;
   a.update("hello ");
