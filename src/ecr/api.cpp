@@ -112,6 +112,29 @@ http::awaitable<http::Response> Api::handle(http::Exchange& ex) {
   const std::string operation = target.substr(kTargetPrefix.size());
   http::Exchange::Permit slot;  // held until the answer: the parsed input copies the body
   if (req.chunked || req.content_length.value_or(0) > kSmallRequestBytes) {
+    // Only a caller with a known key may wait for a slot: anyone else could hold every
+    // slot the pushes need by trickling bodies in. The signature covers the body, which
+    // is not read yet, so all of SigV4 but the signature's value is checked now, the
+    // body's declared hash (if any) standing in for its own.
+    const auth::SignedRequest head_only = auth::signed_request(
+        req.method, req.path, req.target, req.headers, std::string(req.header("x-amz-content-sha256").value_or("")));
+    auto known = co_await http::offload(pool_, [&]() -> Result<void> {
+      bool key_found = false;
+      auto verified = auth::verify(
+          head_only,
+          [&](std::string_view id) {
+            auto secret = s_.identity.secret(id);
+            key_found = secret.has_value();
+            return secret;
+          },
+          s_.clock.now_ms(), "ecr");
+      if (verified || (verified.error().code == ErrorCode::kInvalidSignature && key_found)) return {};
+      return tl::unexpected(verified.error());
+    });
+    if (!known) {
+      audit(operation, req, head_only, std::nullopt, json::object(), tl::unexpected(known.error()));
+      co_return error_response(known.error());
+    }
     auto got = co_await ex.upload_slot();
     if (!got) co_return error_response(got.error());
     slot = std::move(*got);

@@ -205,6 +205,26 @@ class TestUploadLimit(ServerTestCase):
         out = ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag="big")
         self.assertEqual(out["image"]["imageId"]["imageTag"], "big")
 
+    def test_a_large_ecr_request_without_a_known_key_takes_no_slot(self):
+        # Were it let in to wait for a slot, anyone could hold every slot the pushes need
+        # by trickling such bodies in. Refused from its head: the body is never sent here.
+        now = time.gmtime()
+        amz_date, day = time.strftime("%Y%m%dT%H%M%SZ", now), time.strftime("%Y%m%d", now)
+        forged = (f"AWS4-HMAC-SHA256 Credential=AKIAUNKNOWNKEY000000/{day}/us-east-1/ecr/aws4_request, "
+                  f"SignedHeaders=host;x-amz-date;x-amz-target, Signature={'0' * 64}")
+        head = {"X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.PutImage",
+                "Content-Type": "application/x-amz-json-1.1", "Content-Length": str(100 * 1024),
+                "X-Amz-Date": amz_date}
+        for authorization, code in ((None, "MissingAuthenticationTokenException"),
+                                    (forged, "UnrecognizedClientException")):
+            c = RawConn(self.server.host, self.server.port)
+            c.send_request_head("POST", "/", dict(head, **({"Authorization": authorization} if authorization else {})),
+                                login=False)
+            resp = c.read_response()
+            self.assertEqual(resp.status, 403, resp)
+            self.assertEqual(resp.json()["__type"], code, resp)
+            c.sock.close()
+
     def test_a_client_that_disconnects_mid_body_gives_its_slot_back(self):
         repo = self.repo()
         holder, stop_trickle = self.hold_slot(repo)
