@@ -106,7 +106,9 @@ namespace berth::http {
 
 struct Server::Connection {
   beast::tcp_stream* stream = nullptr;
+  const beast::flat_buffer* buffer = nullptr;  // bytes received and not yet parsed
   bool idle = true;  // waiting for a request head: safe to close on shutdown
+  bool kept = false;  // idle after answering a request: may be closed at the connection limit
 };
 
 struct Server::Worker {
@@ -291,6 +293,8 @@ Server::Server(ServerOptions options, Handler handler, observe::Metrics* metrics
         "Accepted connections waiting for a slot at the connection limit (more may wait in the listen backlog)");
     connections.waited =
         &metrics->counter("berth_http_connections_delayed_total", "Connections that waited at the connection limit");
+    reclaimed_ = &metrics->counter("berth_http_connections_reclaimed_total",
+                                   "Keep-alive connections idle between requests closed to make room at the connection limit");
     metrics->gauge("berth_http_connections_max", "The connection limit (--max-connections)")
         .set(static_cast<int64_t>(limit.limit));
     uploads.in_use = &metrics->gauge("berth_uploads_receiving", "Upload request bodies being received");
@@ -385,6 +389,19 @@ void Server::begin_shutdown(Worker& w) {
   });
 }
 
+void Server::reclaim_idle(Worker& w) {
+  for (Connection* c : w.connections) {
+    error_code ec;
+    // Nothing of a next request arrived yet; one sent from now on meets a closed
+    // connection, which HTTP clients expect of a kept-alive one (and retry).
+    if (!c->idle || !c->kept || c->buffer->size() > 0 || c->stream->socket().available(ec) > 0 || ec) continue;
+    c->kept = false;
+    c->stream->socket().shutdown(tcp::socket::shutdown_receive, ec);  // the session reads the end and closes
+    if (reclaimed_) reclaimed_->inc();
+    return;
+  }
+}
+
 awaitable<void> Server::accept_loop(Worker& w) {
   auto log = log::get("http");
   for (;;) {
@@ -409,6 +426,9 @@ awaitable<void> Server::accept_loop(Worker& w) {
         log->warn("connection limit of {} reached: new connections wait until one closes (logged once)",
                   connection_slots_->slots());
       }
+      // Clients keep idle connections pooled for minutes: without this the waiting one
+      // would wait out --header-timeout. Each thread gives up at most one.
+      for (auto& other : workers_) asio::post(other->ctx, [this, o = other.get()] { reclaim_idle(*o); });
       auto waited = co_await connection_slots_->acquire(std::chrono::steady_clock::duration::max());
       if (!waited) co_return;  // shutting down; the socket closes with this frame
       slot = std::move(*waited);
@@ -421,8 +441,10 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket, AsyncSemaphore::P
   auto log = log::get("http");
   auto access = log::get_buffered("access");
   beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
   Connection conn;
   conn.stream = &stream;
+  conn.buffer = &buffer;
   auto self_it = w.connections.insert(w.connections.end(), &conn);
   std::string remote;
   {
@@ -430,7 +452,6 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket, AsyncSemaphore::P
     auto ep = stream.socket().remote_endpoint(ec);
     if (!ec) remote = ep.address().to_string();
   }
-  beast::flat_buffer buffer;
   try {
     for (;;) {
       Parser parser;
@@ -580,6 +601,7 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket, AsyncSemaphore::P
                      static_cast<double>(us.count()) / 1000.0);
       }
       if (ec || !keep_alive) break;
+      conn.kept = true;
     }
   } catch (const std::exception& e) {
     log->error("connection failed: {}", e.what());

@@ -36,6 +36,8 @@ struct ServerOptions {
   // Connections served at once by all threads together; 0: derived from RLIMIT_NOFILE
   // (connection_limit below). At the limit each thread accepts one more connection,
   // which waits for a slot, and stops accepting: the rest wait in the listen backlog.
+  // Meanwhile connections idle between two requests are closed to make room (as nginx
+  // reuses keep-alive connections when worker_connections run out).
   size_t max_connections = 0;
   // Descriptors left for files (blobs, staged uploads, SQLite, logs) when deriving or
   // capping max_connections.
@@ -118,6 +120,8 @@ class Server {
   awaitable<void> accept_loop(Worker& w);
   awaitable<void> session(Worker& w, tcp::socket socket, AsyncSemaphore::Permit slot);
   void begin_shutdown(Worker& w);
+  // At the connection limit: closes one of `w`'s connections kept alive between requests.
+  void reclaim_idle(Worker& w);
 
   ServerOptions options_;
   Handler handler_;
@@ -125,6 +129,7 @@ class Server {
   std::unique_ptr<AsyncSemaphore> connection_slots_;
   std::unique_ptr<AsyncSemaphore> upload_slots_;  // null: no limit
   std::atomic<bool> limit_logged_{false};
+  observe::Counter* reclaimed_ = nullptr;  // idle connections closed at the limit; null: not counted
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> draining_{false};
   std::atomic<uint64_t> requests_{0};

@@ -322,13 +322,10 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitWaitUntilOneCloses) {
   start(o);
   EXPECT_EQ(server_->max_connections(), 2u);
   EXPECT_EQ(gauge("berth_http_connections_max"), 2);
+  // Connected, first request not sent: not idle between requests, so never reclaimed.
   Conn a(port_);
-  a.send(kGet);
-  EXPECT_NE(a.read_until("hello GET").find("hello GET"), std::string::npos);
   auto b = std::make_unique<Conn>(port_);
-  b->send(kGet);
-  EXPECT_NE(b->read_until("hello GET").find("hello GET"), std::string::npos);
-  EXPECT_EQ(gauge("berth_http_connections"), 2);
+  wait_for([&] { return gauge("berth_http_connections") == 2; }, "both connections to be served");
 
   Conn c(port_);  // the kernel completes the handshake; berth holds the connection unread
   c.send(kGet);
@@ -345,13 +342,33 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitWaitUntilOneCloses) {
   EXPECT_EQ(metrics_.counter("berth_http_connections_delayed_total", "").value(), 1u);
 }
 
+TEST_F(ServerTest, AtTheLimitAConnectionIdleBetweenRequestsMakesRoom) {
+  ServerOptions o;
+  o.max_connections = 2;
+  // Were the idle connections kept, the waiting one would be let in only when they time
+  // out, with nothing reclaimed.
+  o.header_timeout = std::chrono::seconds(5);
+  start(o);
+  Conn kept(port_);  // a client's pooled connection, idle after its request
+  kept.send(kGet);
+  EXPECT_NE(kept.read_until("hello GET").find("hello GET"), std::string::npos);
+  Conn fresh(port_);  // connected, its first request not sent yet: never taken
+  wait_for([&] { return gauge("berth_http_connections") == 2; }, "both connections to be served");
+
+  Conn c(port_);
+  c.send(kGet);
+  EXPECT_NE(c.read_until("hello GET").find("hello GET"), std::string::npos);
+  EXPECT_EQ(metrics_.counter("berth_http_connections_reclaimed_total", "").value(), 1u);
+  EXPECT_EQ(kept.read_until("\r\n"), "");  // closed, with nothing sent
+  EXPECT_TRUE(fresh.nothing_to_read());    // still open
+}
+
 TEST_F(ServerTest, ShutdownClosesAConnectionWaitingForASlot) {
   ServerOptions o;
   o.max_connections = 1;
   start(o);
   Conn a(port_);
-  a.send(kGet);
-  EXPECT_NE(a.read_until("hello GET").find("hello GET"), std::string::npos);
+  wait_for([&] { return gauge("berth_http_connections") == 1; }, "the first connection to be served");
   Conn c(port_);
   c.send(kGet);
   wait_for([&] { return gauge("berth_http_connections_waiting") == 1; }, "the second connection to wait");
