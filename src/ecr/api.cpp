@@ -111,7 +111,7 @@ http::awaitable<http::Response> Api::handle(http::Exchange& ex) {
   }
   const std::string operation = target.substr(kTargetPrefix.size());
   http::Exchange::Permit slot;  // held until the answer: the parsed input copies the body
-  if (req.chunked || req.content_length.value_or(0) > kSmallRequestBytes) {
+  if (ex.body_larger_than(kSmallRequestBytes)) {
     // Only a caller with a known key may wait for a slot: anyone else could hold every
     // slot the pushes need by trickling bodies in. The signature covers the body, which
     // is not read yet, so all of SigV4 but the signature's value is checked now, the

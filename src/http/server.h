@@ -77,6 +77,11 @@ class Exchange {
   // True when the declared body is larger than the server accepts; reading it fails
   // with kPayloadTooLarge, so a handler can refuse before changing anything.
   bool too_large() const { return request_.content_length.value_or(0) > max_body_bytes_; }
+  // Whether the body may be over `bytes` (chunked bodies may): a handler about to read
+  // such a body whole into memory takes an upload_slot() first.
+  bool body_larger_than(uint64_t bytes) const {
+    return request_.chunked || request_.content_length.value_or(0) > bytes;
+  }
 
   using Permit = AsyncSemaphore::Permit;
   // One of the server's upload slots (ServerOptions::max_uploads), for a handler about

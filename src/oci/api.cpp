@@ -31,6 +31,7 @@ constexpr size_t kMaxPageSize = 10000;
 constexpr size_t kUploadBufferBytes = 2 * 1024 * 1024;
 constexpr size_t kUploadBuffers = 3;
 constexpr size_t kHashPiece = 256 * 1024;
+constexpr uint64_t kSmallManifestBytes = 64 * 1024;
 constexpr size_t kPage = 4096;
 
 // An upload buffer, page-aligned so a store can hand it to the disk as it is (O_DIRECT).
@@ -783,6 +784,14 @@ http::awaitable<Response> Api::put_manifest(http::Exchange& ex, const std::strin
                                             const std::string& reference) {
   auto ref = registry::Reference::parse(reference);
   if (!ref) co_return error_response(ref.error());
+  // A large manifest is held whole in memory (twice, while it is parsed): like an upload
+  // body, it takes one of the server's upload slots.
+  http::Exchange::Permit slot;
+  if (ex.body_larger_than(kSmallManifestBytes)) {
+    auto got = co_await ex.upload_slot();
+    if (!got) co_return error_response(got.error());
+    slot = std::move(*got);
+  }
   auto body = co_await ex.read_all(registry::kMaxManifestBytes);
   if (!body) {
     if (body.error().code == ErrorCode::kPayloadTooLarge) {

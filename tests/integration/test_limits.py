@@ -224,6 +224,31 @@ class TestUploadLimit(ServerTestCase):
             self.assertEqual(resp.json()["__type"], code, resp)
             c.sock.close()
 
+    def test_a_large_manifest_put_waits_for_a_slot_too(self):
+        import json
+        repo = self.repo()
+        config, layer = b'{"architecture":"amd64","os":"linux"}', b"layer bytes"
+        for blob in (config, layer):
+            self.client.push_blob(repo, blob)
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": sha256_digest(config), "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                        "digest": sha256_digest(layer), "size": len(layer)}],
+            "annotations": {"padding": "x" * (100 * 1024)},
+        }).encode()
+        holder, stop_trickle = self.hold_slot(repo)
+        r = self.client.put_manifest(repo, "big", manifest, "application/vnd.oci.image.manifest.v1+json")
+        self.assertEqual(r.status_code, 429, harness.describe(r))
+        self.assertEqual(error_codes(r), ["TOOMANYREQUESTS"])
+        self.assertIn("Retry-After", r.headers)
+        self.assertEqual(self.client.get_manifest(repo, "big").status_code, 404)  # nothing stored
+        stop_trickle()
+        holder.sock.close()
+        r = self.client.put_manifest(repo, "big", manifest, "application/vnd.oci.image.manifest.v1+json")
+        self.assertEqual(r.status_code, 201, harness.describe(r))
+
     def test_a_client_that_disconnects_mid_body_gives_its_slot_back(self):
         repo = self.repo()
         holder, stop_trickle = self.hold_slot(repo)
