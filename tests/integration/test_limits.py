@@ -6,6 +6,7 @@ the server's --io-timeout, which the refused upload waits out.
 """
 
 import gc
+import json
 import threading
 import time
 import unittest
@@ -168,8 +169,21 @@ class TestUploadLimit(ServerTestCase):
         self.assertEqual(r.status_code, 201, harness.describe(r))
         self.assertEqual(self.client.get_blob(repo, sha256_digest(data)).content, data)
 
+    def large_manifest(self, repo):
+        """An image manifest of over 100 KiB (a padding annotation) whose blobs are in `repo`."""
+        config, layer = b'{"architecture":"amd64","os":"linux"}', b"layer bytes"
+        for blob in (config, layer):
+            self.client.push_blob(repo, blob)
+        return json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": sha256_digest(config), "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                        "digest": sha256_digest(layer), "size": len(layer)}],
+            "annotations": {"padding": "x" * (100 * 1024)},
+        }).encode()
+
     def test_a_large_ecr_request_waits_for_a_slot_too(self):
-        import json
         import boto3
         import botocore.config
         import botocore.exceptions
@@ -178,19 +192,9 @@ class TestUploadLimit(ServerTestCase):
                            aws_access_key_id=key_id, aws_secret_access_key=secret,
                            config=botocore.config.Config(retries={"max_attempts": 1}))
         repo = self.repo()
-        config, layer = b'{"architecture":"amd64","os":"linux"}', b"layer bytes"
-        for blob in (config, layer):
-            self.client.push_blob(repo, blob)
         # A PutImage body over 64 KiB is held whole in memory, so it needs the slot the
         # trickling PATCH holds.
-        manifest = json.dumps({
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                       "digest": sha256_digest(config), "size": len(config)},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                        "digest": sha256_digest(layer), "size": len(layer)}],
-            "annotations": {"padding": "x" * (100 * 1024)},
-        })
+        manifest = self.large_manifest(repo).decode()
         holder, stop_trickle = self.hold_slot(repo)
         # A small request is served at once meanwhile.
         self.assertEqual(ecr.describe_repositories(repositoryNames=[repo])["repositories"][0]["repositoryName"], repo)
@@ -225,19 +229,8 @@ class TestUploadLimit(ServerTestCase):
             c.sock.close()
 
     def test_a_large_manifest_put_waits_for_a_slot_too(self):
-        import json
         repo = self.repo()
-        config, layer = b'{"architecture":"amd64","os":"linux"}', b"layer bytes"
-        for blob in (config, layer):
-            self.client.push_blob(repo, blob)
-        manifest = json.dumps({
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                       "digest": sha256_digest(config), "size": len(config)},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                        "digest": sha256_digest(layer), "size": len(layer)}],
-            "annotations": {"padding": "x" * (100 * 1024)},
-        }).encode()
+        manifest = self.large_manifest(repo)
         holder, stop_trickle = self.hold_slot(repo)
         r = self.client.put_manifest(repo, "big", manifest, "application/vnd.oci.image.manifest.v1+json")
         self.assertEqual(r.status_code, 429, harness.describe(r))
