@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--max-connections", serve.http.max_connections,
                         "Client connections served at once; more wait until one closes (default: 10000, or half of "
-                        "what the open-file limit leaves after files if that is less; never more than that)")
+                        "what the open-file limit leaves after files if that is less; a larger value is lowered to "
+                        "what it leaves)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 30));
   serve_cmd->add_option("--max-uploads", serve.http.max_uploads,
                         "Upload request bodies received at once (6 MiB of buffers each); more wait up to --io-timeout, "

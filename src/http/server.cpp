@@ -239,9 +239,10 @@ awaitable<Result<Exchange::Permit>> Exchange::upload_slot() {
   if (slot) co_return slot;
   if (slot.error().code == ErrorCode::kTooManyRequests) {
     co_return fail(ErrorCode::kTooManyRequests,
-                   fmt::format("too many uploads in progress: the server receives at most {} upload bodies at once "
+                   fmt::format("too many uploads in progress: the server receives at most {} upload {} at once "
                                "and none finished within {} s; retry later",
-                               upload_slots_->slots(), slot_wait_.count()));
+                               upload_slots_->slots(), upload_slots_->slots() == 1 ? "body" : "bodies",
+                               slot_wait_.count()));
   }
   co_return fail(ErrorCode::kUnavailable, "the server is shutting down; retry later");
 }

@@ -390,7 +390,7 @@ TEST_F(ServerTest, UploadSlotWaitsThenRefusesWithTooManyRequests) {
   b.send(request);
   const std::string refused = b.read_until("retry later");
   EXPECT_EQ(refused.find("HTTP/1.1 429"), 0u) << refused;
-  EXPECT_NE(refused.find("at most 1 upload bodies at once and none finished within 1 s"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("at most 1 upload body at once and none finished within 1 s"), std::string::npos) << refused;
   EXPECT_EQ(metrics_.counter("berth_uploads_refused_total", "").value(), 1u);
   EXPECT_EQ(gauge("berth_uploads_receiving"), 1);
   EXPECT_EQ(gauge("berth_uploads_waiting"), 0);
