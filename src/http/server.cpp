@@ -257,26 +257,34 @@ ConnectionLimit connection_limit(size_t requested, uint64_t nofile_soft, size_t 
   return out;
 }
 
+namespace {
+
 // RLIM_INFINITY (or no answer): what Linux's nr_open allows by default.
 constexpr uint64_t kNrOpen = 1U << 20;
 
+// The soft RLIMIT_NOFILE in force.
+uint64_t open_file_limit() {
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur == RLIM_INFINITY) return kNrOpen;
+  return nofile.rlim_cur;
+}
+
+}  // namespace
+
 uint64_t raise_open_file_limit() {
   rlimit nofile{};
-  if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0) return kNrOpen;
-  if (nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur < nofile.rlim_max) {
-    rlimit raised = nofile;
-    raised.rlim_cur = nofile.rlim_max == RLIM_INFINITY ? kNrOpen : nofile.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) nofile = raised;
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
+      nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max == RLIM_INFINITY ? kNrOpen : nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);  // refused: the limit stays, and is what we report
   }
-  return nofile.rlim_cur == RLIM_INFINITY ? kNrOpen : nofile.rlim_cur;
+  return open_file_limit();
 }
 
 Server::Server(ServerOptions options, Handler handler, observe::Metrics* metrics)
     : options_(std::move(options)), handler_(std::move(handler)) {
   if (options_.threads == 0) options_.threads = std::max(1U, std::thread::hardware_concurrency());
-  rlimit nofile{};
-  uint64_t soft = kNrOpen;
-  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) soft = nofile.rlim_cur;
+  const uint64_t soft = open_file_limit();
   const auto limit = connection_limit(options_.max_connections, soft, options_.descriptor_reserve);
   if (limit.clamped) {
     log::get("http")->warn(
