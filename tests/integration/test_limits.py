@@ -25,6 +25,19 @@ def wait_for(predicate, what):
         time.sleep(0.01)
 
 
+def accept_queue(port):
+    """Connections waiting in the kernel for berth's listening sockets on `port` to accept
+    them (for a listening socket, /proc/net/tcp's rx_queue is its accept queue)."""
+    waiting = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "0A":  # TCP_LISTEN
+                waiting += int(fields[4].split(":")[1], 16)
+    return waiting
+
+
 def metric(text, name):
     for line in text.splitlines():
         if line.startswith(name + " "):
@@ -66,6 +79,9 @@ class TestConnectionLimit(ServerTestCase):
         c3.sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: berth\r\n")
         c4 = self.conn()
         c4.send_request_head("GET", "/healthz")
+        # Accepted, with no slot to have: it waits. (Before c2 finishes its request, which
+        # leaves c2 idle between requests, so nothing is there to close for c4.)
+        wait_for(lambda: accept_queue(self.server.port) == 0, "berth to accept the fourth connection")
         c2.sock.sendall(b"\r\n")  # the open connections are still served meanwhile
         self.assertEqual(c2.read_response().status, 200)
         c4.sock.setblocking(False)
