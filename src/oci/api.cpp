@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/buffer_pool.h"
 #include "core/names.h"
 #include "crypto/seal.h"
 #include "http/offload.h"
@@ -31,23 +32,34 @@ constexpr size_t kMaxPageSize = 10000;
 constexpr size_t kUploadBufferBytes = 2 * 1024 * 1024;
 constexpr size_t kUploadBuffers = 3;
 constexpr size_t kHashPiece = 256 * 1024;
+// Buffers kept for reuse once their upload is done: four uploads' worth (24 MiB), so
+// pushes of a few layers at once reuse warm pages rather than map and zero new ones.
+constexpr size_t kKeptUploadBuffers = 4 * kUploadBuffers;
 constexpr uint64_t kSmallManifestBytes = 64 * 1024;
 constexpr size_t kPage = 4096;
 
-// An upload buffer, page-aligned so a store can hand it to the disk as it is (O_DIRECT).
+// One buffer of an upload request, page-aligned so a store can hand it to the disk as it
+// is (O_DIRECT): a pooled full-size one, or for a small body a heap block of its size (a
+// config blob should not map a 2 MiB page).
 class UploadBuffer {
  public:
-  explicit UploadBuffer(size_t size) : data_(static_cast<char*>(::operator new(size, kAlign))), size_(size) {}
-  ~UploadBuffer() { ::operator delete(data_, kAlign); }
-  UploadBuffer(const UploadBuffer&) = delete;
-  UploadBuffer& operator=(const UploadBuffer&) = delete;
-  char* data() { return data_; }
+  UploadBuffer() = default;
+  explicit UploadBuffer(BufferPool::Buffer b) : pooled_(std::move(b)), data_(pooled_.data()), size_(pooled_.size()) {}
+  explicit UploadBuffer(size_t size)
+      : small_(static_cast<char*>(::operator new(size, kAlign))), data_(small_.get()), size_(size) {}
+  explicit operator bool() const { return data_ != nullptr; }
+  char* data() const { return data_; }
   size_t size() const { return size_; }
 
  private:
   static constexpr std::align_val_t kAlign{kPage};
-  char* data_;
-  size_t size_;
+  struct AlignedDelete {
+    void operator()(char* p) const { ::operator delete(p, kAlign); }
+  };
+  BufferPool::Buffer pooled_;
+  std::unique_ptr<char, AlignedDelete> small_;
+  char* data_ = nullptr;
+  size_t size_ = 0;
 };
 
 // Adapts a store reader to the HTTP layer's body source (http knows nothing of stores).
@@ -274,6 +286,9 @@ std::optional<Response> Api::check(const http::Request& req, const std::optional
   if (!caller) return unauthorized(allowed.error().message);
   return error_response(403, "DENIED", allowed.error().message);
 }
+
+Api::Api(Services services, http::asio::thread_pool& pool, const Access* access)
+    : s_(services), pool_(pool), access_(access), upload_buffers_(kUploadBufferBytes, kKeptUploadBuffers) {}
 
 http::awaitable<Response> Api::handle(http::Exchange& ex) {
   const Route route = match_route(ex.request().path);
@@ -575,8 +590,8 @@ http::awaitable<Result<store::UploadRecord>> Api::receive(http::Exchange& ex, co
   const auto body = static_cast<size_t>(
       std::min<uint64_t>(ex.request().content_length.value_or(kUploadBufferBytes), kUploadBufferBytes));
   const size_t buffer_bytes = std::max(kPage, (body + kPage - 1) / kPage * kPage);
-  std::array<UploadBuffer, kUploadBuffers> bufs{UploadBuffer(buffer_bytes), UploadBuffer(buffer_bytes),
-                                                UploadBuffer(buffer_bytes)};
+  // Taken when first needed: a body that fits one buffer never takes the others.
+  std::array<UploadBuffer, kUploadBuffers> bufs;
   std::optional<Error> failure;
   for (size_t next = 0;; next = (next + 1) % kUploadBuffers) {
     if (auto earlier = co_await wait_until([&] { return pipe.busy[next] == 0; }); !earlier) {
@@ -584,6 +599,11 @@ http::awaitable<Result<store::UploadRecord>> Api::receive(http::Exchange& ex, co
       break;
     }
     auto& buf = bufs[next];
+    if (!buf) {
+      if (ex.body_done()) break;
+      buf = buffer_bytes == upload_buffers_.buffer_bytes() ? UploadBuffer(upload_buffers_.take())
+                                                           : UploadBuffer(buffer_bytes);
+    }
     auto task_done = [&, next](Result<void> r) {
       http::asio::post(executor, [&, next, r = std::move(r)]() mutable {
         if (!r && pipe.result) pipe.result = std::move(r);

@@ -9,6 +9,7 @@
 
 #include "auth/authorizer.h"
 #include "auth/identity.h"
+#include "core/buffer_pool.h"
 #include "http/asio.h"
 #include "http/server.h"
 #include "oci/route.h"
@@ -39,8 +40,7 @@ struct Access {
 class Api {
  public:
   // Without `access` every request is allowed: only for tests of the protocol alone.
-  Api(Services services, http::asio::thread_pool& pool, const Access* access = nullptr)
-      : s_(services), pool_(pool), access_(access) {}
+  Api(Services services, http::asio::thread_pool& pool, const Access* access = nullptr);
 
   // Answers any request whose path starts with /v2.
   http::awaitable<http::Response> handle(http::Exchange& ex);
@@ -91,6 +91,7 @@ class Api {
   Services s_;
   http::asio::thread_pool& pool_;
   const Access* access_;
+  BufferPool upload_buffers_;  // full-size receive buffers (see receive())
 };
 
 }  // namespace berth::oci
