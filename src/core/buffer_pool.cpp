@@ -75,6 +75,14 @@ BufferPool::Buffer BufferPool::take() {
   return Buffer(this, map_aligned(bytes_), bytes_);
 }
 
+void BufferPool::reserve(size_t n) {
+  std::vector<Buffer> warm;
+  for (size_t i = 0; i < n; ++i) {
+    warm.push_back(take());
+    for (size_t off = 0; off < bytes_; off += page_size()) warm.back().data()[off] = 0;
+  }
+}  // back into the pool here
+
 size_t BufferPool::kept() const {
   std::lock_guard lock(mu_);
   return free_.size();

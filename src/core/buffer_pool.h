@@ -50,6 +50,10 @@ class BufferPool {
   // system has no memory left, as operator new would.
   Buffer take();
 
+  // Maps and touches `n` buffers now and keeps them (at most `keep`), so the first uploads
+  // do not pay for faulting their pages in.
+  void reserve(size_t n);
+
   size_t buffer_bytes() const { return bytes_; }
   size_t kept() const;
 

@@ -49,6 +49,14 @@ TEST(BufferPool, ReleasedBuffersAreReusedUpToKeep) {
   EXPECT_EQ(pool.kept(), 0u);
 }
 
+TEST(BufferPool, ReserveKeepsWarmBuffersUpToKeep) {
+  BufferPool pool(64 * 1024, 2);
+  pool.reserve(3);
+  EXPECT_EQ(pool.kept(), 2u);
+  auto a = pool.take();
+  EXPECT_EQ(pool.kept(), 1u);
+}
+
 TEST(BufferPool, KeepZeroKeepsNothing) {
   BufferPool pool(64 * 1024, 0);
   { auto a = pool.take(); }

@@ -288,7 +288,9 @@ std::optional<Response> Api::check(const http::Request& req, const std::optional
 }
 
 Api::Api(Services services, http::asio::thread_pool& pool, const Access* access)
-    : s_(services), pool_(pool), access_(access), upload_buffers_(kUploadBufferBytes, kKeptUploadBuffers) {}
+    : s_(services), pool_(pool), access_(access), upload_buffers_(kUploadBufferBytes, kKeptUploadBuffers) {
+  upload_buffers_.reserve(kUploadBuffers);  // one upload's worth, faulted in before the first push
+}
 
 http::awaitable<Response> Api::handle(http::Exchange& ex) {
   const Route route = match_route(ex.request().path);
