@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -291,35 +292,36 @@ Identity::Token Identity::issue_token(const Caller& c) const {
 
 Result<Caller> Identity::verify_token(std::string_view token) const {
   auto invalid = [] { return fail(ErrorCode::kUnauthorized, "authorization token is invalid; get a new one"); };
-  auto raw = crypto::unbase64(token);
-  if (!raw) return invalid();
-  const auto last = raw->rfind('.');
-  if (last == std::string::npos) return invalid();
-  const std::string body = raw->substr(0, last);
-  std::string expected;
+  std::optional<TokenClaims> claims;
   {
     std::lock_guard lock(token_mu_);
-    if (auto it = token_macs_.find(body); it != token_macs_.end()) expected = it->second;
+    if (auto it = verified_tokens_.find(token); it != verified_tokens_.end()) claims = it->second;
   }
-  const bool known = !expected.empty();
-  if (!known) expected = crypto::hex(crypto::hmac_sha256(token_key_, body));
-  if (!crypto::constant_time_equal(std::string_view(*raw).substr(last + 1), expected)) return invalid();
-  if (!known) {
+  if (!claims) {
+    auto raw = crypto::unbase64(token);
+    if (!raw) return invalid();
+    const auto last = raw->rfind('.');
+    if (last == std::string::npos) return invalid();
+    const std::string_view body = std::string_view(*raw).substr(0, last);
+    const std::string expected = crypto::hex(crypto::hmac_sha256(token_key_, body));
+    if (!crypto::constant_time_equal(std::string_view(*raw).substr(last + 1), expected)) return invalid();
+    const auto dot = body.find('.');
+    if (dot == std::string_view::npos) return invalid();
+    int64_t expires = 0;
+    const auto digits = body.substr(dot + 1);
+    if (auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), expires);
+        ec != std::errc() || p != digits.data() + digits.size()) {
+      return invalid();
+    }
+    claims = TokenClaims{std::string(body.substr(0, dot)), expires};
     constexpr size_t kMaxTokens = 4096;  // a bound, not an LRU: logged-in clients are few
     std::lock_guard lock(token_mu_);
-    if (token_macs_.size() >= kMaxTokens) token_macs_.clear();
-    token_macs_.emplace(body, std::move(expected));
+    if (verified_tokens_.size() >= kMaxTokens) verified_tokens_.clear();
+    verified_tokens_.emplace(std::string(token), *claims);
   }
-  const auto dot = body.find('.');
-  if (dot == std::string::npos) return invalid();
-  int64_t expires = 0;
-  try {
-    expires = std::stoll(body.substr(dot + 1));
-  } catch (const std::exception&) {
-    return invalid();
-  }
-  if (clock_.now_ms() >= expires) return fail(ErrorCode::kUnauthorized, "authorization token has expired; get a new one");
-  auto c = caller(body.substr(0, dot));  // revoked with its access key
+  if (clock_.now_ms() >= claims->expires_at_ms)
+    return fail(ErrorCode::kUnauthorized, "authorization token has expired; get a new one");
+  auto c = caller(claims->access_key_id);  // revoked with its access key
   if (!c) return fail(ErrorCode::kUnauthorized, "authorization token's access key no longer exists");
   if (c->expires_at_ms && clock_.now_ms() >= c->expires_at_ms) {
     return fail(ErrorCode::kUnauthorized, "authorization token's session has expired; get a new one");
