@@ -738,6 +738,8 @@ http::awaitable<Response> Api::patch_upload(http::Exchange& ex, const std::strin
     }
     return e;
   };
+  // An unknown upload or a chunk out of order is answered now, not after a wait for a slot.
+  if (auto ready = s_.uploads.may_append(name, id, start); !ready) co_return refused(ready.error());
   // Without a slot nothing is touched: a 429 leaves the upload as it was.
   auto slot = co_await ex.upload_slot();
   if (!slot) co_return refused(slot.error());
@@ -760,6 +762,7 @@ http::awaitable<Response> Api::put_upload(http::Exchange& ex, const std::string&
       if (!range) co_return error_response(range.error());
       start = range->first;
     }
+    if (auto ready = s_.uploads.may_append(name, id, start); !ready) co_return error_response(ready.error());
     auto slot = co_await ex.upload_slot();
     if (!slot) co_return error_response(slot.error());
     auto received = co_await receive(ex, name, id, start, std::move(*slot));

@@ -107,6 +107,16 @@ Result<void> UploadService::cancel(const std::string& repository, const std::str
   return blobs_.delete_upload(r.id);
 }
 
+Result<store::UploadRecord> UploadService::may_append(const std::string& repository, const std::string& id,
+                                                      std::optional<uint64_t> expected_start) {
+  BERTH_TRY(auto r, status(repository, id));
+  if (expected_start && *expected_start != r.offset) {
+    return fail(ErrorCode::kRangeInvalid, "chunk starts at " + std::to_string(*expected_start) +
+                                              " but the upload has " + std::to_string(r.offset) + " bytes");
+  }
+  return r;
+}
+
 Result<std::unique_ptr<UploadAppend>> UploadService::append(const std::string& repository, const std::string& id,
                                                             std::optional<uint64_t> expected_start) {
   BERTH_TRY(auto r, status(repository, id));
@@ -121,11 +131,7 @@ Result<std::unique_ptr<UploadAppend>> UploadService::append(const std::string& r
     }
   } guard{this, &id};
   // Re-read under the exclusive hold: a request that just finished may have moved it.
-  BERTH_TRY(r, status(repository, id));
-  if (expected_start && *expected_start != r.offset) {
-    return fail(ErrorCode::kRangeInvalid, "chunk starts at " + std::to_string(*expected_start) +
-                                              " but the upload has " + std::to_string(r.offset) + " bytes");
-  }
+  BERTH_TRY(r, may_append(repository, id, expected_start));
   BERTH_TRY(auto hash, crypto::Sha256::restore(r.hash_state));
   auto writer = blobs_.append_upload(id, r.offset);
   if (!writer && writer.error().code == ErrorCode::kRangeInvalid) {

@@ -64,6 +64,10 @@ class UploadService {
   // BLOB_UPLOAD_UNKNOWN unless `id` is an upload of `repository`.
   Result<store::UploadRecord> status(const std::string& repository, const std::string& id);
   Result<void> cancel(const std::string& repository, const std::string& id);
+  // status(), and kRangeInvalid unless `expected_start` (when given) is the current
+  // offset: what append() would refuse, known before a request waits for its turn.
+  Result<store::UploadRecord> may_append(const std::string& repository, const std::string& id,
+                                         std::optional<uint64_t> expected_start);
   // Appends at `expected_start` (the Content-Range start, when the client sent one):
   // kRangeInvalid unless it is the current offset. kBlobUploadInvalid while another
   // request is writing to the same upload.

@@ -185,6 +185,28 @@ class TestUploadLimit(ServerTestCase):
         self.assertEqual(r.status_code, 201, harness.describe(r))
         self.assertEqual(self.client.get_blob(repo, sha256_digest(data)).content, data)
 
+    def test_an_unknown_upload_or_a_chunk_out_of_order_is_answered_without_a_slot(self):
+        # Had they waited for the slot, both would end in 429 after --io-timeout instead.
+        repo = self.repo()
+        r = self.client.start_upload(repo)
+        self.assertEqual(r.status_code, 202, harness.describe(r))
+        location = r.headers["Location"]
+        refused_before = self.metric("berth_uploads_refused_total")
+        holder, stop_trickle = self.hold_slot(repo)
+        unknown = location.rsplit("/", 1)[0] + "/00000000-0000-4000-8000-000000000000"
+        r = self.client.patch(unknown, b"abcd", "0-3")
+        self.assertEqual(r.status_code, 404, harness.describe(r))
+        self.assertEqual(error_codes(r), ["BLOB_UPLOAD_UNKNOWN"])
+        r = self.client.patch(location, b"abcd", "8-11")
+        self.assertEqual(r.status_code, 416, harness.describe(r))
+        self.assertEqual(error_codes(r), ["BLOB_UPLOAD_INVALID"])
+        self.assertEqual(parse_range(r.headers["Range"]), (0, 0))
+        r = self.client.put_upload(unknown, sha256_digest(b"abcd"), data=b"abcd")
+        self.assertEqual(r.status_code, 404, harness.describe(r))
+        self.assertEqual(self.metric("berth_uploads_refused_total"), refused_before)
+        stop_trickle()
+        holder.sock.close()
+
     def large_manifest(self, repo):
         """An image manifest of over 100 KiB (a padding annotation) whose blobs are in `repo`."""
         config, layer = b'{"architecture":"amd64","os":"linux"}', b"layer bytes"
