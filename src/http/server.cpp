@@ -119,6 +119,9 @@ struct Server::Worker {
   std::list<Connection*> connections;
   asio::steady_timer grace{ctx};
   bool stopping = false;
+  // At the connection limit with none of this thread's connections idle: the next one to
+  // finish a request closes (Connection: close) if a connection still waits for a slot.
+  bool reclaim_pending = false;
 };
 
 // The Exchange over a live connection. A body with a Content-Length is read straight
@@ -409,6 +412,7 @@ void Server::reclaim_idle(Worker& w) {
     if (reclaimed_) reclaimed_->inc();
     return;
   }
+  w.reclaim_pending = true;
 }
 
 awaitable<void> Server::accept_loop(Worker& w) {
@@ -546,6 +550,15 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket, AsyncSemaphore::P
         }
       }
       if (draining_.load()) keep_alive = false;
+      // A connection that would stay open while another waits at the limit closes instead,
+      // as soon as it has answered (the waiter would otherwise wait for --header-timeout).
+      if (keep_alive && w.reclaim_pending) {
+        w.reclaim_pending = false;
+        if (connection_slots_->waiting() > 0) {
+          keep_alive = false;
+          if (reclaimed_) reclaimed_->inc();
+        }
+      }
 
       const bool send_body = !head_request && !resp.omit_body && status_has_body(resp.status);
       uint64_t length = resp.source ? resp.source_length : resp.body.size();

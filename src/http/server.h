@@ -125,7 +125,8 @@ class Server {
   awaitable<void> accept_loop(Worker& w);
   awaitable<void> session(Worker& w, tcp::socket socket, AsyncSemaphore::Permit slot);
   void begin_shutdown(Worker& w);
-  // At the connection limit: closes one of `w`'s connections kept alive between requests.
+  // At the connection limit: closes one of `w`'s connections kept alive between requests,
+  // or if none is, the next one to answer a request.
   void reclaim_idle(Worker& w);
 
   ServerOptions options_;

@@ -331,15 +331,48 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitWaitUntilOneCloses) {
   c.send(kGet);
   wait_for([&] { return gauge("berth_http_connections_waiting") == 1; }, "the third connection to wait");
   EXPECT_TRUE(c.nothing_to_read());
-  a.send(kGet);  // the open connections are still served meanwhile
-  EXPECT_NE(a.read_until("hello GET").find("hello GET"), std::string::npos);
-  EXPECT_TRUE(c.nothing_to_read());
-
   b.reset();  // closing one lets the waiting one in
   EXPECT_NE(c.read_until("hello GET").find("hello GET"), std::string::npos);
   EXPECT_EQ(gauge("berth_http_connections_waiting"), 0);
   EXPECT_EQ(gauge("berth_http_connections"), 2);
   EXPECT_EQ(metrics_.counter("berth_http_connections_delayed_total", "").value(), 1u);
+
+  // c is idle between requests now: a newcomer takes its place at once.
+  Conn d(port_);
+  d.send(kGet);
+  EXPECT_NE(d.read_until("hello GET").find("hello GET"), std::string::npos);
+  EXPECT_EQ(c.read_until("\r\n"), "");
+  EXPECT_EQ(metrics_.counter("berth_http_connections_reclaimed_total", "").value(), 1u);
+}
+
+TEST_F(ServerTest, AtTheLimitTheNextConnectionToAnswerClosesForAWaitingOne) {
+  ServerOptions o;
+  o.max_connections = 2;
+  // Were answered connections kept, the waiting one would be let in only when they time
+  // out (--header-timeout).
+  o.header_timeout = std::chrono::seconds(30);
+  start(o);
+  Conn a(port_);  // neither idle between requests: nothing to reclaim when c arrives
+  Conn b(port_);
+  wait_for([&] { return gauge("berth_http_connections") == 2; }, "both connections to be served");
+  Conn c(port_);
+  c.send(kGet);
+  wait_for([&] { return gauge("berth_http_connections_waiting") == 1; }, "the third connection to wait");
+  EXPECT_TRUE(c.nothing_to_read());
+
+  a.send(kGet);  // still served; its answer says it closes, and it does
+  const std::string answer = a.read_until("hello GET");
+  EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos) << answer;
+  EXPECT_EQ(a.read_until("\r\n"), "");
+  EXPECT_NE(c.read_until("hello GET").find("hello GET"), std::string::npos);
+  EXPECT_EQ(metrics_.counter("berth_http_connections_reclaimed_total", "").value(), 1u);
+  EXPECT_TRUE(b.nothing_to_read());  // still open
+
+  // With nobody waiting, an answered connection stays open.
+  b.send(kGet);
+  const std::string kept = b.read_until("hello GET");
+  EXPECT_EQ(kept.find("Connection: close"), std::string::npos) << kept;
+  EXPECT_TRUE(b.nothing_to_read());
 }
 
 TEST_F(ServerTest, AtTheLimitAConnectionIdleBetweenRequestsMakesRoom) {

@@ -79,21 +79,27 @@ class TestConnectionLimit(ServerTestCase):
         c3.sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: berth\r\n")
         c4 = self.conn()
         c4.send_request_head("GET", "/healthz")
-        # Accepted, with no slot to have: it waits. (Before c2 finishes its request, which
-        # leaves c2 idle between requests, so nothing is there to close for c4.)
+        # Accepted, with no slot to have (c2 and c3 are both in the middle of a request,
+        # nothing is idle to close): it waits.
         wait_for(lambda: accept_queue(self.server.port) == 0, "berth to accept the fourth connection")
-        c2.sock.sendall(b"\r\n")  # the open connections are still served meanwhile
-        self.assertEqual(c2.read_response().status, 200)
         c4.sock.setblocking(False)
         with self.assertRaises(BlockingIOError, msg="a connection beyond the limit was answered"):
             c4.sock.recv(1)
         c4.sock.settimeout(READY_TIMEOUT)
-        c2.sock.close()  # closing one lets the waiting one in
+        # The open connections are still served meanwhile; the first to finish a request
+        # closes after its answer (Connection: close) instead of staying open idle, which
+        # lets the waiting one in.
+        c2.sock.sendall(b"\r\n")
+        resp = c2.read_response()
+        self.assertEqual(resp.status, 200)
+        self.assertEqual((resp.header("Connection") or "").lower(), "close", resp)
+        self.assertEqual(c2.sock.recv(1), b"", "the connection that answered stayed open")
+        c2.sock.close()
         self.assertEqual(c4.read_response().status, 200)
         r = c4.request("GET", "/metrics")
         self.assertEqual(metric(r.body.decode(), "berth_http_connections_waiting"), 0)
         self.assertGreaterEqual(metric(r.body.decode(), "berth_http_connections_delayed_total"), 2)
-        self.assertGreaterEqual(metric(r.body.decode(), "berth_http_connections_reclaimed_total"), 1)
+        self.assertGreaterEqual(metric(r.body.decode(), "berth_http_connections_reclaimed_total"), 2)
         with open(self.server.log_path, "rb") as f:
             log = f.read().decode(errors="replace")
         self.assertEqual(log.count("connection limit of 2 reached"), 1, self.server.log_tail())
