@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   serve_cmd->add_flag("--create-on-push", serve.registry.create_on_push,
                       "Create a repository on its first push instead of answering NAME_UNKNOWN");
   serve_cmd->add_option("--ready-file", serve.ready_file, "Write HOST:PORT to this file once ready");
-  serve_cmd->add_option("--threads", serve.http.threads, "I/O threads (default: one per core)");
+  serve_cmd->add_option("--threads", serve.http.threads, "I/O threads (default, or 0: one per core)");
   serve_cmd->add_option("--header-timeout", serve.http.header_timeout,
                         "Seconds a client has to send a request head (and keep-alive idle)")
       ->capture_default_str();
