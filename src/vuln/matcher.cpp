@@ -22,9 +22,22 @@ std::string major_minor(std::string_view v) {
   return std::string(v.substr(0, second));
 }
 
+// RHEL rebuilds that publish OSV: the ecosystem (lower case) -> the namespace, which is
+// also the distribution's os-release ID. Their records name source rpms, scoped to a
+// major release ("AlmaLinux:9", "Rocky Linux:8").
+constexpr std::pair<std::string_view, std::string_view> kRpmDistros[] = {
+    {"almalinux", "almalinux"},
+    {"rocky linux", "rocky"},
+};
+
+std::string_view major(std::string_view v) { return v.substr(0, v.find('.')); }
+
 std::string version_ecosystem(std::string_view ns) {
   if (ns.starts_with("debian:")) return "dpkg";
   if (ns.starts_with("alpine:")) return "apk";
+  for (const auto& [ecosystem, name] : kRpmDistros) {
+    if (ns.starts_with(name) && ns.size() > name.size() && ns[name.size()] == ':') return "rpm";
+  }
   return std::string(ns);  // npm, pypi, go
 }
 
@@ -37,6 +50,9 @@ std::string namespace_of(std::string_view osv_ecosystem) {
   if (base == "debian" && !suffix.empty()) return "debian:" + std::string(suffix.substr(0, suffix.find('.')));
   if (base == "alpine" && !suffix.empty()) return "alpine:" + major_minor(suffix.starts_with("v") ? suffix.substr(1) : suffix);
   if (colon == std::string_view::npos && (base == "npm" || base == "pypi" || base == "go")) return base;
+  for (const auto& [ecosystem, name] : kRpmDistros) {
+    if (base == ecosystem && !major(suffix).empty()) return std::string(name) + ":" + std::string(major(suffix));
+  }
   return "";
 }
 
@@ -44,6 +60,11 @@ std::string namespace_of(const Package& pkg, const OsInfo& os) {
   if (pkg.ecosystem == "dpkg") return os.id == "debian" && !os.version_id.empty() ? "debian:" + os.version_id.substr(0, os.version_id.find('.')) : "";
   if (pkg.ecosystem == "apk") return os.id == "alpine" && !os.version_id.empty() ? "alpine:" + major_minor(os.version_id) : "";
   if (pkg.ecosystem == "npm" || pkg.ecosystem == "pypi" || pkg.ecosystem == "go") return pkg.ecosystem;
+  if (pkg.ecosystem == "rpm" && !major(os.version_id).empty()) {
+    for (const auto& [ecosystem, name] : kRpmDistros) {
+      if (os.id == name) return std::string(name) + ":" + std::string(major(os.version_id));
+    }
+  }
   return "";
 }
 
@@ -68,9 +89,11 @@ std::vector<Finding> Matcher::match(const OsInfo& os, const std::vector<Package>
   for (const auto& pkg : packages) {
     const auto ns = namespace_of(pkg, os);
     if (ns.empty()) continue;
-    // The Debian tracker and Alpine secdb speak of source packages (apk's origin), so
-    // libcrypto3 is matched as openssl; findings still name the installed package.
-    const bool by_source = (pkg.ecosystem == "dpkg" || pkg.ecosystem == "apk") && !pkg.source_name.empty();
+    // The Debian tracker, Alpine secdb and the RHEL rebuilds' OSV speak of source
+    // packages (apk's origin, rpm's SOURCERPM), so libcrypto3 is matched as openssl and
+    // openssl-libs as openssl; findings still name the installed package.
+    const bool by_source = !pkg.source_name.empty() &&
+                           (pkg.ecosystem == "dpkg" || pkg.ecosystem == "apk" || pkg.ecosystem == "rpm");
     const auto& key_name = by_source ? pkg.source_name : pkg.name;
     const auto& version = by_source && !pkg.source_version.empty() ? pkg.source_version : pkg.version;
     auto it = index_.find({ns, index_name(ns, key_name)});

@@ -153,9 +153,48 @@ TEST(Matcher, Namespaces) {
   EXPECT_EQ(namespace_of(Package{"apk", "x", "1", "", ""}, OsInfo{"alpine", "3.19.1"}), "alpine:3.19");
   EXPECT_EQ(namespace_of(Package{"dpkg", "x", "1", "", ""}, OsInfo{"debian", "12"}), "debian:12");
   EXPECT_EQ(namespace_of(Package{"go", "stdlib", "1.21.5", "", ""}, OsInfo{"alpine", "3.19"}), "go");
-  // No rpm vulnerability data is imported yet (no Red Hat/Fedora/AlmaLinux source): rpm
+  EXPECT_EQ(namespace_of("AlmaLinux:9"), "almalinux:9");
+  EXPECT_EQ(namespace_of("Rocky Linux:8"), "rocky:8");
+  EXPECT_EQ(namespace_of("AlmaLinux"), "");  // unscoped: berth matches per release only
+  EXPECT_EQ(namespace_of(Package{"rpm", "bash", "5.1.8-6.el9", "", ""}, OsInfo{"almalinux", "9.3"}), "almalinux:9");
+  EXPECT_EQ(namespace_of(Package{"rpm", "bash", "5.1.8-6.el9", "", ""}, OsInfo{"rocky", "8.9"}), "rocky:8");
+  // No Red Hat or Fedora data is matched (Red Hat's OSV scopes by product CPE): their rpm
   // packages are inventoried but not matched.
   EXPECT_EQ(namespace_of(Package{"rpm", "bash", "5.1.8-6.el9", "", ""}, OsInfo{"rhel", "9.3"}), "");
+  EXPECT_EQ(namespace_of(Package{"rpm", "bash", "5.1.8-6.el9", "", ""}, OsInfo{"almalinux", ""}), "");
+}
+
+// As AlmaLinux's and Rocky Linux's OSV records read: source rpm names, rpm versions with
+// the epoch when it is not 0, one record per release.
+TEST(Matcher, RpmBySourcePackageOnAlmaLinuxAndRocky) {
+  Matcher m;
+  auto openssl = parse_osv(R"({"id":"ALSA-2023:1405","summary":"Important: openssl security update",
+    "affected":[{"package":{"ecosystem":"AlmaLinux:9","name":"openssl"},
+      "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1:3.0.1-47.el9_1"}]}]}]})");
+  auto bash = parse_osv(R"({"id":"RLSA-2022:8434","summary":"bash security update",
+    "affected":[{"package":{"ecosystem":"Rocky Linux:9","name":"bash"},
+      "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"5.1.8-6.el9"}]}]}]})");
+  ASSERT_TRUE(openssl && bash);
+  m.add(*openssl);
+  m.add(*bash);
+  const OsInfo alma{"almalinux", "9.1"};
+  // openssl-libs comes from openssl's source rpm; its epoch is the binary's.
+  const Package libs{"rpm", "openssl-libs", "1:3.0.1-43.el9_0", "openssl", "1:3.0.1-43.el9_0"};
+  auto found = m.match(alma, {libs});
+  ASSERT_EQ(ids(found), std::vector<std::string>{"ALSA-2023:1405"});
+  EXPECT_EQ(found[0].package_name, "openssl-libs");
+  EXPECT_EQ(found[0].fixed_versions, std::vector<std::string>{"1:3.0.1-47.el9_1"});
+  // Fixed (el9_1 release of the fixed version), or a later version; or no epoch, which is
+  // epoch 0 and so older than any 1:.
+  EXPECT_TRUE(m.match(alma, {{"rpm", "openssl-libs", "1:3.0.1-47.el9_1", "openssl", "1:3.0.1-47.el9_1"}}).empty());
+  EXPECT_TRUE(m.match(alma, {{"rpm", "openssl-libs", "1:3.0.7-6.el9", "openssl", "1:3.0.7-6.el9"}}).empty());
+  EXPECT_EQ(m.match(alma, {{"rpm", "openssl-libs", "3.0.9-1.el9", "openssl", "3.0.9-1.el9"}}).size(), 1u);
+  // Another release, or another rebuild, is another namespace.
+  EXPECT_TRUE(m.match(OsInfo{"almalinux", "8.9"}, {libs}).empty());
+  EXPECT_TRUE(m.match(OsInfo{"rocky", "9.1"}, {libs}).empty());
+  EXPECT_EQ(ids(m.match(OsInfo{"rocky", "9.1"}, {{"rpm", "bash", "5.1.8-5.el9", "bash", "5.1.8-5.el9"}})),
+            std::vector<std::string>{"RLSA-2022:8434"});
+  EXPECT_TRUE(m.match(OsInfo{"rocky", "9.1"}, {{"rpm", "bash", "5.1.8-6.el9", "bash", "5.1.8-6.el9"}}).empty());
 }
 
 }  // namespace
