@@ -306,7 +306,7 @@ Server::Server(ServerOptions options, Handler handler, observe::Metrics* metrics
     connections.waited =
         &metrics->counter("berth_http_connections_delayed_total", "Connections that waited at the connection limit");
     reclaimed_ = &metrics->counter("berth_http_connections_reclaimed_total",
-                                   "Keep-alive connections idle between requests closed to make room at the connection limit");
+                                   "Keep-alive connections closed to make room at the connection limit (idle, or after their answer)");
     metrics->gauge("berth_http_connections_max", "The connection limit (--max-connections)")
         .set(static_cast<int64_t>(limit.limit));
     uploads.in_use = &metrics->gauge("berth_uploads_receiving", "Upload request bodies being received");
