@@ -6,6 +6,8 @@ findings the imported data implies, computed here independently of berth:
   versions ordered by `dpkg --compare-versions`);
 - an Alpine 3.20 image with an apk database (secdb fix versions per origin package);
 - node_modules/lodash 4.17.15 fetched with `npm pack` (OSV npm records);
+- an AlmaLinux 9 rpmdb.sqlite (binary rpms by their source rpm) against records in
+  AlmaLinux's OSV format, with records for AlmaLinux 8 and Rocky Linux that must not apply;
 - whiteouts: packages deleted by a `.wh.` file and by an opaque directory are not reported;
 - bad input (tar bombs, symlink loops, a malformed status file): the scan has an outcome
   with a reason and the registry keeps serving.
@@ -246,6 +248,42 @@ def npm_manifest(name, version):
 
 OS_DEBIAN12 = b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
 OS_ALPINE320 = b'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.20.3\n'
+OS_ALMA9 = b'NAME="AlmaLinux"\nID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.2"\n'
+
+
+def rpm_header(name, version, release, epoch=None, source_rpm=None):
+    """An rpm header blob as rpmdb.sqlite stores it (rpm's headerExport layout): entry
+    count, data length, 16-byte index entries (tag, type, offset, count), then the data."""
+    entries = [(1000, 6, name.encode() + b"\0"), (1001, 6, version.encode() + b"\0"),
+               (1002, 6, release.encode() + b"\0")]
+    if epoch is not None:
+        entries.append((1003, 4, epoch.to_bytes(4, "big")))
+    if source_rpm:
+        entries.append((1044, 6, source_rpm.encode() + b"\0"))
+    index, data = b"", b""
+    for tag, typ, value in entries:
+        if typ == 4:
+            data += b"\0" * (-len(data) % 4)  # int32 alignment
+        index += b"".join(v.to_bytes(4, "big") for v in (tag, typ, len(data), 1))
+        data += value
+    return len(entries).to_bytes(4, "big") + len(data).to_bytes(4, "big") + index + data
+
+
+def rpmdb_sqlite(headers):
+    """The bytes of an rpmdb.sqlite (rpm 4.16+'s sqlite backend) holding `headers`."""
+    import sqlite3
+    d = tempfile.mkdtemp(prefix="berth-rpmdb-")
+    try:
+        path = os.path.join(d, "rpmdb.sqlite")
+        db = sqlite3.connect(path)
+        db.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)")
+        db.executemany("INSERT INTO Packages (blob) VALUES (?)", [(h,) for h in headers])
+        db.commit()
+        db.close()
+        with open(path, "rb") as f:
+            return f.read()
+    finally:
+        shutil.rmtree(d, True)
 
 
 def debian_rootfs_layer():
@@ -421,6 +459,40 @@ class TestScanImages(ServerTestCase):
         expected = expected_npm([("lodash", version)])
         self.assertGreaterEqual(len(expected), 3)
         self.scan_and_compare(self.scan_repo(), image_with(5103, [tar_layer(entries)]), "lodash", expected)
+
+    def test_almalinux_rpm_packages_by_source_rpm(self):
+        """AlmaLinux's OSV records (ecosystem AlmaLinux:9) name source rpms with rpm
+        versions; an image's rpmdb.sqlite lists binary rpms with their SOURCERPM. Records for
+        another release (AlmaLinux:8) or another rebuild (Rocky Linux:9) do not apply."""
+        def record(rec_id, ecosystem, name, fixed):
+            return {"id": rec_id, "summary": f"{name} security update", "affected": [
+                {"package": {"ecosystem": ecosystem, "name": name},
+                 "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}]}
+        records = [record("ALSA-2023:3722", "AlmaLinux:9", "openssl", "1:3.0.7-16.el9_2"),
+                   record("ALSA-2023:0958", "AlmaLinux:9", "bash", "5.1.8-6.el9_1"),
+                   record("ALSA-2023:3839", "AlmaLinux:9", "curl", "7.76.1-23.el9_2.1"),
+                   record("ALSA-2023:0101", "AlmaLinux:8", "zlib", "1.2.11-99.el8"),
+                   record("RLSA-2023:3722", "Rocky Linux:9", "zlib", "1.2.11-99.el9")]
+        d = tempfile.mkdtemp(prefix="berth-alma-osv-")
+        self.addCleanup(shutil.rmtree, d, True)
+        for r in records:
+            with open(os.path.join(d, r["id"].replace(":", "-") + ".json"), "w") as f:
+                json.dump(r, f)
+        run([BERTH_BIN, "vulndb", "import", d, "--data-dir", self.server.data_dir])
+        db = rpmdb_sqlite([
+            rpm_header("openssl-libs", "3.0.7", "16.el9", epoch=1, source_rpm="openssl-3.0.7-16.el9.src.rpm"),
+            rpm_header("bash", "5.1.8", "6.el9_1", source_rpm="bash-5.1.8-6.el9_1.src.rpm"),
+            rpm_header("libcurl", "7.76.1", "23.el9", source_rpm="curl-7.76.1-23.el9.src.rpm"),
+            rpm_header("zlib", "1.2.11", "40.el9", source_rpm="zlib-1.2.11-40.el9.src.rpm"),
+            rpm_header("gpg-pubkey", "fd431d51", "4ae0493b"),  # no source rpm: matched by its own name
+        ])
+        layer = tar_layer([("etc", None), ("etc/os-release", OS_ALMA9), ("var", None), ("var/lib", None),
+                           ("var/lib/rpm", None), ("var/lib/rpm/rpmdb.sqlite", db)])
+        # 1:3.0.7-16.el9 < 1:3.0.7-16.el9_2 (the fix's release sorts later); bash is at its
+        # fix; zlib's records are for other distributions.
+        expected = {("ALSA-2023:3722", "openssl-libs", "1:3.0.7-16.el9"),
+                    ("ALSA-2023:3839", "libcurl", "7.76.1-23.el9")}
+        self.scan_and_compare(self.scan_repo(), image_with(5107, [layer]), "alma9", expected)
 
     def test_debian_cve_known_only_from_a_dsa(self):
         """DSA-5523-1 fixes CVE-2023-38545 and CVE-2023-38546 in curl 7.88.1-10+deb12u4;
