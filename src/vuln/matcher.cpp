@@ -33,7 +33,7 @@ constexpr std::pair<std::string_view, std::string_view> kRpmDistros[] = {
 std::string_view major(std::string_view v) { return v.substr(0, v.find('.')); }
 
 std::string version_ecosystem(std::string_view ns) {
-  if (ns.starts_with("debian:")) return "dpkg";
+  if (ns.starts_with("debian:") || ns.starts_with("ubuntu:")) return "dpkg";
   if (ns.starts_with("alpine:")) return "apk";
   for (const auto& [ecosystem, name] : kRpmDistros) {
     if (ns.starts_with(name) && ns.size() > name.size() && ns[name.size()] == ':') return "rpm";
@@ -49,6 +49,10 @@ std::string namespace_of(std::string_view osv_ecosystem) {
   const auto suffix = colon == std::string_view::npos ? std::string_view() : osv_ecosystem.substr(colon + 1);
   if (base == "debian" && !suffix.empty()) return "debian:" + std::string(suffix.substr(0, suffix.find('.')));
   if (base == "alpine" && !suffix.empty()) return "alpine:" + major_minor(suffix.starts_with("v") ? suffix.substr(1) : suffix);
+  // "Ubuntu:22.04:LTS", "Ubuntu:23.10". "Ubuntu:Pro:..." fixes ship only to Ubuntu Pro
+  // (ESM) subscribers, which an image's os-release does not tell: not matched.
+  if (base == "ubuntu" && !suffix.empty() && !suffix.starts_with("Pro:"))
+    return "ubuntu:" + std::string(suffix.substr(0, suffix.find(':')));
   if (colon == std::string_view::npos && (base == "npm" || base == "pypi" || base == "go")) return base;
   for (const auto& [ecosystem, name] : kRpmDistros) {
     if (base == ecosystem && !major(suffix).empty()) return std::string(name) + ":" + std::string(major(suffix));
@@ -57,7 +61,11 @@ std::string namespace_of(std::string_view osv_ecosystem) {
 }
 
 std::string namespace_of(const Package& pkg, const OsInfo& os) {
-  if (pkg.ecosystem == "dpkg") return os.id == "debian" && !os.version_id.empty() ? "debian:" + os.version_id.substr(0, os.version_id.find('.')) : "";
+  if (pkg.ecosystem == "dpkg" && !os.version_id.empty()) {
+    if (os.id == "debian") return "debian:" + os.version_id.substr(0, os.version_id.find('.'));
+    if (os.id == "ubuntu") return "ubuntu:" + os.version_id;  // "22.04", as the records' releases
+    return "";
+  }
   if (pkg.ecosystem == "apk") return os.id == "alpine" && !os.version_id.empty() ? "alpine:" + major_minor(os.version_id) : "";
   if (pkg.ecosystem == "npm" || pkg.ecosystem == "pypi" || pkg.ecosystem == "go") return pkg.ecosystem;
   if (pkg.ecosystem == "rpm" && !major(os.version_id).empty()) {
@@ -89,9 +97,9 @@ std::vector<Finding> Matcher::match(const OsInfo& os, const std::vector<Package>
   for (const auto& pkg : packages) {
     const auto ns = namespace_of(pkg, os);
     if (ns.empty()) continue;
-    // The Debian tracker, Alpine secdb and the RHEL rebuilds' OSV speak of source
-    // packages (apk's origin, rpm's SOURCERPM), so libcrypto3 is matched as openssl and
-    // openssl-libs as openssl; findings still name the installed package.
+    // The Debian tracker, Ubuntu's OSV, Alpine secdb and the RHEL rebuilds' OSV speak of
+    // source packages (apk's origin, rpm's SOURCERPM), so libcrypto3 is matched as openssl
+    // and openssl-libs as openssl; findings still name the installed package.
     const bool by_source = !pkg.source_name.empty() &&
                            (pkg.ecosystem == "dpkg" || pkg.ecosystem == "apk" || pkg.ecosystem == "rpm");
     const auto& key_name = by_source ? pkg.source_name : pkg.name;

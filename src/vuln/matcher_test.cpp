@@ -153,6 +153,11 @@ TEST(Matcher, Namespaces) {
   EXPECT_EQ(namespace_of(Package{"apk", "x", "1", "", ""}, OsInfo{"alpine", "3.19.1"}), "alpine:3.19");
   EXPECT_EQ(namespace_of(Package{"dpkg", "x", "1", "", ""}, OsInfo{"debian", "12"}), "debian:12");
   EXPECT_EQ(namespace_of(Package{"go", "stdlib", "1.21.5", "", ""}, OsInfo{"alpine", "3.19"}), "go");
+  EXPECT_EQ(namespace_of("Ubuntu:22.04:LTS"), "ubuntu:22.04");
+  EXPECT_EQ(namespace_of("Ubuntu:23.10"), "ubuntu:23.10");
+  EXPECT_EQ(namespace_of("Ubuntu:Pro:18.04:LTS"), "");
+  EXPECT_EQ(namespace_of(Package{"dpkg", "x", "1", "", ""}, OsInfo{"ubuntu", "22.04"}), "ubuntu:22.04");
+  EXPECT_EQ(namespace_of(Package{"dpkg", "x", "1", "", ""}, OsInfo{"linuxmint", "21.2"}), "");
   EXPECT_EQ(namespace_of("AlmaLinux:9"), "almalinux:9");
   EXPECT_EQ(namespace_of("Rocky Linux:8"), "rocky:8");
   EXPECT_EQ(namespace_of("AlmaLinux"), "");  // unscoped: berth matches per release only
@@ -162,6 +167,29 @@ TEST(Matcher, Namespaces) {
   // packages are inventoried but not matched.
   EXPECT_EQ(namespace_of(Package{"rpm", "bash", "5.1.8-6.el9", "", ""}, OsInfo{"rhel", "9.3"}), "");
   EXPECT_EQ(namespace_of(Package{"rpm", "bash", "5.1.8-6.el9", "", ""}, OsInfo{"almalinux", ""}), "");
+}
+
+// As Ubuntu's OSV records (canonical/ubuntu-security-notices) read: source package names,
+// Debian version order, one affected entry per release.
+TEST(Matcher, UbuntuBySourcePackagePerRelease) {
+  Matcher m;
+  auto usn = parse_osv(R"({"id":"USN-6694-1","summary":"Expat vulnerabilities","affected":[
+    {"package":{"ecosystem":"Ubuntu:22.04:LTS","name":"expat"},
+     "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.4.7-1ubuntu0.3"}]}]},
+    {"package":{"ecosystem":"Ubuntu:Pro:18.04:LTS","name":"expat"},
+     "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.2.5-3ubuntu0.9+esm1"}]}]}]})");
+  ASSERT_TRUE(usn);
+  m.add(*usn);
+  const OsInfo jammy{"ubuntu", "22.04"};
+  const Package lib{"dpkg", "libexpat1", "2.4.7-1ubuntu0.2", "expat", "2.4.7-1ubuntu0.2"};
+  auto found = m.match(jammy, {lib});
+  ASSERT_EQ(ids(found), std::vector<std::string>{"USN-6694-1"});
+  EXPECT_EQ(found[0].package_name, "libexpat1");
+  EXPECT_TRUE(m.match(jammy, {{"dpkg", "libexpat1", "2.4.7-1ubuntu0.3", "expat", "2.4.7-1ubuntu0.3"}}).empty());
+  // Another release, Pro-only fixes, and Debian are other namespaces.
+  EXPECT_TRUE(m.match(OsInfo{"ubuntu", "24.04"}, {lib}).empty());
+  EXPECT_TRUE(m.match(OsInfo{"ubuntu", "18.04"}, {{"dpkg", "libexpat1", "2.2.5-3", "expat", "2.2.5-3"}}).empty());
+  EXPECT_TRUE(m.match(OsInfo{"debian", "12"}, {lib}).empty());
 }
 
 // As AlmaLinux's and Rocky Linux's OSV records read: source rpm names, rpm versions with

@@ -6,6 +6,8 @@ findings the imported data implies, computed here independently of berth:
   versions ordered by `dpkg --compare-versions`);
 - an Alpine 3.20 image with an apk database (secdb fix versions per origin package);
 - node_modules/lodash 4.17.15 fetched with `npm pack` (OSV npm records);
+- an Ubuntu 22.04 dpkg status file against records in Ubuntu's OSV format (Ubuntu Pro and
+  other releases' records must not apply);
 - an AlmaLinux 9 rpmdb.sqlite (binary rpms by their source rpm) against records in
   AlmaLinux's OSV format, with records for AlmaLinux 8 and Rocky Linux that must not apply;
 - whiteouts: packages deleted by a `.wh.` file and by an opaque directory are not reported;
@@ -248,6 +250,7 @@ def npm_manifest(name, version):
 
 OS_DEBIAN12 = b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
 OS_ALPINE320 = b'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.20.3\n'
+OS_UBUNTU2204 = b'PRETTY_NAME="Ubuntu 22.04.4 LTS"\nNAME="Ubuntu"\nVERSION_ID="22.04"\nID=ubuntu\nID_LIKE=debian\n'
 OS_ALMA9 = b'NAME="AlmaLinux"\nID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.2"\n'
 
 
@@ -459,6 +462,50 @@ class TestScanImages(ServerTestCase):
         expected = expected_npm([("lodash", version)])
         self.assertGreaterEqual(len(expected), 3)
         self.scan_and_compare(self.scan_repo(), image_with(5103, [tar_layer(entries)]), "lodash", expected)
+
+    def test_ubuntu_dpkg_packages_against_ubuntu_osv(self):
+        """Ubuntu's OSV records (canonical/ubuntu-security-notices: ecosystem
+        "Ubuntu:22.04:LTS", source package names, Debian versions) against a jammy dpkg
+        status file. Ubuntu Pro (ESM) fixes and other releases do not apply."""
+        def record(rec_id, *affected):
+            return {"id": rec_id, "summary": f"{rec_id} vulnerabilities", "affected": [
+                {"package": {"ecosystem": eco, "name": name},
+                 "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}
+                for eco, name, fixed in affected]}
+        records = [record("USN-6694-1", ("Ubuntu:22.04:LTS", "expat", "2.4.7-1ubuntu0.3"),
+                          ("Ubuntu:Pro:18.04:LTS", "expat", "2.2.5-3ubuntu0.9+esm1")),
+                   record("USN-6737-1", ("Ubuntu:22.04:LTS", "glibc", "2.35-0ubuntu3.7")),
+                   record("USN-6718-1", ("Ubuntu:22.04:LTS", "openssl", "3.0.2-0ubuntu1.15")),
+                   record("USN-5570-1", ("Ubuntu:22.04:LTS", "zlib", "1:1.2.11.dfsg-2ubuntu9.10")),
+                   record("USN-7000-1", ("Ubuntu:Pro:22.04:LTS", "tar", "1.34+dfsg-1ubuntu0.1.22.04.2+esm1"),
+                          ("Ubuntu:24.04:LTS", "tar", "1.35+dfsg-3ubuntu0.1"))]
+        d = tempfile.mkdtemp(prefix="berth-ubuntu-osv-")
+        self.addCleanup(shutil.rmtree, d, True)
+        for r in records:
+            with open(os.path.join(d, r["id"] + ".json"), "w") as f:
+                json.dump(r, f)
+        run([BERTH_BIN, "vulndb", "import", d, "--data-dir", self.server.data_dir])
+        status = "".join(f"Package: {p}\nStatus: install ok installed\n" + (f"Source: {src}\n" if src else "") +
+                         f"Version: {v}\n\n"
+                         for p, src, v in (("libexpat1", "expat", "2.4.7-1ubuntu0.2"),
+                                           ("libc6", "glibc", "2.35-0ubuntu3.7"),
+                                           ("libc-bin", "glibc", "2.35-0ubuntu3.7"),
+                                           ("libssl3", "openssl", "3.0.2-0ubuntu1.14"),
+                                           ("zlib1g", "zlib", "1:1.2.11.dfsg-2ubuntu9.2"),
+                                           ("tar", None, "1.34+dfsg-1ubuntu0.1.22.04.2")))
+        # What the records imply, with dpkg's own ordering (9.2 < 9.10).
+        expected = set()
+        for name, version, src, src_ver in parse_dpkg_status(status):
+            for r in records:
+                for a in r["affected"]:
+                    fixed = a["ranges"][0]["events"][1]["fixed"]
+                    if (a["package"]["ecosystem"] == "Ubuntu:22.04:LTS" and a["package"]["name"] == src
+                            and dpkg_lt(src_ver, fixed)):
+                        expected.add((r["id"], name, version))
+        self.assertEqual({n for _, n, _ in expected}, {"libexpat1", "libssl3", "zlib1g"})
+        layer = tar_layer([("etc", None), ("etc/os-release", OS_UBUNTU2204), ("var", None), ("var/lib", None),
+                           ("var/lib/dpkg", None), ("var/lib/dpkg/status", status.encode())])
+        self.scan_and_compare(self.scan_repo(), image_with(5108, [layer]), "jammy", expected)
 
     def test_almalinux_rpm_packages_by_source_rpm(self):
         """AlmaLinux's OSV records (ecosystem AlmaLinux:9) name source rpms with rpm
