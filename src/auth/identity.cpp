@@ -293,9 +293,13 @@ Identity::Token Identity::issue_token(const Caller& c) const {
 Result<Caller> Identity::verify_token(std::string_view token) const {
   auto invalid = [] { return fail(ErrorCode::kUnauthorized, "authorization token is invalid; get a new one"); };
   std::optional<TokenClaims> claims;
+  const size_t key = std::hash<std::string_view>{}(token);
   {
     std::lock_guard lock(token_mu_);
-    if (auto it = verified_tokens_.find(token); it != verified_tokens_.end()) claims = it->second;
+    if (auto it = verified_tokens_.find(key);
+        it != verified_tokens_.end() && crypto::constant_time_equal(it->second.token, token)) {
+      claims = it->second.claims;
+    }
   }
   if (!claims) {
     auto raw = crypto::unbase64(token);
@@ -317,7 +321,7 @@ Result<Caller> Identity::verify_token(std::string_view token) const {
     constexpr size_t kMaxTokens = 4096;  // a bound, not an LRU: logged-in clients are few
     std::lock_guard lock(token_mu_);
     if (verified_tokens_.size() >= kMaxTokens) verified_tokens_.clear();
-    verified_tokens_.emplace(std::string(token), *claims);
+    verified_tokens_.insert_or_assign(key, VerifiedToken{std::string(token), *claims});
   }
   if (clock_.now_ms() >= claims->expires_at_ms)
     return fail(ErrorCode::kUnauthorized, "authorization token has expired; get a new one");

@@ -122,21 +122,22 @@ class Identity {
   std::string token_key_;
   // Access key id -> its caller (nullopt: no such key); every /v2/ request asks.
   mutable VersionedCache<std::optional<Caller>> callers_;
-  // Tokens already verified (the whole token as sent) -> what they say. A logged-in client
-  // sends the same token with every request; decoding it and checking its HMAC (OpenSSL 3
-  // fetches the algorithm on each one-shot call) would otherwise be a tenth of a manifest
-  // GET. A token that is not byte for byte one of these is verified in full, its MAC
-  // compared in constant time. Expiry and the key's existence are checked on every use.
+  // Tokens already verified -> what they say, keyed by the token's hash. A logged-in
+  // client sends the same token with every request; decoding it and checking its HMAC
+  // (OpenSSL 3 fetches the algorithm on each one-shot call) would otherwise be a tenth of a
+  // manifest GET. A hit still compares the whole token in constant time (no early exit on
+  // the first differing byte, as a map keyed by the token would do); anything else is
+  // verified in full. Expiry and the key's existence are checked on every use.
   struct TokenClaims {
     std::string access_key_id;
     int64_t expires_at_ms;
   };
-  mutable std::mutex token_mu_;
-  struct TokenHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  struct VerifiedToken {
+    std::string token;
+    TokenClaims claims;
   };
-  mutable std::unordered_map<std::string, TokenClaims, TokenHash, std::equal_to<>> verified_tokens_;
+  mutable std::mutex token_mu_;
+  mutable std::unordered_map<size_t, VerifiedToken> verified_tokens_;
 };
 
 }  // namespace berth::auth

@@ -17,7 +17,8 @@ namespace berth {
 
 class BufferPool {
  public:
-  // A buffer on loan; goes back to its pool (or is unmapped) when destroyed.
+  // A buffer on loan; goes back to its pool (or is unmapped) when destroyed. It must not
+  // outlive its pool (berth's server, whose sessions hold them, goes before the Api).
   class Buffer {
    public:
     Buffer() = default;

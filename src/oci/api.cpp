@@ -603,8 +603,15 @@ http::awaitable<Result<store::UploadRecord>> Api::receive(http::Exchange& ex, co
     auto& buf = bufs[next];
     if (!buf) {
       if (ex.body_done()) break;
-      buf = buffer_bytes == upload_buffers_.buffer_bytes() ? UploadBuffer(upload_buffers_.take())
-                                                           : UploadBuffer(buffer_bytes);
+      // Out of memory here must end the loop, not unwind the frame: earlier buffers' hash
+      // and store tasks still run on the pool and use this frame until they are done.
+      try {
+        buf = buffer_bytes == upload_buffers_.buffer_bytes() ? UploadBuffer(upload_buffers_.take())
+                                                             : UploadBuffer(buffer_bytes);
+      } catch (const std::bad_alloc&) {
+        failure = Error{ErrorCode::kInternal, "out of memory for upload buffers; retry from the reported offset"};
+        break;
+      }
     }
     auto task_done = [&, next](Result<void> r) {
       http::asio::post(executor, [&, next, r = std::move(r)]() mutable {

@@ -97,30 +97,36 @@ std::vector<Finding> Matcher::match(const OsInfo& os, const std::vector<Package>
   for (const auto& pkg : packages) {
     const auto ns = namespace_of(pkg, os);
     if (ns.empty()) continue;
-    // The Debian tracker, Ubuntu's OSV, Alpine secdb and the RHEL rebuilds' OSV speak of
-    // source packages (apk's origin, rpm's SOURCERPM), so libcrypto3 is matched as openssl
-    // and openssl-libs as openssl; findings still name the installed package.
+    // The Debian tracker, Ubuntu's OSV and Alpine secdb speak of source packages (apk's
+    // origin), so libcrypto3 is matched as openssl; findings still name the installed
+    // package. The RHEL rebuilds' OSV should name source rpms too, but AlmaLinux's lists
+    // the binary rpms an advisory updates (krb5-libs, not krb5): an rpm is looked up by
+    // both names.
     const bool by_source = !pkg.source_name.empty() &&
                            (pkg.ecosystem == "dpkg" || pkg.ecosystem == "apk" || pkg.ecosystem == "rpm");
-    const auto& key_name = by_source ? pkg.source_name : pkg.name;
-    const auto& version = by_source && !pkg.source_version.empty() ? pkg.source_version : pkg.version;
-    auto it = index_.find({ns, index_name(ns, key_name)});
-    if (it == index_.end()) continue;
+    std::vector<std::pair<const std::string*, const std::string*>> keys;  // (name, its version)
+    keys.emplace_back(by_source ? &pkg.source_name : &pkg.name,
+                      by_source && !pkg.source_version.empty() ? &pkg.source_version : &pkg.version);
+    if (by_source && pkg.ecosystem == "rpm" && pkg.name != pkg.source_name) keys.emplace_back(&pkg.name, &pkg.version);
     std::map<std::string, size_t> seen;  // one finding per advisory id and package
-    for (const auto& [ai, fi] : it->second) {
-      const auto& adv = advisories_[ai];
-      const auto result = evaluate(adv.affected[fi], version_ecosystem(ns), version);
-      if (!result.affected) continue;
-      if (auto s = seen.find(adv.id); s != seen.end()) {
-        auto& fixed = out[s->second].fixed_versions;
-        fixed.insert(fixed.end(), result.fixed.begin(), result.fixed.end());
-        std::sort(fixed.begin(), fixed.end());
-        fixed.erase(std::unique(fixed.begin(), fixed.end()), fixed.end());
-        continue;
+    for (const auto& [key_name, version] : keys) {
+      auto it = index_.find({ns, index_name(ns, *key_name)});
+      if (it == index_.end()) continue;
+      for (const auto& [ai, fi] : it->second) {
+        const auto& adv = advisories_[ai];
+        const auto result = evaluate(adv.affected[fi], version_ecosystem(ns), *version);
+        if (!result.affected) continue;
+        if (auto s = seen.find(adv.id); s != seen.end()) {
+          auto& fixed = out[s->second].fixed_versions;
+          fixed.insert(fixed.end(), result.fixed.begin(), result.fixed.end());
+          std::sort(fixed.begin(), fixed.end());
+          fixed.erase(std::unique(fixed.begin(), fixed.end()), fixed.end());
+          continue;
+        }
+        seen[adv.id] = out.size();
+        out.push_back(Finding{adv.id, adv.severity, adv.summary.empty() ? adv.details : adv.summary, adv.uri, pkg.name,
+                              pkg.version, result.fixed, pkg.ecosystem});
       }
-      seen[adv.id] = out.size();
-      out.push_back(Finding{adv.id, adv.severity, adv.summary.empty() ? adv.details : adv.summary, adv.uri, pkg.name,
-                            pkg.version, result.fixed, pkg.ecosystem});
     }
   }
   return out;

@@ -186,14 +186,21 @@ TEST(Matcher, UbuntuBySourcePackagePerRelease) {
   ASSERT_EQ(ids(found), std::vector<std::string>{"USN-6694-1"});
   EXPECT_EQ(found[0].package_name, "libexpat1");
   EXPECT_TRUE(m.match(jammy, {{"dpkg", "libexpat1", "2.4.7-1ubuntu0.3", "expat", "2.4.7-1ubuntu0.3"}}).empty());
+  // A fix only Ubuntu Pro ships does not apply to an image.
+  auto pro = parse_osv(R"({"id":"USN-7000-1","affected":[{"package":{"ecosystem":"Ubuntu:Pro:22.04:LTS","name":"tar"},
+     "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.34+dfsg-1ubuntu0.1.22.04.2+esm1"}]}]}]})");
+  ASSERT_TRUE(pro);
+  m.add(*pro);
+  EXPECT_TRUE(m.match(jammy, {{"dpkg", "tar", "1.34+dfsg-1ubuntu0.1.22.04.2", "tar", "1.34+dfsg-1ubuntu0.1.22.04.2"}}).empty());
   // Another release, Pro-only fixes, and Debian are other namespaces.
   EXPECT_TRUE(m.match(OsInfo{"ubuntu", "24.04"}, {lib}).empty());
   EXPECT_TRUE(m.match(OsInfo{"ubuntu", "18.04"}, {{"dpkg", "libexpat1", "2.2.5-3", "expat", "2.2.5-3"}}).empty());
   EXPECT_TRUE(m.match(OsInfo{"debian", "12"}, {lib}).empty());
 }
 
-// As AlmaLinux's and Rocky Linux's OSV records read: source rpm names, rpm versions with
-// the epoch when it is not 0, one record per release.
+// As AlmaLinux's and Rocky Linux's OSV records read: rpm versions with the epoch when it
+// is not 0, one record per release; names of source rpms (the schema's rule) or, as in
+// AlmaLinux's own data, of the binary rpms an advisory updates.
 TEST(Matcher, RpmBySourcePackageOnAlmaLinuxAndRocky) {
   Matcher m;
   auto openssl = parse_osv(R"({"id":"ALSA-2023:1405","summary":"Important: openssl security update",
@@ -202,9 +209,15 @@ TEST(Matcher, RpmBySourcePackageOnAlmaLinuxAndRocky) {
   auto bash = parse_osv(R"({"id":"RLSA-2022:8434","summary":"bash security update",
     "affected":[{"package":{"ecosystem":"Rocky Linux:9","name":"bash"},
       "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"5.1.8-6.el9"}]}]}]})");
-  ASSERT_TRUE(openssl && bash);
+  auto krb5 = parse_osv(R"({"id":"ALSA-2022:8637","summary":"Moderate: krb5 security update",
+    "affected":[{"package":{"ecosystem":"AlmaLinux:9","name":"krb5-libs"},
+      "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.19.1-24.el9_1"}]}]},
+     {"package":{"ecosystem":"AlmaLinux:9","name":"krb5-devel"},
+      "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.19.1-24.el9_1"}]}]}]})");
+  ASSERT_TRUE(openssl && bash && krb5);
   m.add(*openssl);
   m.add(*bash);
+  m.add(*krb5);
   const OsInfo alma{"almalinux", "9.1"};
   // openssl-libs comes from openssl's source rpm; its epoch is the binary's.
   const Package libs{"rpm", "openssl-libs", "1:3.0.1-43.el9_0", "openssl", "1:3.0.1-43.el9_0"};
@@ -217,6 +230,18 @@ TEST(Matcher, RpmBySourcePackageOnAlmaLinuxAndRocky) {
   EXPECT_TRUE(m.match(alma, {{"rpm", "openssl-libs", "1:3.0.1-47.el9_1", "openssl", "1:3.0.1-47.el9_1"}}).empty());
   EXPECT_TRUE(m.match(alma, {{"rpm", "openssl-libs", "1:3.0.7-6.el9", "openssl", "1:3.0.7-6.el9"}}).empty());
   EXPECT_EQ(m.match(alma, {{"rpm", "openssl-libs", "3.0.9-1.el9", "openssl", "3.0.9-1.el9"}}).size(), 1u);
+  // Listed under its binary name only (no "krb5" entry): found by that.
+  EXPECT_EQ(ids(m.match(alma, {{"rpm", "krb5-libs", "1.19.1-22.el9", "krb5", "1.19.1-22.el9"}})),
+            std::vector<std::string>{"ALSA-2022:8637"});
+  EXPECT_TRUE(m.match(alma, {{"rpm", "krb5-libs", "1.19.1-24.el9_1", "krb5", "1.19.1-24.el9_1"}}).empty());
+  EXPECT_TRUE(m.match(alma, {{"rpm", "krb5-workstation", "1.19.1-22.el9", "krb5", "1.19.1-22.el9"}}).empty());
+  // An advisory found under both names is one finding.
+  auto both = parse_osv(R"({"id":"ALSA-2023:9999","affected":[
+    {"package":{"ecosystem":"AlmaLinux:9","name":"openssl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1:3.0.7-20.el9"}]}]},
+    {"package":{"ecosystem":"AlmaLinux:9","name":"openssl-libs"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1:3.0.7-20.el9"}]}]}]})");
+  ASSERT_TRUE(both);
+  m.add(*both);
+  EXPECT_EQ(ids(m.match(alma, {libs})), (std::vector<std::string>{"ALSA-2023:1405", "ALSA-2023:9999"}));
   // Another release, or another rebuild, is another namespace.
   EXPECT_TRUE(m.match(OsInfo{"almalinux", "8.9"}, {libs}).empty());
   EXPECT_TRUE(m.match(OsInfo{"rocky", "9.1"}, {libs}).empty());

@@ -8,7 +8,7 @@ findings the imported data implies, computed here independently of berth:
 - node_modules/lodash 4.17.15 fetched with `npm pack` (OSV npm records);
 - an Ubuntu 22.04 dpkg status file against records in Ubuntu's OSV format (Ubuntu Pro and
   other releases' records must not apply);
-- an AlmaLinux 9 rpmdb.sqlite (binary rpms by their source rpm) against records in
+- an AlmaLinux 9 rpmdb.sqlite (binary rpms by their source rpm or their own name) against records in
   AlmaLinux's OSV format, with records for AlmaLinux 8 and Rocky Linux that must not apply;
 - whiteouts: packages deleted by a `.wh.` file and by an opaque directory are not reported;
 - bad input (tar bombs, symlink loops, a malformed status file): the scan has an outcome
@@ -508,14 +508,17 @@ class TestScanImages(ServerTestCase):
         self.scan_and_compare(self.scan_repo(), image_with(5108, [layer]), "jammy", expected)
 
     def test_almalinux_rpm_packages_by_source_rpm(self):
-        """AlmaLinux's OSV records (ecosystem AlmaLinux:9) name source rpms with rpm
-        versions; an image's rpmdb.sqlite lists binary rpms with their SOURCERPM. Records for
-        another release (AlmaLinux:8) or another rebuild (Rocky Linux:9) do not apply."""
+        """AlmaLinux's OSV records (ecosystem AlmaLinux:9) name source rpms (the schema's
+        rule) or binary rpms (AlmaLinux's own data), with rpm versions; an image's
+        rpmdb.sqlite lists binary rpms with their SOURCERPM. Records for another release
+        (AlmaLinux:8) or another rebuild (Rocky Linux:9) do not apply."""
         def record(rec_id, ecosystem, name, fixed):
             return {"id": rec_id, "summary": f"{name} security update", "affected": [
                 {"package": {"ecosystem": ecosystem, "name": name},
                  "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}]}
         records = [record("ALSA-2023:3722", "AlmaLinux:9", "openssl", "1:3.0.7-16.el9_2"),
+                   # As AlmaLinux's own data has it: the binary rpm's name, no "krb5" entry.
+                   record("ALSA-2022:8637", "AlmaLinux:9", "krb5-libs", "1.19.1-24.el9_1"),
                    record("ALSA-2023:0958", "AlmaLinux:9", "bash", "5.1.8-6.el9_1"),
                    record("ALSA-2023:3839", "AlmaLinux:9", "curl", "7.76.1-23.el9_2.1"),
                    record("ALSA-2023:0101", "AlmaLinux:8", "zlib", "1.2.11-99.el8"),
@@ -529,6 +532,7 @@ class TestScanImages(ServerTestCase):
         db = rpmdb_sqlite([
             rpm_header("openssl-libs", "3.0.7", "16.el9", epoch=1, source_rpm="openssl-3.0.7-16.el9.src.rpm"),
             rpm_header("bash", "5.1.8", "6.el9_1", source_rpm="bash-5.1.8-6.el9_1.src.rpm"),
+            rpm_header("krb5-libs", "1.19.1", "22.el9", source_rpm="krb5-1.19.1-22.el9.src.rpm"),
             rpm_header("libcurl", "7.76.1", "23.el9", source_rpm="curl-7.76.1-23.el9.src.rpm"),
             rpm_header("zlib", "1.2.11", "40.el9", source_rpm="zlib-1.2.11-40.el9.src.rpm"),
             rpm_header("gpg-pubkey", "fd431d51", "4ae0493b"),  # no source rpm: matched by its own name
@@ -538,6 +542,7 @@ class TestScanImages(ServerTestCase):
         # 1:3.0.7-16.el9 < 1:3.0.7-16.el9_2 (the fix's release sorts later); bash is at its
         # fix; zlib's records are for other distributions.
         expected = {("ALSA-2023:3722", "openssl-libs", "1:3.0.7-16.el9"),
+                    ("ALSA-2022:8637", "krb5-libs", "1.19.1-22.el9"),
                     ("ALSA-2023:3839", "libcurl", "7.76.1-23.el9")}
         self.scan_and_compare(self.scan_repo(), image_with(5107, [layer]), "alma9", expected)
 
