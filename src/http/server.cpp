@@ -120,7 +120,8 @@ struct Server::Worker {
   asio::steady_timer grace{ctx};
   bool stopping = false;
   // At the connection limit with none of this thread's connections idle: the next one to
-  // finish a request closes (Connection: close) if a connection still waits for a slot.
+  // finish a request closes (Connection: close, or at once if it already answered) if a
+  // connection still waits for a slot.
   bool reclaim_pending = false;
 };
 
@@ -474,6 +475,19 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket, AsyncSemaphore::P
       parser.body_limit(std::numeric_limits<std::uint64_t>::max());
       conn.idle = true;
       if (draining_.load()) break;
+      // Asked to make room while this connection was still answering (after its keep-alive
+      // was decided): it is idle now, so it goes, as reclaim_idle would have closed it
+      // (unless its next request is already here; then its answer closes it).
+      if (conn.kept && w.reclaim_pending) {
+        error_code ec;
+        if (buffer.size() == 0 && stream.socket().available(ec) == 0 && !ec) {
+          w.reclaim_pending = false;
+          if (connection_slots_->waiting() > 0) {
+            if (reclaimed_) reclaimed_->inc();
+            break;
+          }
+        }
+      }
       stream.expires_after(options_.header_timeout);
       error_code ec;
       co_await bhttp::async_read_header(stream, buffer, parser, with_ec(ec));
