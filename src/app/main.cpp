@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
 
   app::ServeOptions serve;
   auto* serve_cmd = cli.add_subcommand("serve", "Run the registry");
+  // The README lists --log-level with serve's options; its help should too.
+  serve_cmd->footer("Global option, before or after 'serve':\n  --log-level TEXT=info       trace|debug|info|warn|error|off");
   serve_cmd->add_option("--data-dir", serve.registry.data_dir, "Data directory")->capture_default_str();
   serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0 picks a free one)")
       ->capture_default_str();
