@@ -109,6 +109,12 @@ struct Server::Connection {
   const beast::flat_buffer* buffer = nullptr;  // bytes received and not yet parsed
   bool idle = true;  // waiting for a request head: safe to close on shutdown
   bool kept = false;  // idle after answering a request: may be closed at the connection limit
+  // Nothing of a next request has arrived: closing now loses no request (one sent from
+  // now on meets a closed connection, which HTTP clients expect of a kept-alive one).
+  bool quiet() const {
+    error_code ec;
+    return buffer->size() == 0 && stream->socket().available(ec) == 0 && !ec;
+  }
 };
 
 struct Server::Worker {
@@ -404,16 +410,21 @@ void Server::begin_shutdown(Worker& w) {
 
 void Server::reclaim_idle(Worker& w) {
   for (Connection* c : w.connections) {
-    error_code ec;
-    // Nothing of a next request arrived yet; one sent from now on meets a closed
-    // connection, which HTTP clients expect of a kept-alive one (and retry).
-    if (!c->idle || !c->kept || c->buffer->size() > 0 || c->stream->socket().available(ec) > 0 || ec) continue;
+    if (!c->idle || !c->kept || !c->quiet()) continue;
     c->kept = false;
+    error_code ec;
     c->stream->socket().shutdown(tcp::socket::shutdown_receive, ec);  // the session reads the end and closes
     if (reclaimed_) reclaimed_->inc();
     return;
   }
   w.reclaim_pending = true;
+}
+
+bool Server::close_for_waiter(Worker& w) {
+  w.reclaim_pending = false;
+  if (connection_slots_->waiting() == 0) return false;
+  if (reclaimed_) reclaimed_->inc();
+  return true;
 }
 
 awaitable<void> Server::accept_loop(Worker& w) {
@@ -478,16 +489,7 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket, AsyncSemaphore::P
       // Asked to make room while this connection was still answering (after its keep-alive
       // was decided): it is idle now, so it goes, as reclaim_idle would have closed it
       // (unless its next request is already here; then its answer closes it).
-      if (conn.kept && w.reclaim_pending) {
-        error_code ec;
-        if (buffer.size() == 0 && stream.socket().available(ec) == 0 && !ec) {
-          w.reclaim_pending = false;
-          if (connection_slots_->waiting() > 0) {
-            if (reclaimed_) reclaimed_->inc();
-            break;
-          }
-        }
-      }
+      if (conn.kept && w.reclaim_pending && conn.quiet() && close_for_waiter(w)) break;
       stream.expires_after(options_.header_timeout);
       error_code ec;
       co_await bhttp::async_read_header(stream, buffer, parser, with_ec(ec));
@@ -566,13 +568,7 @@ awaitable<void> Server::session(Worker& w, tcp::socket socket, AsyncSemaphore::P
       if (draining_.load()) keep_alive = false;
       // A connection that would stay open while another waits at the limit closes instead,
       // as soon as it has answered (the waiter would otherwise wait for --header-timeout).
-      if (keep_alive && w.reclaim_pending) {
-        w.reclaim_pending = false;
-        if (connection_slots_->waiting() > 0) {
-          keep_alive = false;
-          if (reclaimed_) reclaimed_->inc();
-        }
-      }
+      if (keep_alive && w.reclaim_pending && close_for_waiter(w)) keep_alive = false;
 
       const bool send_body = !head_request && !resp.omit_body && status_has_body(resp.status);
       uint64_t length = resp.source ? resp.source_length : resp.body.size();

@@ -128,6 +128,9 @@ class Server {
   // At the connection limit: closes one of `w`'s connections kept alive between requests,
   // or if none is, the next one to answer a request.
   void reclaim_idle(Worker& w);
+  // With w.reclaim_pending set, where a connection of `w` could close: clears it, and
+  // true (counted as reclaimed) when a connection still waits for a slot.
+  bool close_for_waiter(Worker& w);
 
   ServerOptions options_;
   Handler handler_;
