@@ -23,8 +23,8 @@ std::string major_minor(std::string_view v) {
 }
 
 // RHEL rebuilds that publish OSV: the ecosystem (lower case) -> the namespace, which is
-// also the distribution's os-release ID. Their records name source rpms, scoped to a
-// major release ("AlmaLinux:9", "Rocky Linux:8").
+// also the distribution's os-release ID. Their records are scoped to a major release
+// ("AlmaLinux:9", "Rocky Linux:8").
 constexpr std::pair<std::string_view, std::string_view> kRpmDistros[] = {
     {"almalinux", "almalinux"},
     {"rocky linux", "rocky"},
@@ -47,7 +47,7 @@ std::string namespace_of(std::string_view osv_ecosystem) {
   const auto colon = osv_ecosystem.find(':');
   const auto base = lower(osv_ecosystem.substr(0, colon));
   const auto suffix = colon == std::string_view::npos ? std::string_view() : osv_ecosystem.substr(colon + 1);
-  if (base == "debian" && !suffix.empty()) return "debian:" + std::string(suffix.substr(0, suffix.find('.')));
+  if (base == "debian" && !suffix.empty()) return "debian:" + std::string(major(suffix));
   if (base == "alpine" && !suffix.empty()) return "alpine:" + major_minor(suffix.starts_with("v") ? suffix.substr(1) : suffix);
   // "Ubuntu:22.04:LTS", "Ubuntu:23.10". "Ubuntu:Pro:..." fixes ship only to Ubuntu Pro
   // (ESM) subscribers, which an image's os-release does not tell: not matched.
@@ -62,7 +62,7 @@ std::string namespace_of(std::string_view osv_ecosystem) {
 
 std::string namespace_of(const Package& pkg, const OsInfo& os) {
   if (pkg.ecosystem == "dpkg" && !os.version_id.empty()) {
-    if (os.id == "debian") return "debian:" + os.version_id.substr(0, os.version_id.find('.'));
+    if (os.id == "debian") return "debian:" + std::string(major(os.version_id));
     if (os.id == "ubuntu") return "ubuntu:" + os.version_id;  // "22.04", as the records' releases
     return "";
   }
@@ -104,17 +104,14 @@ std::vector<Finding> Matcher::match(const OsInfo& os, const std::vector<Package>
     // both names.
     const bool by_source = !pkg.source_name.empty() &&
                            (pkg.ecosystem == "dpkg" || pkg.ecosystem == "apk" || pkg.ecosystem == "rpm");
-    std::vector<std::pair<const std::string*, const std::string*>> keys;  // (name, its version)
-    keys.emplace_back(by_source ? &pkg.source_name : &pkg.name,
-                      by_source && !pkg.source_version.empty() ? &pkg.source_version : &pkg.version);
-    if (by_source && pkg.ecosystem == "rpm" && pkg.name != pkg.source_name) keys.emplace_back(&pkg.name, &pkg.version);
+    const auto order = version_ecosystem(ns);
     std::map<std::string, size_t> seen;  // one finding per advisory id and package
-    for (const auto& [key_name, version] : keys) {
-      auto it = index_.find({ns, index_name(ns, *key_name)});
-      if (it == index_.end()) continue;
+    auto find = [&](const std::string& key_name, const std::string& version) {
+      auto it = index_.find({ns, index_name(ns, key_name)});
+      if (it == index_.end()) return;
       for (const auto& [ai, fi] : it->second) {
         const auto& adv = advisories_[ai];
-        const auto result = evaluate(adv.affected[fi], version_ecosystem(ns), *version);
+        const auto result = evaluate(adv.affected[fi], order, version);
         if (!result.affected) continue;
         if (auto s = seen.find(adv.id); s != seen.end()) {
           auto& fixed = out[s->second].fixed_versions;
@@ -127,7 +124,13 @@ std::vector<Finding> Matcher::match(const OsInfo& os, const std::vector<Package>
         out.push_back(Finding{adv.id, adv.severity, adv.summary.empty() ? adv.details : adv.summary, adv.uri, pkg.name,
                               pkg.version, result.fixed, pkg.ecosystem});
       }
+    };
+    if (!by_source) {
+      find(pkg.name, pkg.version);
+      continue;
     }
+    find(pkg.source_name, pkg.source_version.empty() ? pkg.version : pkg.source_version);
+    if (pkg.ecosystem == "rpm" && pkg.name != pkg.source_name) find(pkg.name, pkg.version);
   }
   return out;
 }
