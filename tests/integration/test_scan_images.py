@@ -254,6 +254,15 @@ OS_UBUNTU2204 = b'PRETTY_NAME="Ubuntu 22.04.4 LTS"\nNAME="Ubuntu"\nVERSION_ID="2
 OS_ALMA9 = b'NAME="AlmaLinux"\nID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.2"\n'
 
 
+def osv_record(rec_id, summary, *affected):
+    """An OSV record whose `affected` entries are (ecosystem, package, fixed version), each
+    affected from the first version on, as the distributions' records read."""
+    return {"id": rec_id, "summary": summary, "affected": [
+        {"package": {"ecosystem": eco, "name": name},
+         "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}
+        for eco, name, fixed in affected]}
+
+
 def rpm_header(name, version, release, epoch=None, source_rpm=None):
     """An rpm header blob as rpmdb.sqlite stores it (rpm's headerExport layout): entry
     count, data length, 16-byte index entries (tag, type, offset, count), then the data."""
@@ -379,6 +388,15 @@ class TestScanImages(ServerTestCase):
         r = self.client.put_manifest(repo, tag, manifest.body, manifest.media_type)
         self.assertEqual(r.status_code, 201, r.text)
 
+    def import_osv(self, records):
+        """Imports OSV `records` (dicts) into this server's vulnerability data."""
+        d = tempfile.mkdtemp(prefix="berth-osv-")
+        self.addCleanup(shutil.rmtree, d, True)
+        for r in records:
+            with open(os.path.join(d, r["id"].replace(":", "-") + ".json"), "w") as f:
+                json.dump(r, f)
+        run([BERTH_BIN, "vulndb", "import", d, "--data-dir", self.server.data_dir])
+
     def wait_scan(self, repo, digest):
         deadline = time.monotonic() + SCAN_DEADLINE_S
         while True:
@@ -468,10 +486,7 @@ class TestScanImages(ServerTestCase):
         "Ubuntu:22.04:LTS", source package names, Debian versions) against a jammy dpkg
         status file. Ubuntu Pro (ESM) fixes and other releases do not apply."""
         def record(rec_id, *affected):
-            return {"id": rec_id, "summary": f"{rec_id} vulnerabilities", "affected": [
-                {"package": {"ecosystem": eco, "name": name},
-                 "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}
-                for eco, name, fixed in affected]}
+            return osv_record(rec_id, f"{rec_id} vulnerabilities", *affected)
         records = [record("USN-6694-1", ("Ubuntu:22.04:LTS", "expat", "2.4.7-1ubuntu0.3"),
                           ("Ubuntu:Pro:18.04:LTS", "expat", "2.2.5-3ubuntu0.9+esm1")),
                    record("USN-6737-1", ("Ubuntu:22.04:LTS", "glibc", "2.35-0ubuntu3.7")),
@@ -479,12 +494,7 @@ class TestScanImages(ServerTestCase):
                    record("USN-5570-1", ("Ubuntu:22.04:LTS", "zlib", "1:1.2.11.dfsg-2ubuntu9.10")),
                    record("USN-7000-1", ("Ubuntu:Pro:22.04:LTS", "tar", "1.34+dfsg-1ubuntu0.1.22.04.2+esm1"),
                           ("Ubuntu:24.04:LTS", "tar", "1.35+dfsg-3ubuntu0.1"))]
-        d = tempfile.mkdtemp(prefix="berth-ubuntu-osv-")
-        self.addCleanup(shutil.rmtree, d, True)
-        for r in records:
-            with open(os.path.join(d, r["id"] + ".json"), "w") as f:
-                json.dump(r, f)
-        run([BERTH_BIN, "vulndb", "import", d, "--data-dir", self.server.data_dir])
+        self.import_osv(records)
         status = "".join(f"Package: {p}\nStatus: install ok installed\n" + (f"Source: {src}\n" if src else "") +
                          f"Version: {v}\n\n"
                          for p, src, v in (("libexpat1", "expat", "2.4.7-1ubuntu0.2"),
@@ -513,9 +523,7 @@ class TestScanImages(ServerTestCase):
         rpmdb.sqlite lists binary rpms with their SOURCERPM. Records for another release
         (AlmaLinux:8) or another rebuild (Rocky Linux:9) do not apply."""
         def record(rec_id, ecosystem, name, fixed):
-            return {"id": rec_id, "summary": f"{name} security update", "affected": [
-                {"package": {"ecosystem": ecosystem, "name": name},
-                 "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}]}
+            return osv_record(rec_id, f"{name} security update", (ecosystem, name, fixed))
         records = [record("ALSA-2023:3722", "AlmaLinux:9", "openssl", "1:3.0.7-16.el9_2"),
                    # As AlmaLinux's own data has it: the binary rpm's name, no "krb5" entry.
                    record("ALSA-2022:8637", "AlmaLinux:9", "krb5-libs", "1.19.1-24.el9_1"),
@@ -523,12 +531,7 @@ class TestScanImages(ServerTestCase):
                    record("ALSA-2023:3839", "AlmaLinux:9", "curl", "7.76.1-23.el9_2.1"),
                    record("ALSA-2023:0101", "AlmaLinux:8", "zlib", "1.2.11-99.el8"),
                    record("RLSA-2023:3722", "Rocky Linux:9", "zlib", "1.2.11-99.el9")]
-        d = tempfile.mkdtemp(prefix="berth-alma-osv-")
-        self.addCleanup(shutil.rmtree, d, True)
-        for r in records:
-            with open(os.path.join(d, r["id"].replace(":", "-") + ".json"), "w") as f:
-                json.dump(r, f)
-        run([BERTH_BIN, "vulndb", "import", d, "--data-dir", self.server.data_dir])
+        self.import_osv(records)
         db = rpmdb_sqlite([
             rpm_header("openssl-libs", "3.0.7", "16.el9", epoch=1, source_rpm="openssl-3.0.7-16.el9.src.rpm"),
             rpm_header("bash", "5.1.8", "6.el9_1", source_rpm="bash-5.1.8-6.el9_1.src.rpm"),
